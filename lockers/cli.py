@@ -1,0 +1,68 @@
+"""The ``lockers`` command line: one entry point for every process of the system.
+
+Subcommands import their part lazily so ``lockers --help`` is instant and a kiosk never loads
+the server's code (or the other way round).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lockers import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lockers")
+def main() -> None:
+    """School phone lockers: kiosks, server, and the tools around them."""
+
+
+@main.group()
+def protocol() -> None:
+    """The MQTT wire contract (docs/protocol.md)."""
+
+
+@protocol.command("schemas")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("docs/schemas"), show_default=True)
+def protocol_schemas(out: Path) -> None:
+    """Write the JSON Schemas and the AsyncAPI document generated from the contract."""
+    from lockers.wire.schema import write_all
+
+    for path in write_all(out):
+        click.echo(f"wrote {path}")
+
+
+@main.group()
+def broker() -> None:
+    """Mosquitto configuration: listener, password file and per-kiosk ACL."""
+
+
+@broker.command("run")
+@click.option("--dir", "config_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("var/broker"), show_default=True)
+@click.option("--port", default=1883, show_default=True)
+@click.option("--site", default="demo", show_default=True)
+@click.option("--kiosk", "kiosks", multiple=True, default=("k1", "k2"), show_default=True)
+def broker_run(config_dir: Path, port: int, site: str, kiosks: tuple[str, ...]) -> None:
+    """Generate a broker config for SITE's KIOSKs and run Mosquitto in the foreground."""
+    from lockers.broker_cli import run_broker
+
+    sys.exit(run_broker(config_dir, port, site, list(kiosks)))
+
+
+@main.command()
+@click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("var/demo"), show_default=True)
+def demo(state_dir: Path) -> None:
+    """Run the whole system on this machine (what is built so far) until Ctrl-C."""
+    from lockers.demo import run_demo
+
+    sys.exit(run_demo(state_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""Every message kiosks and the server exchange, with its validation.
+
+Payloads are JSON objects. Each carries ``v`` (the protocol version) and, where a receiver has
+to tell several kinds apart on one channel, a ``type``. Models forbid unknown fields and are
+immutable, so a payload that validates here is exactly what the contract describes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from lockers.wire.topics import PROTOCOL_VERSION
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+# A card is known on the kiosk only by a keyed hash of its UID (HMAC-SHA256, 32 hex digits).
+CardHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+PupilRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+StaffRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(max_length=500)]
+SlotNumber = Annotated[int, Field(ge=1, le=999)]
+Seq = Annotated[int, Field(ge=1)]
+# "pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>": checkable on a kiosk with hashlib alone.
+PinHash = Annotated[str, StringConstraints(pattern=r"^pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]+$")]
+
+
+class Part(BaseModel):
+    """Base of every piece of a payload: strict shape (unknown fields refused), immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WireModel(Part):
+    """Base of every whole payload: a :class:`Part` that carries the protocol version."""
+
+    v: Literal[1] = PROTOCOL_VERSION
+
+
+# --- slot states: the one definition both sides use -------------------------------------
+
+
+class SlotState(StrEnum):
+    """Where a slot is in its lifecycle (drawn in docs/slot-states.md)."""
+
+    FREE = "free"
+    OPENING_FOR_DEPOSIT = "opening_for_deposit"
+    OPEN_FOR_DEPOSIT = "open_for_deposit"
+    OCCUPIED = "occupied"
+    HELD = "held"
+    OPENING_FOR_RELEASE = "opening_for_release"
+    OPEN_FOR_RELEASE = "open_for_release"
+    FAULT = "fault"
+
+
+# --- kiosk status (retained; birth and last will) ---------------------------------------
+
+
+class KioskStatus(WireModel):
+    """Birth message and last will of a kiosk, retained on its status topic."""
+
+    kiosk: Id
+    site: Id
+    state: Literal["online", "offline"]
+    reason: Literal["birth", "will", "shutdown"]
+    at: AwareDatetime | None = None  # a last will is written at connect time: no clock
+    software: Text | None = None
+    policy_version: int | None = None
+    outbox_pending: int | None = Field(default=None, ge=0)
+    readers_ok: bool | None = None
+    mode: Literal["normal", "maintenance", "emergency"] | None = None
+
+
+class SlotView(Part):
+    """One slot in a snapshot."""
+
+    slot: SlotNumber
+    state: SlotState
+    pupil_ref: PupilRef | None = None
+    door_open: bool = False
+
+
+class SlotSnapshot(WireModel):
+    """Every slot of a kiosk, retained, republished whenever one changes."""
+
+    kiosk: Id
+    site: Id
+    at: AwareDatetime
+    slots: list[SlotView]
+
+
+# --- events (kiosk -> server, sequenced, from the durable outbox) -----------------------
+
+
+class TapOutcome(StrEnum):
+    """What the kiosk decided when a card was tapped."""
+
+    DEPOSIT_OPENED = "deposit_opened"
+    RELEASE_OPENED = "release_opened"
+    EARLY_RELEASE_OPENED = "early_release_opened"
+    NOT_RELEASE_TIME = "not_release_time"
+    HELD = "held"
+    EXEMPT = "exempt"
+    UNKNOWN_CARD = "unknown_card"
+    ALREADY_DEPOSITED = "already_deposited"
+    NOTHING_TO_COLLECT = "nothing_to_collect"
+    NO_FREE_SLOT = "no_free_slot"
+    SLOT_UNAVAILABLE = "slot_unavailable"
+    STAFF_CARD = "staff_card"
+    KIOSK_CLOSED = "kiosk_closed"
+
+
+class AlarmKind(StrEnum):
+    """Conditions a person has to look at."""
+
+    DOOR_LEFT_OPEN = "door_left_open"
+    FORCED_OPEN = "forced_open"
+    DOOR_DID_NOT_OPEN = "door_did_not_open"
+    READER_FAULT = "reader_fault"
+    RELAY_WATCHDOG = "relay_watchdog"
+    FIRE_ALARM = "fire_alarm"
+    EMPTY_DEPOSIT = "empty_deposit"
+
+
+class EventBase(WireModel):
+    """Fields every event carries: who sent it, its place in the kiosk's sequence, when."""
+
+    kiosk: Id
+    site: Id
+    seq: Seq
+    at: AwareDatetime
+
+
+class TapEvent(EventBase):
+    """A card was tapped and the kiosk decided."""
+
+    type: Literal["tap"] = "tap"
+    reader: Id
+    card: CardHash
+    pupil_ref: PupilRef | None = None
+    outcome: TapOutcome
+    slot: SlotNumber | None = None
+    flags: list[Literal["not_eligible", "late"]] = Field(default_factory=list)
+
+
+class DoorEvent(EventBase):
+    """A door switch changed; ``expected`` is False when nothing commanded the door open."""
+
+    type: Literal["door"] = "door"
+    slot: SlotNumber
+    door: Literal["opened", "closed"]
+    expected: bool
+
+
+class SlotStateEvent(EventBase):
+    """A slot moved between states (the server mirrors the kiosk's slots from these)."""
+
+    type: Literal["slot_state"] = "slot_state"
+    slot: SlotNumber
+    state: SlotState
+    previous: SlotState
+    pupil_ref: PupilRef | None = None
+
+
+class DepositEvent(EventBase):
+    """A pupil's devices were handed in: the door closed after a deposit opening."""
+
+    type: Literal["deposit"] = "deposit"
+    slot: SlotNumber
+    pupil_ref: PupilRef
+    empty: bool | None = None  # None: this slot has no presence sensor
+
+
+class CollectionEvent(EventBase):
+    """A slot was emptied: the door closed after a release opening."""
+
+    type: Literal["collected"] = "collected"
+    slot: SlotNumber
+    pupil_ref: PupilRef | None = None
+    via: Literal["pupil", "early_release", "remote_unlock", "emergency", "staff"]
+    command_id: Text | None = None
+
+
+class AlarmEvent(EventBase):
+    """An alarm raised or cleared."""
+
+    type: Literal["alarm"] = "alarm"
+    alarm: AlarmKind
+    state: Literal["raised", "cleared"]
+    slot: SlotNumber | None = None
+    reader: Id | None = None
+    detail: Text | None = None
+
+
+class KioskRestartedEvent(EventBase):
+    """The controller started: after a clean stop, a crash or a power cut."""
+
+    type: Literal["restarted"] = "restarted"
+    clean_shutdown: bool
+    slots_recovered: int = Field(ge=0)
+    outbox_pending: int = Field(ge=0)
+
+
+class StaffActionEvent(EventBase):
+    """Something a member of staff did at the kiosk in staff mode."""
+
+    type: Literal["staff_action"] = "staff_action"
+    staff_ref: StaffRef
+    action: Literal["enrol_card", "open_slot", "clear_fault", "staff_mode_entered",
+                    "pin_refused"]
+    slot: SlotNumber | None = None
+    card: CardHash | None = None
+    pupil_ref: PupilRef | None = None
+    reason: Text | None = None
+
+
+Event = Annotated[
+    TapEvent | DoorEvent | SlotStateEvent | DepositEvent | CollectionEvent | AlarmEvent
+    | KioskRestartedEvent | StaffActionEvent,
+    Field(discriminator="type"),
+]
+
+
+class EventAck(WireModel):
+    """The server has committed these events of this kiosk; the kiosk may forget them."""
+
+    kiosk: Id
+    seqs: list[Seq] = Field(min_length=1)
+    at: AwareDatetime
+
+
+# --- the policy replica (server -> kiosk) -----------------------------------------------
+
+
+class PupilStatus(StrEnum):
+    """What a pupil's tap may do today."""
+
+    NORMAL = "normal"
+    EXEMPT = "exempt"  # medical or other exception: greeted, recorded, no door opens
+    HELD = "held"  # a confiscated device: the pupil's tap never opens the slot
+
+
+class ReleaseDay(Part):
+    """One calendar day at the kiosk: closed (no school) or the release window."""
+
+    day: date
+    school_day: bool
+    release_opens: time | None = None
+    release_closes: time | None = None
+
+
+class CardEntry(Part):
+    """The minimum a kiosk knows about one card (DESIGN.md: no full records on a kiosk)."""
+
+    card: CardHash
+    pupil_ref: PupilRef
+    first_name: Annotated[str, StringConstraints(max_length=40)]
+    status: PupilStatus = PupilStatus.NORMAL
+    slot: SlotNumber | None = None  # fixed assignment, or the slot the device is held in
+    eligible: bool = True
+    early_release: Text | None = None  # id of an approved early release, usable once
+
+
+class StaffEntry(Part):
+    """A staff card that may enter staff mode with its PIN."""
+
+    card: CardHash
+    staff_ref: StaffRef
+    pin_hash: PinHash
+
+
+class KioskSettings(Part):
+    """School settings the kiosk needs to decide alone."""
+
+    assignment: Literal["fixed", "dynamic"] = "dynamic"
+    timezone: Text = "Europe/London"
+    door_open_alarm_s: int = Field(default=60, ge=5, le=3600)
+    late_after: time | None = None
+
+
+class PolicySnapshot(WireModel):
+    """The whole replica for one kiosk; retained, so a connecting kiosk catches up."""
+
+    kiosk: Id
+    site: Id
+    version: int = Field(ge=1)
+    generated_at: AwareDatetime
+    settings: KioskSettings
+    days: list[ReleaseDay]
+    cards: list[CardEntry]
+    staff: list[StaffEntry] = Field(default_factory=list)
+
+
+class PolicyUpdate(WireModel):
+    """A small change on top of ``base_version``; a kiosk on another version waits for the
+    retained snapshot instead of applying it."""
+
+    kiosk: Id
+    site: Id
+    version: int = Field(ge=2)
+    base_version: int = Field(ge=1)
+    generated_at: AwareDatetime
+    upsert_cards: list[CardEntry] = Field(default_factory=list)
+    remove_cards: list[CardHash] = Field(default_factory=list)
+    upsert_staff: list[StaffEntry] = Field(default_factory=list)
+    remove_staff: list[CardHash] = Field(default_factory=list)
+    days: list[ReleaseDay] | None = None
+    settings: KioskSettings | None = None
+
+
+# --- commands (server -> kiosk) and their acknowledgements ------------------------------
+
+
+class CommandKind(StrEnum):
+    """What the server can ask a kiosk to do."""
+
+    REMOTE_UNLOCK = "remote_unlock"
+    EMERGENCY_OPEN = "emergency_open"
+    RESYNC = "resync"
+    SET_MODE = "set_mode"
+
+
+class Command(WireModel):
+    """A command, with who asked, why, and until when it may be carried out."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    kiosk: Id
+    kind: CommandKind
+    actor: StaffRef
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    slot: SlotNumber | None = None
+    purpose: Literal["parent_collection", "early_release", "staff", "fault_fix",
+                     "fire_alarm", "drill"] | None = None
+    mode: Literal["normal", "maintenance"] | None = None
+
+
+class CommandOutcome(StrEnum):
+    """What physically happened."""
+
+    DOOR_OPENED = "door_opened"
+    DOOR_ALREADY_OPEN = "door_already_open"
+    DOOR_DID_NOT_OPEN = "door_did_not_open"
+    DONE = "done"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    DUPLICATE = "duplicate"
+
+
+class SlotOutcome(Part):
+    """The outcome for one slot of a command that touches several."""
+
+    slot: SlotNumber
+    outcome: CommandOutcome
+
+
+class CommandAck(WireModel):
+    """The kiosk's answer to a command."""
+
+    command_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    kiosk: Id
+    at: AwareDatetime
+    outcome: CommandOutcome
+    detail: Text | None = None
+    slots: list[SlotOutcome] = Field(default_factory=list)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Makes this checkout runnable on a fresh Debian 12 machine: Debian packages (as root, with
+# apt; otherwise print the exact apt-get line and stop), then .venv with the project and its
+# dev extras. A second run checks and installs nothing new, so it is fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(
+  mosquitto mosquitto-clients
+  pcscd vsmartcard-vpcd pcsc-tools libpcsclite-dev swig
+  xvfb xauth libmtdev1 libgl1-mesa-dri
+  chromium
+  gcc python3-dev python3-venv
+)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  # python3-dev/venv are satisfied by a non-Debian CPython that already has headers and venv.
+  case "$p" in
+    python3-dev) python3 -c 'import sysconfig,os,sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")) else 1)' && continue ;;
+    python3-venv) python3 -c 'import venv, ensurepip' 2>/dev/null && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  line="apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: missing Debian packages. Run as root, then run this again:" >&2
+    echo "  apt-get update && $line" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  $line >/dev/null
+fi
+
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: creating .venv and installing the project (pip)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
