@@ -64,5 +64,26 @@ def demo(state_dir: Path) -> None:
     sys.exit(run_demo(state_dir))
 
 
+# Each part owns the commands of its own processes in ``<part>/cli.py`` (a module that
+# imports only click at load time) and lists them in ``COMMANDS``.
+_PART_CLIS = ("locker_controller.cli", "server.cli", "kiosk_ui.cli", "lockers.simulate_cli")
+
+
+def _register_part_commands() -> None:
+    import importlib
+
+    for name in _PART_CLIS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that part has no commands yet
+                continue
+            raise
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register_part_commands()
+
 if __name__ == "__main__":
     main()
