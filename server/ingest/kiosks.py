@@ -1,0 +1,63 @@
+"""Which kiosk a topic names: a cache from (site code, kiosk code) to database ids."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import Kiosk, Site
+
+log = logging.getLogger("lockers.server.ingest")
+
+
+@dataclass
+class KnownKiosk:
+    """The ids and settings ingest needs for one kiosk."""
+
+    id: int
+    site_id: int
+    site_code: str
+    code: str
+    timezone: str
+    late_after: time | None
+
+
+class UnknownSite(Exception):
+    """A message names a site this server does not have."""
+
+
+class KioskDirectory:
+    """Resolves kiosks; a kiosk of a known site not yet in the database is registered (the
+    broker already authenticated it, so its events must not be lost)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], KnownKiosk] = {}
+
+    def get(self, session: Session, site_code: str, kiosk_code: str) -> KnownKiosk:
+        """The kiosk, registering it under its site if need be."""
+        key = (site_code, kiosk_code)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        site = session.scalar(select(Site).where(Site.code == site_code))
+        if site is None:
+            raise UnknownSite(f"site {site_code!r} is not set up on this server")
+        kiosk = session.scalar(select(Kiosk).where(Kiosk.site_id == site.id,
+                                                   Kiosk.code == kiosk_code))
+        if kiosk is None:
+            kiosk = Kiosk(site_id=site.id, code=kiosk_code, name=kiosk_code)
+            session.add(kiosk)
+            session.flush()
+            log.warning("event=kiosk_registered site=%s kiosk=%s", site_code, kiosk_code)
+        known = KnownKiosk(kiosk.id, site.id, site.code, kiosk.code, site.timezone,
+                           site.late_after)
+        self._cache[key] = known
+        return known
+
+    def forget(self) -> None:
+        """Drop the cache (after a rolled-back transaction may have registered kiosks)."""
+        self._cache.clear()

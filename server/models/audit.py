@@ -1,0 +1,46 @@
+"""The hash-chained audit log (DOMAIN rule 10).
+
+Each row's ``row_hash`` is ``sha256(prev_hash + canonical JSON of the row)``; the row's
+detail enters that JSON only through ``detail_hash``. The retention purge blanks ``detail``
+but keeps ``detail_hash``, so old rows stay verifiable after their personal data is gone.
+``audit_head`` holds the last row's id and hash so deleting the newest rows is detected too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base
+
+
+class AuditEntry(Base):
+    """One thing that happened, who did it, when and why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # chain position
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # "staff:jsmith", "kiosk:north/k1", "system"
+    action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "confiscation.create"
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    pupil_ref: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    detail_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The single row naming the chain's last entry (locked while appending)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

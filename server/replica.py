@@ -1,0 +1,183 @@
+"""The policy replica publisher: each kiosk's versioned snapshot and the deltas between them.
+
+A service function that changes policy calls :meth:`ReplicaPublisher.changed` after its commit;
+a worker thread rebuilds the affected site's replica, diffs it against what each kiosk last
+got, and publishes a :class:`PolicyUpdate` (the fast path for an online kiosk) followed by
+the new retained :class:`PolicySnapshot` (so a reconnecting kiosk catches up). A periodic tick
+rebuilds every site too, so time-driven changes (midnight, a release window opening for a
+pupil-end-of-day confiscation) reach kiosks without anyone clicking.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+
+from lockers.clock import Clock
+from lockers.wire.messages import (
+    CardEntry,
+    KioskSettings,
+    PolicySnapshot,
+    PolicyUpdate,
+    ReleaseDay,
+    StaffEntry,
+)
+from server.models import Kiosk, Site
+from server.policy.calendar import kiosk_days
+from server.policy.cards import card_entries, staff_entries
+from server.store import Store
+
+log = logging.getLogger("lockers.server.replica")
+
+Publish = Callable[[BaseModel, str, str], object]
+
+
+@dataclass
+class _Published:
+    """What one kiosk was last sent."""
+
+    version: int
+    settings: KioskSettings
+    days: list[ReleaseDay]
+    cards: dict[str, CardEntry] = field(default_factory=dict)
+    staff: dict[str, StaffEntry] = field(default_factory=dict)
+
+
+class ReplicaPublisher:
+    """Keeps every kiosk's replica current; thread-safe ``changed()`` wakes it."""
+
+    def __init__(self, store: Store, clock: Clock, publish: Publish,
+                 tick_s: float = 30.0) -> None:
+        self.store, self.clock, self.publish, self.tick_s = store, clock, publish, tick_s
+        self._sent: dict[int, _Published] = {}
+        self._dirty: set[int | None] = set()
+        self._force: set[int] = set()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._build_lock = threading.Lock()  # one build at a time: versions stay in order
+        self.publishes = 0
+
+    # --- requests (any thread) ----------------------------------------------------------
+
+    def changed(self, site_id: int | None = None) -> None:
+        """Policy of ``site_id`` (None: every site) changed; publish within the second."""
+        with self._cond:
+            self._dirty.add(site_id)
+            self._cond.notify()
+
+    def resend_snapshot(self, kiosk_id: int) -> None:
+        """Republish a kiosk's full snapshot (it reported an older policy version)."""
+        with self._cond:
+            self._force.add(kiosk_id)
+            self._dirty.add(None)
+            self._cond.notify()
+
+    # --- worker -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Publish every kiosk's replica now, then keep them current in a thread."""
+        self._thread = threading.Thread(target=self._run, name="replica", daemon=True)
+        self.changed(None)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the worker."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        if self._thread:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._dirty and not self._stop:
+                    self._cond.wait(self.tick_s)
+                if self._stop:
+                    return
+                dirty, self._dirty = self._dirty or {None}, set()
+                force, self._force = self._force, set()
+            try:
+                self.publish_now(None if None in dirty else dirty, force)
+            except Exception:  # never let one bad build stop replication
+                log.exception("event=replica_build_failed")
+
+    def publish_now(self, site_ids: set[int] | None = None,
+                    force: set[int] | frozenset[int] = frozenset()) -> int:
+        """Rebuild the replicas of ``site_ids`` (None: all) and publish what changed."""
+        sent = 0
+        with self._build_lock, self.store.read() as s:
+            q = select(Kiosk, Site).join(Site, Kiosk.site_id == Site.id)
+            if site_ids is not None:
+                q = q.where(Kiosk.site_id.in_(site_ids))
+            pairs = s.execute(q).all()
+            for kiosk, site in pairs:
+                now = self.clock.now()
+                cur = _Published(
+                    version=0,
+                    settings=KioskSettings(assignment=site.assignment_mode, timezone=site.timezone,
+                                           door_open_alarm_s=site.door_open_alarm_s,
+                                           late_after=site.late_after),
+                    days=kiosk_days(s, site, now),
+                    cards={c.card: c for c in card_entries(s, site, kiosk.id, now)},
+                    staff={e.card: e for e in staff_entries(s, site)})
+                sent += self._send(kiosk, site, cur, kiosk.id in force)
+        return sent
+
+    def _send(self, kiosk: Kiosk, site: Site, cur: _Published, force: bool) -> int:
+        prev = self._sent.get(kiosk.id)
+        delta = _diff(prev, cur) if prev else None
+        if prev is not None and delta is None and not force:
+            return 0
+        version = self._next_version(kiosk.id, prev.version if prev else kiosk.policy_version)
+        cur.version = version
+        now = self.clock.now()
+        if prev is not None and delta is not None and prev.version == version - 1:
+            self.publish(PolicyUpdate(kiosk=kiosk.code, site=site.code, version=version,
+                                      base_version=prev.version, generated_at=now, **delta),
+                         site.code, kiosk.code)
+        self.publish(PolicySnapshot(kiosk=kiosk.code, site=site.code, version=version,
+                                    generated_at=now, settings=cur.settings, days=cur.days,
+                                    cards=list(cur.cards.values()),
+                                    staff=list(cur.staff.values())), site.code, kiosk.code)
+        self._sent[kiosk.id] = cur
+        self.publishes += 1
+        log.info("event=replica_published site=%s kiosk=%s version=%s cards=%s delta=%s",
+                 site.code, kiosk.code, version, len(cur.cards), delta is not None)
+        return 1
+
+    def _next_version(self, kiosk_id: int, known: int) -> int:
+        # The version lives in the database so it keeps rising across restarts and processes.
+        with self.store.write() as s:
+            current = s.scalar(select(Kiosk.policy_version).where(Kiosk.id == kiosk_id)) or 0
+            version = max(current, known) + 1
+            s.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(policy_version=version))
+        return version
+
+
+def _diff(prev: _Published, cur: _Published) -> dict[str, object] | None:
+    """The PolicyUpdate fields that turn ``prev`` into ``cur`` (None: nothing changed)."""
+    delta: dict[str, object] = {}
+    upsert = [c for k, c in cur.cards.items() if prev.cards.get(k) != c]
+    removed = [k for k in prev.cards if k not in cur.cards]
+    if upsert:
+        delta["upsert_cards"] = upsert
+    if removed:
+        delta["remove_cards"] = removed
+    s_up = [e for k, e in cur.staff.items() if prev.staff.get(k) != e]
+    s_rm = [k for k in prev.staff if k not in cur.staff]
+    if s_up:
+        delta["upsert_staff"] = s_up
+    if s_rm:
+        delta["remove_staff"] = s_rm
+    if cur.days != prev.days:
+        delta["days"] = cur.days
+    if cur.settings != prev.settings:
+        delta["settings"] = cur.settings
+    return delta or None
