@@ -67,9 +67,11 @@ def append(session: Session, at: datetime, entries: list[Entry]) -> None:
     prev, next_id = head.last_hash, head.last_id + 1
     rows = []
     for e in entries:
+        # Store exactly what is hashed: dates and times become ISO strings.
+        detail = None if e.detail is None else json.loads(canonical(e.detail))
         row = {"id": next_id, "at": at, "actor": e.actor, "action": e.action,
                "entity": e.entity, "entity_id": e.entity_id, "pupil_ref": e.pupil_ref,
-               "reason": e.reason, "detail": e.detail, "detail_hash": detail_hash(e.detail),
+               "reason": e.reason, "detail": detail, "detail_hash": detail_hash(detail),
                "prev_hash": prev}
         row["row_hash"] = prev = row_hash(prev, {**row, "at": _naive_utc(at)})
         rows.append(row)

@@ -19,7 +19,17 @@ from sqlalchemy.orm import Session
 from lockers.wire import messages as m
 from server import audit
 from server.ingest.kiosks import KnownKiosk
-from server.models import Alarm, Confiscation, Deposit, EarlyRelease, Event, Kiosk, Pupil, Slot
+from server.models import (
+    Alarm,
+    Confiscation,
+    Deposit,
+    EarlyRelease,
+    Event,
+    Kiosk,
+    Pupil,
+    Site,
+    Slot,
+)
 from server.models.records import HELD, RELEASED_TO_PUPIL
 
 log = logging.getLogger("lockers.server.ingest")
@@ -113,12 +123,15 @@ def _apply_effects(session: Session, now: datetime,
     deposits = []
     for kiosk, ev in new:
         if isinstance(ev, m.DepositEvent):
-            local = ev.at.astimezone(ZoneInfo(kiosk.timezone))
+            # Settings are read per batch (not cached) so a changed late_after applies at once.
+            site = session.get(Site, kiosk.site_id)
+            assert site is not None
+            local = ev.at.astimezone(ZoneInfo(site.timezone))
             deposits.append({
                 "site_id": kiosk.site_id, "kiosk_id": kiosk.id, "slot": ev.slot,
                 "pupil_id": pupil_ids.get((kiosk.site_id, ev.pupil_ref)),
                 "pupil_ref": ev.pupil_ref, "day": local.date(), "deposited_at": ev.at,
-                "late": bool(kiosk.late_after and local.time() > kiosk.late_after)})
+                "late": bool(site.late_after and local.time() > site.late_after)})
         elif isinstance(ev, m.CollectionEvent):
             _collected(session, kiosk, ev, pupil_ids, result)
         elif isinstance(ev, m.SlotStateEvent):

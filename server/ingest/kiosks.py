@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,8 +21,6 @@ class KnownKiosk:
     site_id: int
     site_code: str
     code: str
-    timezone: str
-    late_after: time | None
 
 
 class UnknownSite(Exception):
@@ -53,8 +50,7 @@ class KioskDirectory:
             session.add(kiosk)
             session.flush()
             log.warning("event=kiosk_registered site=%s kiosk=%s", site_code, kiosk_code)
-        known = KnownKiosk(kiosk.id, site.id, site.code, kiosk.code, site.timezone,
-                           site.late_after)
+        known = KnownKiosk(kiosk.id, site.id, site.code, kiosk.code)
         self._cache[key] = known
         return known
 

@@ -1,0 +1,57 @@
+"""The running server: MQTT link, ingest worker, replica publisher, command tracker, services.
+
+``ServerRuntime(config).start()`` is what ``lockers server`` runs (plus the web app); tests
+build the same object against a test broker and database.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+
+from lockers.clock import Clock, SystemClock
+from server.commands import CommandCenter
+from server.config import ServerConfig
+from server.ingest.worker import IngestWorker
+from server.mqtt_link import Inbound, ServerLink
+from server.replica import ReplicaPublisher
+from server.services import Services
+from server.store import Store
+
+log = logging.getLogger("lockers.server")
+
+
+class ServerRuntime:
+    """All the server's moving parts, wired together."""
+
+    def __init__(self, config: ServerConfig, clock: Clock | None = None,
+                 store: Store | None = None, keep_latencies: bool = False) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = store or Store(config.database_url)
+        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        self.link = ServerLink(config.mqtt, self.inbox)
+        publish = self.link.publish
+        self.replica = ReplicaPublisher(self.store, self.clock, publish,
+                                        tick_s=config.replica_tick_s)
+        self.commands = CommandCenter(self.store, self.clock, publish)
+        self.ingest = IngestWorker(self.store, self.clock, self.inbox, publish, self.replica,
+                                   self.commands, max_batch=config.ingest_max_batch,
+                                   keep_latencies=keep_latencies)
+        self.services = Services(self.store, self.clock, self.replica, self.commands)
+
+    def start(self) -> None:
+        """Connect to the broker and start the worker threads."""
+        self.ingest.start()
+        self.link.start()
+        self.replica.start()
+        log.info("event=server_started db=%s broker=%s:%s", self.store.engine.url.render_as_string(
+            hide_password=True), self.config.mqtt.host, self.config.mqtt.port)
+
+    def stop(self) -> None:
+        """Stop threads and disconnect."""
+        self.replica.stop()
+        self.link.stop()
+        self.ingest.stop()
+        self.store.dispose()
+        log.info("event=server_stopped")

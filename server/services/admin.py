@@ -1,0 +1,178 @@
+"""Admin actions: sites and their settings, kiosks and slots, staff accounts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from sqlalchemy import select
+
+from lockers.cardhash import card_hash
+from lockers.wire.topics import check_id
+from server.errors import NotAllowed, NotFound
+from server.models import Kiosk, Site, Slot, Staff
+from server.passwords import check_password, hash_password, hash_pin
+from server.services.context import ADMIN, ServiceContext
+
+ROLES = ("office", "leadership", "admin")
+SETTINGS = {"name": str, "timezone": str, "assignment_mode": str,
+            "breaches_before_parent_collection": int, "retention_days": int,
+            "release_opens": time, "release_closes": time, "late_after": (time, type(None)),
+            "door_open_alarm_s": int, "eligibility_required": bool}
+
+
+@dataclass(frozen=True)
+class StaffView:
+    """A staff account without its secrets."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+
+
+class AdminServices:
+    """Set-up and settings, for admins."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def create_site(self, actor: str, code: str, name: str, timezone: str = "Europe/London",
+                    **settings: Any) -> int:
+        """Add a school site with a fresh card-hash key."""
+        check_id("site", code)
+        with self.ctx.action(actor, "site.create", roles=ADMIN) as act:
+            site = Site(code=code, name=name, timezone=timezone,
+                        card_hash_key=secrets.token_hex(32))
+            _apply_settings(site, settings)
+            act.session.add(site)
+            act.session.flush()
+            act.audit("site", code, detail={"name": name, "timezone": timezone, **settings})
+            act.touch(site.id)
+            return site.id
+
+    def update_settings(self, actor: str, reason: str, site: str | None = None,
+                        **changes: Any) -> None:
+        """Change school settings (assignment mode, breaches before parent collection,
+        retention days, release window, late_after, ...)."""
+        with self.ctx.action(actor, "site.settings", roles=ADMIN) as act:
+            st = self.ctx.site(act.session, site)
+            before = {k: getattr(st, k) for k in changes}
+            _apply_settings(st, changes)
+            act.audit("site", st.code, reason=reason,
+                      detail={"before": before, "after": changes})
+            act.touch(st.id)
+
+    def add_kiosk(self, actor: str, code: str, name: str = "", slots: int = 0,
+                  bank: str = "A", site: str | None = None) -> int:
+        """Register a kiosk with ``slots`` slots numbered from 1."""
+        check_id("kiosk", code)
+        with self.ctx.action(actor, "kiosk.create", roles=ADMIN) as act:
+            st = self.ctx.site(act.session, site)
+            kiosk = Kiosk(site_id=st.id, code=code, name=name or code)
+            act.session.add(kiosk)
+            act.session.flush()
+            for n in range(1, slots + 1):
+                act.session.add(Slot(kiosk_id=kiosk.id, number=n, bank=bank))
+            act.audit("kiosk", f"{st.code}/{code}", detail={"slots": slots, "bank": bank})
+            act.touch(st.id)
+            return kiosk.id
+
+    def assign_slot(self, actor: str, kiosk: str, slot: int, pupil_ref: str | None,
+                    site: str | None = None) -> None:
+        """Fix a slot to a pupil (fixed assignment mode), or free it with ``None``."""
+        with self.ctx.action(actor, "slot.assign", roles=ADMIN | {"office"}) as act:
+            st = self.ctx.site(act.session, site)
+            k = self.ctx.kiosk(act.session, st, kiosk)
+            row = act.session.scalar(select(Slot).where(Slot.kiosk_id == k.id,
+                                                        Slot.number == slot))
+            if row is None:
+                raise NotFound(f"kiosk {kiosk} has no slot {slot}")
+            pupil = self.ctx.pupil(act.session, pupil_ref, st.code) if pupil_ref else None
+            row.assigned_pupil_id = pupil.id if pupil else None
+            act.audit("slot", f"{st.code}/{kiosk}/{slot}", pupil_ref=pupil_ref)
+            act.touch(st.id)
+
+    def create_staff(self, actor: str | None, username: str, display_name: str, role: str,
+                     password: str, site: str | None = None) -> StaffView:
+        """Add a staff account (``actor`` None only for the first admin made by ``init``)."""
+        if role not in ROLES:
+            raise NotAllowed(f"role must be one of {ROLES}")
+        if actor is None:
+            return self._first_admin(username, display_name, password)
+        with self.ctx.action(actor, "staff.create", roles=ADMIN) as act:
+            site_id = self.ctx.site(act.session, site).id if site else None
+            if act.session.scalar(select(Staff).where(Staff.username == username)):
+                raise NotAllowed(f"username {username!r} is taken")
+            row = Staff(username=username, display_name=display_name, role=role,
+                        password_hash=hash_password(password), site_id=site_id,
+                        created_at=self.ctx.clock.now())
+            act.session.add(row)
+            act.session.flush()
+            act.audit("staff", username, detail={"role": role, "display_name": display_name})
+            return StaffView(row.id, username, display_name, role, True)
+
+    def set_staff_card(self, actor: str, username: str, uid: str, pin: str,
+                       site: str | None = None) -> None:
+        """Give a staff member a kiosk staff card and PIN (at least 4 digits)."""
+        if not (pin.isdigit() and len(pin) >= 4):
+            raise NotAllowed("a kiosk PIN needs at least 4 digits")
+        with self.ctx.action(actor, "staff.card", roles=ADMIN) as act:
+            st = self.ctx.site(act.session, site)
+            row = act.session.scalar(select(Staff).where(Staff.username == username))
+            if row is None:
+                raise NotFound(f"no staff account {username!r}")
+            row.card_hash, row.pin_hash = card_hash(st.card_hash_key, uid), hash_pin(pin)
+            act.audit("staff", username, detail={"card_hash": row.card_hash})
+            act.touch(None)
+
+    def set_active(self, actor: str, username: str, active: bool, reason: str) -> None:
+        """Enable or disable a staff account (disabled staff cards leave the kiosks too)."""
+        with self.ctx.action(actor, "staff.active", roles=ADMIN) as act:
+            row = act.session.scalar(select(Staff).where(Staff.username == username))
+            if row is None:
+                raise NotFound(f"no staff account {username!r}")
+            row.active = active
+            act.audit("staff", username, reason=reason, detail={"active": active})
+            act.touch(None)
+
+    def authenticate(self, username: str, password: str) -> StaffView | None:
+        """The staff account if ``password`` is right and the account active, else None."""
+        with self.ctx.store.read() as s:
+            row = s.scalar(select(Staff).where(Staff.username == username))
+            if row is None or not row.active or not check_password(row.password_hash,
+                                                                   password):
+                return None
+            return StaffView(row.id, row.username, row.display_name, row.role, row.active)
+
+    def _first_admin(self, username: str, display_name: str, password: str) -> StaffView:
+        from server import audit
+
+        with self.ctx.store.write() as s:
+            if s.scalar(select(Staff).limit(1)) is not None:
+                raise NotAllowed("staff accounts exist already; sign in as an admin instead")
+            row = Staff(username=username, display_name=display_name, role="admin",
+                        password_hash=hash_password(password), created_at=self.ctx.clock.now())
+            s.add(row)
+            s.flush()
+            audit.append(s, self.ctx.clock.now(), [audit.Entry(
+                actor="system", action="staff.create", entity="staff", entity_id=username,
+                reason="first admin (lockers init)", detail={"role": "admin"})])
+            return StaffView(row.id, username, display_name, "admin", True)
+
+
+def _apply_settings(site: Site, changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        kind = SETTINGS.get(key)
+        if kind is None:
+            raise NotAllowed(f"unknown setting {key!r}; known: {sorted(SETTINGS)}")
+        if not isinstance(value, kind):
+            raise NotAllowed(f"setting {key} has the wrong type ({type(value).__name__})")
+        if key == "assignment_mode" and value not in ("fixed", "dynamic"):
+            raise NotAllowed("assignment_mode is 'fixed' or 'dynamic'")
+        if key == "breaches_before_parent_collection" and value < 1:
+            raise NotAllowed("breaches_before_parent_collection must be at least 1")
+        setattr(site, key, value)

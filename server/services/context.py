@@ -1,0 +1,132 @@
+"""What every office action shares: the store, the clock, the role check, audit and publish.
+
+An action runs as::
+
+    with ctx.action(actor, "confiscation.create", roles=OFFICE) as act:
+        ... change records through act.session ...
+        act.audit(entity="confiscation", entity_id=..., reason=..., detail=...)
+        act.touch(site_id)            # the kiosks' replica must change
+        act.command(cmd, site_code)   # publish after commit
+
+Everything the block did is committed together with its audit entries; only after the
+commit are replicas republished and commands sent, so a kiosk never hears of a change the
+database could still roll back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lockers.clock import Clock
+from lockers.wire import messages as m
+from server import audit
+from server.commands import CommandCenter
+from server.errors import NotAllowed, NotFound
+from server.models import Kiosk, Pupil, Site, Staff
+from server.replica import ReplicaPublisher
+from server.store import Store
+
+OFFICE = frozenset({"office", "leadership", "admin"})
+LEADERSHIP = frozenset({"leadership", "admin"})
+ADMIN = frozenset({"admin"})
+
+
+@dataclass
+class Action:
+    """One office action in progress (see the module doc)."""
+
+    session: Session
+    staff: Staff
+    name: str
+    clock: Clock
+    entries: list[audit.Entry] = field(default_factory=list)
+    sites: set[int] = field(default_factory=set)
+    commands: list[tuple[m.Command, str]] = field(default_factory=list)
+
+    def audit(self, entity: str, entity_id: object = None, *, reason: str | None = None,
+              pupil_ref: str | None = None, detail: dict[str, Any] | None = None,
+              action: str | None = None) -> None:
+        """Record who/when/why for this action (committed with it)."""
+        self.entries.append(audit.Entry(
+            actor=f"staff:{self.staff.username}", action=action or self.name, entity=entity,
+            entity_id=None if entity_id is None else str(entity_id), pupil_ref=pupil_ref,
+            reason=reason, detail=detail))
+
+    def touch(self, site_id: int | None) -> None:
+        """The replica of ``site_id`` (None: all sites) must be republished after commit."""
+        self.sites.add(site_id)  # type: ignore[arg-type]
+
+    def command(self, command: m.Command, site_code: str) -> None:
+        """Publish ``command`` after commit."""
+        self.commands.append((command, site_code))
+
+
+class ServiceContext:
+    """The shared plumbing of the service layer."""
+
+    def __init__(self, store: Store, clock: Clock, replica: ReplicaPublisher | None = None,
+                 commands: CommandCenter | None = None) -> None:
+        self.store, self.clock, self.replica = store, clock, replica
+        self.commands = commands or CommandCenter(store, clock, None)
+
+    @contextmanager
+    def action(self, actor: str, name: str, roles: frozenset[str] = OFFICE
+               ) -> Iterator[Action]:
+        """Run an office action as staff member ``actor`` (a username)."""
+        with self.store.write() as s:
+            staff = s.scalar(select(Staff).where(Staff.username == actor))
+            if staff is None or not staff.active:
+                raise NotAllowed(f"staff account {actor!r} does not exist or is disabled")
+            if staff.role not in roles:
+                raise NotAllowed(f"{name} needs one of the roles {sorted(roles)}; "
+                                 f"{actor} is {staff.role}")
+            act = Action(s, staff, name, self.clock)
+            yield act
+            audit.append(s, self.clock.now(), act.entries)
+        if self.replica is not None:
+            for site_id in act.sites:
+                self.replica.changed(site_id)
+        for command, site_code in act.commands:
+            self.commands.dispatch(command, site_code)
+
+    # --- lookups every action needs -----------------------------------------------------
+
+    @staticmethod
+    def pupil(s: Session, reference: str, site: str | None = None) -> Pupil:
+        """A pupil by reference (UPN / MIS id), optionally within one site."""
+        q = select(Pupil).where(Pupil.reference == reference)
+        if site is not None:
+            q = q.join(Site).where(Site.code == site)
+        found = s.scalars(q).all()
+        if not found:
+            raise NotFound(f"no pupil with reference {reference!r}")
+        if len(found) > 1:
+            raise NotFound(f"pupil reference {reference!r} exists at several sites: name one")
+        return found[0]
+
+    @staticmethod
+    def site(s: Session, code: str | None = None) -> Site:
+        """A site by code; with one site only, ``None`` means that one."""
+        if code is None:
+            sites = s.scalars(select(Site)).all()
+            if len(sites) != 1:
+                raise NotFound("several sites exist: name the site")
+            return sites[0]
+        site = s.scalar(select(Site).where(Site.code == code))
+        if site is None:
+            raise NotFound(f"no site {code!r}")
+        return site
+
+    @staticmethod
+    def kiosk(s: Session, site: Site, code: str) -> Kiosk:
+        """A kiosk of ``site`` by code."""
+        kiosk = s.scalar(select(Kiosk).where(Kiosk.site_id == site.id, Kiosk.code == code))
+        if kiosk is None:
+            raise NotFound(f"no kiosk {code!r} at site {site.code}")
+        return kiosk

@@ -1,0 +1,128 @@
+"""Read-only questions the office console and the dashboard ask (no audit, no changes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from server.models import (
+    Alarm,
+    Card,
+    Confiscation,
+    Deposit,
+    Event,
+    Kiosk,
+    Pupil,
+    PupilException,
+    Site,
+    Slot,
+)
+from server.models.records import HELD
+from server.policy.calendar import local_today
+from server.services.context import ServiceContext
+
+
+@dataclass(frozen=True)
+class PupilSummary:
+    """A pupil found by a search."""
+
+    reference: str
+    first_name: str
+    last_name: str
+    year_group: str | None
+    form: str | None
+    archived: bool
+
+
+@dataclass(frozen=True)
+class PhoneWhereabouts:
+    """Where a pupil's phone is now (DOMAIN rule 9), and today's history."""
+
+    pupil_ref: str
+    status: str  # not_handed_in | in_locker | collected | held | exempt
+    kiosk: str | None
+    slot: int | None
+    deposited_at: datetime | None
+    history: list[dict[str, Any]]
+
+
+class Queries:
+    """Searches and live pictures for the web."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def find_pupils(self, text: str, limit: int = 50) -> list[PupilSummary]:
+        """Pupils whose name, reference, form or card UID matches ``text``."""
+        like = f"%{text.strip()}%"
+        with self.ctx.store.read() as s:
+            by_card = select(Card.pupil_id).where(Card.uid == text.strip().upper()
+                                                  .replace(":", ""))
+            rows = s.scalars(select(Pupil).where(or_(
+                Pupil.first_name.ilike(like), Pupil.last_name.ilike(like),
+                (Pupil.first_name + " " + Pupil.last_name).ilike(like),
+                Pupil.reference.ilike(like), Pupil.form.ilike(like), Pupil.id.in_(by_card)))
+                .order_by(Pupil.last_name, Pupil.first_name).limit(limit)).all()
+            return [PupilSummary(p.reference, p.first_name, p.last_name, p.year_group, p.form,
+                                 p.archived) for p in rows]
+
+    def where_is_phone(self, pupil_ref: str, site: str | None = None) -> PhoneWhereabouts:
+        """Where the pupil's phone is and what happened to it today."""
+        with self.ctx.store.read() as s:
+            pupil = self.ctx.pupil(s, pupil_ref, site)
+            st = s.get(Site, pupil.site_id)
+            assert st is not None
+            today = local_today(st, self.ctx.clock.now())
+            held = s.scalar(select(Confiscation).where(Confiscation.pupil_id == pupil.id,
+                                                       Confiscation.state == HELD))
+            dep = s.scalar(select(Deposit).where(Deposit.pupil_id == pupil.id,
+                                                 Deposit.day == today)
+                           .order_by(Deposit.deposited_at.desc()))
+            exempt = s.scalar(select(func.count()).select_from(PupilException).where(
+                PupilException.pupil_id == pupil.id, PupilException.revoked_at.is_(None),
+                PupilException.starts <= today,
+                or_(PupilException.ends.is_(None), PupilException.ends >= today)))
+            history = [{"at": e.at, "type": e.type, "outcome": e.outcome, "slot": e.slot}
+                       for e in s.scalars(select(Event).where(
+                           Event.pupil_ref == pupil.reference).order_by(Event.at.desc())
+                           .limit(50)) if local_today(st, e.at) == today]
+            kiosk_code = None
+            if held is not None:
+                kid, slot, status, when = held.kiosk_id, held.slot, "held", held.confiscated_at
+            elif dep is not None:
+                kid, slot, when = dep.kiosk_id, dep.slot, dep.deposited_at
+                status = "collected" if dep.collected_at else "in_locker"
+            else:
+                kid, slot, when = None, None, None
+                status = "exempt" if exempt else "not_handed_in"
+            if kid is not None:
+                k = s.get(Kiosk, kid)
+                kiosk_code = k.code if k else None
+            return PhoneWhereabouts(pupil.reference, status, kiosk_code, slot, when, history)
+
+    def kiosks(self, site: str | None = None) -> list[dict[str, Any]]:
+        """Every kiosk with online state, last seen, and its slots' states."""
+        with self.ctx.store.read() as s:
+            q = select(Kiosk, Site.code).join(Site)
+            if site:
+                q = q.where(Site.code == site)
+            out = []
+            for k, scode in s.execute(q.order_by(Site.code, Kiosk.code)).all():
+                slots = s.scalars(select(Slot).where(Slot.kiosk_id == k.id)
+                                  .order_by(Slot.number)).all()
+                out.append({"site": scode, "kiosk": k.code, "online": k.online,
+                            "last_seen": k.last_seen, "policy_version": k.policy_version,
+                            "slots": [{"slot": sl.number, "bank": sl.bank, "state": sl.state,
+                                       "door_open": sl.door_open} for sl in slots]})
+            return out
+
+    def open_alarms(self) -> list[dict[str, Any]]:
+        """Alarms not yet cleared, newest first."""
+        with self.ctx.store.read() as s:
+            rows = s.execute(select(Alarm, Kiosk.code).join(Kiosk).where(
+                Alarm.cleared_at.is_(None)).order_by(Alarm.raised_at.desc())).all()
+            return [{"id": a.id, "kiosk": code, "kind": a.kind, "slot": a.slot,
+                     "detail": a.detail, "raised_at": a.raised_at} for a, code in rows]

@@ -1,0 +1,116 @@
+"""Ingest: events applied exactly once, acknowledged only after commit, gaps reported, bad
+payloads counted and harmless."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_kit import (
+    MORNING,
+    FakeKiosk,
+    deposit,
+    make_clock,
+    plain_broker,
+    running_server,
+    tap,
+    wait_until,
+)
+from sqlalchemy import func, select
+
+from lockers.wire import messages as m
+from lockers.wire import topics as t
+from server.models import Alarm, AuditEntry, Deposit, Event, Kiosk
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[Any, FakeKiosk]]:
+    with plain_broker(tmp_path) as (host, port), \
+            running_server(tmp_path, host, port, make_clock()) as rt:
+        kiosk = FakeKiosk(host, port, "north", "k1")
+        try:
+            yield rt, kiosk
+        finally:
+            kiosk.close()
+
+
+def _count(rt: Any, model: Any, *where: Any) -> int:
+    with rt.store.read() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def test_duplicate_event_is_acked_again_but_applied_once(env: tuple[Any, FakeKiosk]) -> None:
+    rt, kiosk = env
+    ev = deposit(kiosk, 1, MORNING, "A001", 3)
+    kiosk.publish(ev)
+    kiosk.wait_for(lambda k: 1 in k.acked, what="ack of seq 1")
+    kiosk.acked.clear()
+    kiosk.publish(ev)  # the kiosk did not hear the ack and sends again
+    kiosk.wait_for(lambda k: 1 in k.acked, what="second ack of seq 1")
+    assert _count(rt, Deposit) == 1
+    assert _count(rt, Event) == 1
+    assert rt.ingest.stats.duplicates == 1
+    assert _count(rt, AuditEntry, AuditEntry.action == "event.deposit") == 1
+
+
+def test_out_of_order_events_raise_then_clear_a_gap_alarm(env: tuple[Any, FakeKiosk]) -> None:
+    rt, kiosk = env
+    for seq in (1, 4):
+        kiosk.publish(tap(kiosk, seq, rt.cards["A001"], MORNING, m.TapOutcome.DEPOSIT_OPENED,
+                          "A001", 3))
+    kiosk.wait_for(lambda k: {1, 4} <= k.acked, what="acks 1 and 4")
+    gap = Alarm.kind == "sequence_gap"
+    with rt.store.read() as s:
+        alarm = s.scalar(select(Alarm).where(gap))
+        assert (alarm.gap_from, alarm.gap_to, alarm.cleared_at) == (2, 3, None)
+    for seq in (3, 2):  # late, and the wrong way round
+        kiosk.publish(tap(kiosk, seq, rt.cards["A001"], MORNING, m.TapOutcome.ALREADY_DEPOSITED,
+                          "A001"))
+    kiosk.wait_for(lambda k: {2, 3} <= k.acked, what="acks 2 and 3")
+    assert _count(rt, Event) == 4
+    assert _count(rt, Alarm, gap, Alarm.cleared_at.is_(None)) == 0
+    with rt.store.read() as s:
+        assert s.scalar(select(Kiosk.last_seq)) == 4
+
+
+def test_bad_payloads_are_counted_and_change_nothing(env: tuple[Any, FakeKiosk]) -> None:
+    rt, kiosk = env
+    audit_before = _count(rt, AuditEntry)
+    kiosk.publish_raw(t.EVENTS, b"not json")
+    kiosk.publish_raw(t.EVENTS, b'{"v":1,"type":"tap","kiosk":"k1"}')
+    kiosk.publish_raw(t.EVENTS, b"\xff\xfe")
+    kiosk.publish_raw(t.STATUS, b'{"v":9}')
+    wait_until(lambda: rt.ingest.stats.bad_payloads == 4, what="4 bad payloads counted")
+    kiosk.publish(deposit(kiosk, 1, MORNING, "A002", 1))  # the server is still alive
+    kiosk.wait_for(lambda k: 1 in k.acked, what="ack after bad payloads")
+    assert _count(rt, Event) == 1
+    assert _count(rt, AuditEntry) == audit_before + 1
+
+
+def test_status_marks_kiosk_online_then_offline_with_alarm(env: tuple[Any, FakeKiosk]) -> None:
+    rt, kiosk = env
+    kiosk.publish(m.KioskStatus(kiosk="k1", site="north", state="online", reason="birth",
+                                at=MORNING, software="1.0", policy_version=1))
+    wait_until(lambda: _online(rt) is True, what="kiosk online")
+    kiosk.publish(m.KioskStatus(kiosk="k1", site="north", state="offline", reason="will"))
+    wait_until(lambda: _online(rt) is False, what="kiosk offline")
+    assert _count(rt, Alarm, Alarm.kind == "kiosk_offline", Alarm.cleared_at.is_(None)) == 1
+
+
+def _online(rt: Any) -> bool:
+    with rt.store.read() as s:
+        return bool(s.scalar(select(Kiosk.online)))
+
+
+def test_deposit_after_late_after_is_flagged_late(env: tuple[Any, FakeKiosk]) -> None:
+    rt, kiosk = env
+    from datetime import time
+
+    rt.services.admin.update_settings("admin", "lateness from 08:45", late_after=time(8, 45))
+    kiosk.publish(deposit(kiosk, 1, MORNING + timedelta(minutes=50), "A003", 2))
+    kiosk.wait_for(lambda k: 1 in k.acked, what="ack")
+    with rt.store.read() as s:
+        assert s.scalar(select(Deposit.late)) is True
