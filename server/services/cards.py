@@ -84,7 +84,7 @@ class CardServices:
         with self.ctx.store.read() as s:
             pupil = self.ctx.pupil(s, pupil_ref, site)
             cards = s.scalars(select(Card).where(Card.pupil_id == pupil.id)
-                              .order_by(Card.enrolled_at.desc())).all()
+                              .order_by(Card.enrolled_at.desc(), Card.id.desc())).all()
             return [_view(c, pupil.reference) for c in cards]
 
     def _enrol(self, act: Action, pupil: Pupil, uid: str, reason: str) -> Card:
