@@ -15,6 +15,10 @@ class NotAllowed(ServerError):
     """The action breaks a school rule (e.g. releasing a device handed to the police)."""
 
 
+class Forbidden(NotAllowed):
+    """The staff member's role does not allow this action (or the account is disabled)."""
+
+
 class ConfigError(ServerError):
     """The server's configuration file is missing or wrong."""
 

@@ -1,8 +1,9 @@
 """The hash-chained audit log (DOMAIN rule 10).
 
 Each row's ``row_hash`` is ``sha256(prev_hash + canonical JSON of the row)``; the row's
-detail enters that JSON only through ``detail_hash``. The retention purge blanks ``detail``
-but keeps ``detail_hash``, so old rows stay verifiable after their personal data is gone.
+personal part (``detail`` and ``pupil_ref``) enters that JSON only through ``detail_hash``.
+The retention purge blanks the personal part, sets ``purged`` and keeps ``detail_hash``, so
+old rows stay verifiable after their personal data is gone.
 ``audit_head`` holds the last row's id and hash so deleting the newest rows is detected too.
 """
 
@@ -31,7 +32,8 @@ class AuditEntry(Base):
     pupil_ref: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     reason: Mapped[str | None] = mapped_column(String(500), default=None)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    detail_hash: Mapped[str] = mapped_column(String(64))
+    detail_hash: Mapped[str] = mapped_column(String(64))  # sha256 of {detail, pupil_ref}
+    purged: Mapped[bool] = mapped_column(default=False)  # personal part blanked by retention
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
 

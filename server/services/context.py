@@ -27,7 +27,7 @@ from lockers.clock import Clock
 from lockers.wire import messages as m
 from server import audit
 from server.commands import CommandCenter
-from server.errors import NotAllowed, NotFound
+from server.errors import Forbidden, NotFound
 from server.models import Kiosk, Pupil, Site, Staff
 from server.replica import ReplicaPublisher
 from server.store import Store
@@ -82,9 +82,9 @@ class ServiceContext:
         with self.store.write() as s:
             staff = s.scalar(select(Staff).where(Staff.username == actor))
             if staff is None or not staff.active:
-                raise NotAllowed(f"staff account {actor!r} does not exist or is disabled")
+                raise Forbidden(f"staff account {actor!r} does not exist or is disabled")
             if staff.role not in roles:
-                raise NotAllowed(f"{name} needs one of the roles {sorted(roles)}; "
+                raise Forbidden(f"{name} needs one of the roles {sorted(roles)}; "
                                  f"{actor} is {staff.role}")
             act = Action(s, staff, name, self.clock)
             yield act

@@ -3,7 +3,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 13:42:35.047037
+Create Date: 2026-11-22 13:52:05.168845
 """
 import sqlalchemy as sa
 from alembic import op
@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=500), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.Column('detail_hash', sa.String(length=64), nullable=False),
+    sa.Column('purged', sa.Boolean(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('row_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))

@@ -1,0 +1,179 @@
+"""``lockers`` subcommands of the server. Imports only click at load time (the server's code is
+imported inside each command, so a kiosk's ``lockers`` never loads it)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+_config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("server.toml"), show_default=True,
+    help="The server's TOML config (see hardware/server.example.toml).")
+
+
+def _config(path: Path) -> Any:
+    from server.config import ServerConfig, load
+
+    if not path.exists() and path == Path("server.toml"):
+        click.echo("note: no server.toml here; using the demo defaults", err=True)
+        return ServerConfig()
+    return load(path)
+
+
+def _services(path: Path) -> Any:
+    from lockers.clock import SystemClock
+    from server.services import Services
+    from server.store import Store
+
+    config = _config(path)
+    return Services(Store(config.database_url), SystemClock())
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.command("server")
+@_config_option
+def server_command(config_path: Path) -> None:
+    """Run the server: MQTT ingest, replica publisher, commands, and the web app."""
+    from server.errors import ServerError
+    from server.serve import serve
+
+    try:
+        sys.exit(serve(_config(config_path)))
+    except ServerError as exc:
+        _fail(exc)
+
+
+@click.command("init")
+@_config_option
+@click.option("--admin", "username", default="admin", show_default=True)
+@click.option("--name", "display_name", default="Administrator", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--site", "site_code", default=None, help="Also create this site (e.g. 'main').")
+@click.option("--site-name", default="School", show_default=True)
+def init_command(config_path: Path, username: str, display_name: str, password: str,
+                 site_code: str | None, site_name: str) -> None:
+    """Create or upgrade the database (alembic upgrade head) and the first admin account."""
+    from server.errors import ServerError
+    from server.migrate import upgrade
+
+    config = _config(config_path)
+    upgrade(config.database_url)
+    click.echo(f"database ready: {config.database_url.split('@')[-1]}")
+    services = _services(config_path)
+    try:
+        services.admin.create_staff(None, username, display_name, "admin", password)
+        click.echo(f"admin account {username!r} created")
+        if site_code:
+            services.admin.create_site(username, site_code, site_name)
+            click.echo(f"site {site_code!r} created")
+    except ServerError as exc:
+        _fail(exc)
+
+
+@click.command("import-roster")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_config_option
+@click.option("--actor", default="admin", show_default=True, help="Staff username doing this.")
+@click.option("--site", default=None, help="Site code (needed when there are several).")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Column mapping, e.g. --map reference=UPN --map card_uid='Card No'.")
+@click.option("--no-progress", is_flag=True)
+def import_roster_command(csv_file: Path, config_path: Path, actor: str, site: str | None,
+                          maps: tuple[str, ...], no_progress: bool) -> None:
+    """Import pupils from an MIS export (CSV); problems are listed line by line."""
+    from server.errors import ServerError
+    from server.roster import DEFAULT_MAPPING, import_roster
+
+    mapping = {}
+    for item in maps:
+        key, _, col = item.partition("=")
+        if key not in DEFAULT_MAPPING or not col:
+            _fail(ValueError(f"--map {item!r}: use FIELD=COLUMN with FIELD one of "
+                             f"{sorted(DEFAULT_MAPPING)}"))
+        mapping[key] = col
+    try:
+        report = import_roster(_services(config_path), actor, csv_file, site=site,
+                               mapping=mapping, progress=not no_progress)
+    except ServerError as exc:
+        _fail(exc)
+    for problem in report.problems:
+        click.echo(problem)
+    click.echo(f"created={report.created} updated={report.updated} "
+               f"unchanged={report.unchanged} archived={report.archived} "
+               f"cards_enrolled={report.cards_enrolled} problems={len(report.problems)}")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@_config_option
+def audit_verify(config_path: Path) -> None:
+    """Check the hash chain; exit 1 naming each edited or deleted row."""
+    from server import audit
+
+    services = _services(config_path)
+    with services.store.read() as s:
+        problems = audit.verify(s)
+    if problems:
+        for p in problems:
+            click.echo(f"TAMPERED {p}")
+        sys.exit(1)
+    click.echo("audit chain intact")
+
+
+@click.command("export-pupil")
+@click.argument("reference")
+@_config_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of standard output.")
+@click.option("--actor", default="admin", show_default=True)
+def export_pupil_command(reference: str, config_path: Path, out: Path | None,
+                         actor: str) -> None:
+    """Subject-access export: everything held about one pupil, as JSON."""
+    import json
+
+    from server.errors import ServerError
+    from server.retention import export_pupil
+
+    services = _services(config_path)
+    try:
+        data = export_pupil(services.store, services.clock, reference, actor=f"staff:{actor}")
+    except ServerError as exc:
+        _fail(exc)
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text)
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """Data protection housekeeping."""
+
+
+@retention_group.command("purge")
+@_config_option
+def retention_purge(config_path: Path) -> None:
+    """Blank personal detail older than each site's retention days (audit stays verifiable)."""
+    from server.retention import purge
+
+    services = _services(config_path)
+    result = purge(services.store, services.clock)
+    click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
+
+
+COMMANDS = [server_command, init_command, import_roster_command, audit_group,
+            export_pupil_command, retention_group]

@@ -1,0 +1,106 @@
+"""Data protection: purge old personal detail (keeping the audit chain verifiable) and the
+subject-access export of everything held about one pupil."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from lockers.clock import Clock
+from server import audit
+from server.models import (
+    AuditEntry,
+    Card,
+    Confiscation,
+    Deposit,
+    EarlyRelease,
+    EligibilityAgreement,
+    Event,
+    Kiosk,
+    Pupil,
+    PupilException,
+    Site,
+)
+from server.store import Store
+
+log = logging.getLogger("lockers.server.retention")
+
+
+def purge(store: Store, clock: Clock, actor: str = "system") -> dict[str, int]:
+    """Blank event payloads and audit personal detail older than each site's retention days.
+
+    Events keep their type, time, outcome and slot (term reports still count them) but lose
+    the payload and pupil reference. Audit rows keep every hash (see server/audit.py).
+    """
+    now = clock.now()
+    events = 0
+    with store.write() as s:
+        sites = s.scalars(select(Site)).all()
+        for site in sites:
+            cutoff = now - timedelta(days=site.retention_days)
+            kiosk_ids = select(Kiosk.id).where(Kiosk.site_id == site.id)
+            events += s.execute(update(Event).where(
+                Event.kiosk_id.in_(kiosk_ids), Event.at < cutoff,
+                Event.payload.is_not(None) | Event.pupil_ref.is_not(None))
+                .values(payload=None, pupil_ref=None)).rowcount or 0
+        # The audit log is one chain for all sites: the longest retention wins.
+        days = max((site.retention_days for site in sites), default=400)
+        through = s.scalar(select(func.max(AuditEntry.id)).where(
+            AuditEntry.at < now - timedelta(days=days))) or 0
+        rows = 0
+        if through:
+            rows = s.execute(update(AuditEntry).where(
+                AuditEntry.id <= through, AuditEntry.purged.is_(False))
+                .values(detail=None, pupil_ref=None, purged=True)).rowcount or 0
+        audit.append(s, now, [audit.Entry(
+            actor=actor, action="retention.purge", entity="audit_log",
+            reason=f"retention: personal detail older than {days} days",
+            detail={"through_id": through, "events": events, "audit_rows": rows})])
+    log.info("event=retention_purge events=%s audit_rows=%s through_id=%s", events, rows,
+             through)
+    return {"events": events, "audit_rows": rows, "through_id": through}
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    out = {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in out.items()}
+
+
+def export_pupil(store: Store, clock: Clock, reference: str, actor: str = "system"
+                 ) -> dict[str, Any]:
+    """Everything held about one pupil (a subject-access request), as JSON-ready data.
+    The export itself is recorded in the audit log."""
+    from server.errors import NotFound
+
+    with store.write() as s:
+        pupils = s.scalars(select(Pupil).where(Pupil.reference == reference)).all()
+        if not pupils:
+            raise NotFound(f"no pupil with reference {reference!r}")
+        out: dict[str, Any] = {"reference": reference, "generated_at": clock.now().isoformat(),
+                               "records": []}
+        for p in pupils:
+            def rows(model: Any, *where: Any) -> list[dict[str, Any]]:
+                return [_row(r) for r in s.scalars(select(model).where(*where))]
+
+            out["records"].append({
+                "pupil": _row(p),
+                "cards": rows(Card, Card.pupil_id == p.id),
+                "deposits": rows(Deposit, Deposit.pupil_id == p.id),
+                "confiscations": rows(Confiscation, Confiscation.pupil_id == p.id),
+                "exceptions": rows(PupilException, PupilException.pupil_id == p.id),
+                "eligibility_agreements": rows(EligibilityAgreement,
+                                               EligibilityAgreement.pupil_id == p.id),
+                "early_releases": rows(EarlyRelease, EarlyRelease.pupil_id == p.id),
+            })
+        out["events"] = [_row(e) for e in s.scalars(select(Event).where(
+            Event.pupil_ref == reference).order_by(Event.at))]
+        out["audit"] = [{k: v for k, v in _row(a).items() if k not in ("prev_hash", "row_hash")}
+                        for a in s.scalars(select(AuditEntry).where(
+                            AuditEntry.pupil_ref == reference).order_by(AuditEntry.id))]
+        audit.append(s, clock.now(), [audit.Entry(
+            actor=actor, action="pupil.subject_access_export", entity="pupil",
+            entity_id=reference, reason="subject access request")])
+    return out

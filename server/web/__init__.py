@@ -1,0 +1,1 @@
+"""The web side of the server (JSON API now; dashboard and office console to follow)."""

@@ -1,0 +1,110 @@
+"""The FastAPI app ``lockers server`` serves: card enrolment and lost-card replacement, and
+/healthz. Every endpoint calls the service layer, which checks roles and writes the audit log.
+
+Authentication here is HTTP Basic against staff accounts (argon2 hashes) so the API is usable
+from scripts today; the web issue adds signed sessions and CSRF for the browser pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from lockers.cardhash import CardUidError
+from server.errors import Forbidden, NotAllowed, NotFound
+from server.services import Services
+from server.services.admin import StaffView
+
+_basic = HTTPBasic(realm="lockers")
+
+
+class CardRequest(BaseModel):
+    """A card to enrol (UID in hex, as the reader or the card printer shows it)."""
+
+    uid: str = Field(min_length=2, max_length=40, examples=["04A1B2C3D4E5F6"])
+    reason: str = Field(default="enrolment", max_length=500)
+
+
+class CardOut(BaseModel):
+    """A card as the API returns it."""
+
+    id: int
+    pupil_ref: str
+    uid: str
+    card_hash: str
+    active: bool
+    enrolled_at: datetime
+    deactivated_reason: str | None
+
+
+def signed_in_staff(request: Request,
+                    creds: Annotated[HTTPBasicCredentials, Depends(_basic)]) -> StaffView:
+    """The staff member named by the request's credentials (401 if wrong)."""
+    who = request.app.state.services.admin.authenticate(creds.username, creds.password)
+    if who is None:
+        raise HTTPException(401, "wrong username or password",
+                            headers={"WWW-Authenticate": "Basic"})
+    return who
+
+
+Staff = Annotated[StaffView, Depends(signed_in_staff)]
+
+
+def create_app(services: Services, health: Callable[[], dict[str, Any]] | None = None
+               ) -> FastAPI:
+    """The app, bound to one :class:`Services`; ``health`` adds fields to /healthz."""
+    app = FastAPI(title="School phone lockers", version="1")
+    app.state.services = services
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_r: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(NotAllowed)
+    async def _not_allowed(_r: Request, exc: NotAllowed) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)},
+                            status_code=403 if isinstance(exc, Forbidden) else 409)
+
+    @app.exception_handler(CardUidError)
+    async def _bad_uid(_r: Request, exc: CardUidError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness: the database answers (and whatever the runtime adds)."""
+        with services.store.read() as s:
+            s.execute(text("SELECT 1"))
+        return {"status": "ok", **(health() if health else {})}
+
+    @app.get("/api/pupils/{pupil_ref}/cards", response_model=list[CardOut])
+    def list_cards(pupil_ref: str, who: Staff) -> Any:
+        """Every card the pupil has had, newest first."""
+        return services.cards.cards_of(pupil_ref)
+
+    @app.post("/api/pupils/{pupil_ref}/cards", response_model=CardOut, status_code=201)
+    def enrol(pupil_ref: str, body: CardRequest, who: Staff) -> Any:
+        """Enrol a card for the pupil."""
+        return services.cards.enrol_card(who.username, pupil_ref, body.uid, body.reason)
+
+    @app.post("/api/pupils/{pupil_ref}/cards/replace", response_model=CardOut, status_code=201)
+    def replace(pupil_ref: str, body: CardRequest, who: Staff) -> Any:
+        """The pupil lost their card: deactivate the old one(s) and enrol this one."""
+        return services.cards.replace_lost_card(who.username, pupil_ref, body.uid,
+                                                body.reason if body.reason != "enrolment"
+                                                else "card lost")
+
+    @app.post("/api/cards/lost", response_model=CardOut)
+    def lost(body: CardRequest, who: Staff) -> Any:
+        """Mark one card lost (kiosks stop accepting it within a second)."""
+        return services.cards.mark_card_lost(who.username, body.uid,
+                                             body.reason if body.reason != "enrolment"
+                                             else "card lost")
+
+    return app

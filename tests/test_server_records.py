@@ -1,0 +1,242 @@
+"""The server's records without the broker: schema, audit chain, roster, calendar, retention,
+subject-access export, the CLI and the card API."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from server_kit import database_url, make_clock, seed
+from sqlalchemy import select, text
+
+from lockers.cli import main as lockers_cli
+from server import audit
+from server.migrate import upgrade
+from server.models import AuditEntry, Base, Card, Pupil
+from server.roster import import_roster
+from server.services import Services
+from server.store import Store
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Any:
+    url = database_url(tmp_path)
+    upgrade(url)
+    store = Store(url)
+    svc = Services(store, make_clock())
+    svc.test_cards = seed(svc)
+    yield svc
+    store.dispose()
+
+
+def _config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "server.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n')
+    return path
+
+
+def test_migration_creates_exactly_the_models_schema(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    url = database_url(tmp_path)
+    upgrade(url)
+    store = Store(url)
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+                                Base.metadata)
+    store.dispose()
+    assert diff == []
+
+
+def test_tampered_audit_row_is_detected_and_named(services: Services, tmp_path: Path) -> None:
+    services.confiscations.confiscate("office1", "A001", "phone out in class")
+    with services.store.read() as s:
+        assert audit.verify(s) == []
+        row_id = s.scalar(select(AuditEntry.id).where(
+            AuditEntry.action == "confiscation.create"))
+    with services.store.write() as s:  # behind the application's back
+        s.execute(text("UPDATE audit_log SET reason = 'nothing happened' WHERE id = :i"),
+                  {"i": row_id})
+    result = CliRunner().invoke(lockers_cli, ["audit", "verify", "--config",
+                                              str(_config(tmp_path, services.store.url))])
+    assert result.exit_code == 1
+    assert f"audit row {row_id}: row edited" in result.output
+
+
+def test_deleted_audit_rows_are_detected(services: Services) -> None:
+    with services.store.write() as s:
+        last = s.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()))
+        s.execute(text("DELETE FROM audit_log WHERE id IN (3, :last)"), {"last": last})
+    with services.store.read() as s:
+        problems = [str(p) for p in audit.verify(s)]
+    assert any("audit row 3: rows 3..3 deleted" in p for p in problems)
+    assert any(f"rows after {last - 1} deleted" in p for p in problems)
+
+
+def test_retention_purge_blanks_old_detail_and_keeps_the_chain_verifiable(
+        services: Services) -> None:
+    from server.retention import purge
+
+    services.confiscations.confiscate("office1", "A002", "phone out")
+    services.clock.advance(timedelta(days=401).total_seconds())
+    services.confiscations.confiscate("office1", "A003", "phone out")
+    result = purge(services.store, services.clock)
+    assert result["audit_rows"] > 0
+    with services.store.read() as s:
+        assert audit.verify(s) == []
+        old = s.scalar(select(AuditEntry).where(AuditEntry.action == "confiscation.create")
+                       .order_by(AuditEntry.id))
+        assert (old.purged, old.pupil_ref, old.detail) == (True, None, None)
+        recent = s.scalar(select(AuditEntry.id).where(AuditEntry.pupil_ref == "A003"))
+    with services.store.write() as s:  # hiding a recent record is not a purge
+        s.execute(text("UPDATE audit_log SET detail = NULL, pupil_ref = NULL, purged = :t "
+                       "WHERE id = :i"), {"i": recent, "t": True})
+    with services.store.read() as s:
+        assert [p.row_id for p in audit.verify(s)] == [recent]
+
+
+def test_subject_access_export_lists_the_pupils_records(services: Services,
+                                                        tmp_path: Path) -> None:
+    services.confiscations.confiscate("office1", "A002", "phone out")
+    out = tmp_path / "a002.json"
+    result = CliRunner().invoke(lockers_cli, [
+        "export-pupil", "A002", "--config", str(_config(tmp_path, services.store.url)),
+        "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    record = data["records"][0]
+    assert record["pupil"]["last_name"] == "Šimek"
+    assert len(record["cards"]) == 1 and len(record["confiscations"]) == 1
+    assert any(a["action"] == "confiscation.create" for a in data["audit"])
+
+
+ROSTER = (
+    "\ufeffUPN,Surname,Forename,Year,Reg Group,Card ID\n"
+    "A001,O'Neil,Amira,9,9X,04A1B2C3D4E501\n"
+    'B100,"García, de la Cruz",Zoë,7,7Y,04:00:00:00:00:00:01\n'
+    "B101,Ng,Li,7,7Y,\n"
+    "B102,Brown,Sam,8,8Z,04000000000001\n"
+    ",Nobody,No,8,8Z,04FF\n"
+)
+
+
+def test_roster_import_handles_real_exports_and_reports_problems(services: Services,
+                                                                 tmp_path: Path) -> None:
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER, encoding="utf-8")
+    report = import_roster(services, "admin", path, progress=False)
+    assert (report.created, report.unchanged, report.archived) == (3, 1, 2)  # A002, A003 left
+    assert report.problems == [
+        "line 4: B101 has no card id; pupil imported without a card (enrol one in the office "
+        "console)",
+        "line 5: card id 04000000000001 also on line 3; card skipped",
+        "line 6: no pupil reference; row skipped"]
+    with services.store.read() as s:
+        zoe = s.scalar(select(Pupil).where(Pupil.reference == "B100"))
+        assert (zoe.first_name, zoe.last_name) == ("Zoë", "García, de la Cruz")
+        assert s.scalar(select(Pupil.archived).where(Pupil.reference == "A002")) is True
+    # Re-import after a name change: updates, never duplicates, and un-archives returners.
+    path.write_text(ROSTER.replace("Amira", "Amirah") + "A002,Šimek,Ben,9,9X,\n",
+                    encoding="utf-8")
+    again = import_roster(services, "admin", path, progress=False)
+    assert (again.created, again.updated, again.archived) == (0, 2, 0)
+    with services.store.read() as s:
+        assert len(s.scalars(select(Pupil)).all()) == 6
+        assert len(s.scalars(select(Card).where(Card.pupil_id == zoe.id)).all()) == 1
+        assert s.scalar(select(Pupil.archived).where(Pupil.reference == "A002")) is False
+
+
+def test_roster_cli_with_a_custom_column_mapping(services: Services, tmp_path: Path) -> None:
+    path = tmp_path / "mis.csv"
+    path.write_text("MIS Id,Legal Surname,Preferred Forename,Card\nC1,D'Arcy,Éloïse,04AA\n",
+                    encoding="utf-8-sig")
+    result = CliRunner().invoke(lockers_cli, [
+        "import-roster", str(path), "--config", str(_config(tmp_path, services.store.url)),
+        "--map", "reference=MIS Id", "--map", "last_name=Legal Surname",
+        "--map", "first_name=Preferred Forename", "--map", "card_uid=Card", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "created=1" in result.output and "cards_enrolled=1" in result.output
+
+
+ICS = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//School//Term Dates//EN
+BEGIN:VEVENT
+UID:autumn-2026@school
+SUMMARY:Autumn Term 2026
+DTSTART;VALUE=DATE:20260902
+DTEND;VALUE=DATE:20261219
+END:VEVENT
+BEGIN:VEVENT
+UID:inset-1@school
+SUMMARY:INSET Day - school closed to pupils
+DTSTART;VALUE=DATE:20261124
+DTEND;VALUE=DATE:20261125
+END:VEVENT
+BEGIN:VEVENT
+UID:early-1@school
+SUMMARY:Early closing - Christmas
+DTSTART:20261218T123000
+DTEND:20261218T133000
+END:VEVENT
+BEGIN:VEVENT
+UID:party@school
+SUMMARY:Year 7 disco
+DTSTART;VALUE=DATE:20261127
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_ics_import_sets_terms_inset_and_early_closing(services: Services) -> None:
+    cal = services.calendar
+    result = cal.import_ics("head", ICS)
+    assert (result.terms, result.days, result.skipped) == (1, 2, ["Year 7 disco"])
+    assert cal.import_ics("head", ICS).terms == 1  # re-import: no duplicates
+    assert not cal.release_window(date(2026, 11, 24)).school_day
+    assert cal.release_window(date(2026, 11, 23)).school_day
+    early = cal.release_window(date(2026, 12, 18))
+    assert (early.release_opens, early.release_closes) == (time(12, 30), time(13, 30))
+    assert not cal.release_window(date(2026, 12, 21)).school_day  # after term ends
+
+
+def test_init_creates_database_and_first_admin(tmp_path: Path) -> None:
+    url = database_url(tmp_path)
+    cfg = _config(tmp_path, url)
+    result = CliRunner().invoke(lockers_cli, ["init", "--config", str(cfg), "--password",
+                                              "a long secret", "--site", "main"])
+    assert result.exit_code == 0, result.output
+    store = Store(url)
+    svc = Services(store, make_clock())
+    assert svc.admin.authenticate("admin", "a long secret").role == "admin"
+    assert svc.admin.authenticate("admin", "wrong") is None
+    again = CliRunner().invoke(lockers_cli, ["init", "--config", str(cfg), "--password", "x" * 9])
+    assert again.exit_code == 1 and "exist already" in again.output
+    store.dispose()
+
+
+def test_card_api_enrols_and_replaces_a_lost_card(services: Services) -> None:
+    from server.web.app import create_app
+
+    client = TestClient(create_app(services))
+    assert client.get("/healthz").json()["status"] == "ok"
+    office = ("office1", "office pass")
+    assert client.post("/api/pupils/A003/cards", json={"uid": "04BB"}).status_code == 401
+    r = client.post("/api/pupils/A003/cards", json={"uid": "04:BB:CC"}, auth=office)
+    assert r.status_code == 201 and r.json()["uid"] == "04BBCC"
+    taken = client.post("/api/pupils/A002/cards", json={"uid": "04BBCC"}, auth=office)
+    assert taken.status_code == 409
+    assert client.post("/api/pupils/A003/cards", json={"uid": "zz"},
+                       auth=office).status_code == 422
+    r = client.post("/api/pupils/A003/cards/replace", json={"uid": "04DDEE"}, auth=office)
+    assert r.status_code == 201
+    cards = client.get("/api/pupils/A003/cards", auth=office).json()
+    assert [(c["uid"], c["active"]) for c in cards][0] == ("04DDEE", True)
+    assert all(not c["active"] for c in cards[1:])
+    assert client.get("/api/pupils/NOPE/cards", auth=office).status_code == 404
