@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from server.ingest.bulk import insert_rows
 from server.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -45,9 +46,11 @@ def _naive_utc(at: datetime) -> datetime:
 
 
 def row_hash(prev: str, row: dict[str, Any]) -> str:
-    """The chained hash of one row (``row`` holds at least the :data:`HASHED` fields)."""
+    """The chained hash of one row (``row`` holds at least the :data:`HASHED` fields; its
+    ``at`` may be given pre-formatted as text)."""
     fields = {k: row.get(k) for k in HASHED}
-    fields["at"] = _naive_utc(fields["at"]).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if isinstance(fields["at"], datetime):
+        fields["at"] = _naive_utc(fields["at"]).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return hashlib.sha256((prev + canonical(fields)).encode()).hexdigest()
 
 
@@ -64,26 +67,30 @@ class Entry:
     detail: dict[str, Any] | None = None
 
 
-def append(session: Session, at: datetime, entries: list[Entry]) -> int:
-    """Append ``entries`` (in order) inside the caller's transaction; return the last id."""
+def append(session: Session, at: datetime, entries: list[Entry], plain: bool = False) -> int:
+    """Append ``entries`` (in order) inside the caller's transaction; return the last id.
+
+    ``plain``: the details are already plain JSON values (as ingest's are), skip normalising.
+    """
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
                            ).scalar_one()
     prev, next_id = head.last_hash, head.last_id + 1
     if not entries:
         return head.last_id
     rows = []
+    at_text = _naive_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%f")  # one time for the whole batch
     for e in entries:
         # Store exactly what is hashed: dates and times become ISO strings.
-        detail = None if e.detail is None else json.loads(canonical(e.detail))
+        detail = e.detail if plain or e.detail is None else json.loads(canonical(e.detail))
         row = {"id": next_id, "at": at, "actor": e.actor, "action": e.action,
                "entity": e.entity, "entity_id": e.entity_id, "pupil_ref": e.pupil_ref,
                "reason": e.reason, "detail": detail,
                "detail_hash": personal_hash(detail, e.pupil_ref), "prev_hash": prev,
                "purged": False}
-        row["row_hash"] = prev = row_hash(prev, row)
+        row["row_hash"] = prev = row_hash(prev, {**row, "at": at_text})
         rows.append(row)
         next_id += 1
-    session.execute(insert(AuditEntry), rows)
+    insert_rows(session, AuditEntry.__table__, rows)
     session.execute(update(AuditHead).where(AuditHead.id == 1)
                     .values(last_id=next_id - 1, last_hash=prev))
     session.expire(head)

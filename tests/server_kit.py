@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import queue
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -56,39 +54,6 @@ def database_url(tmp_path: Path) -> str:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
     return url
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def plain_broker(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """A private anonymous Mosquitto on a free loopback port (used when the project's
-    credentialled broker fixture is not wanted, e.g. the benchmark)."""
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    f"max_queued_messages 100000\nlog_dest file {tmp_path}/mosquitto.log\n"
-                    "user root\n")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: _can_connect(port), 10, "mosquitto to listen")
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(5)
-
-
-def _can_connect(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class FakeKiosk:
@@ -246,3 +211,18 @@ def running_server(tmp_path: Path, host: str, port: int, clock: Any, *,
         yield rt
     finally:
         rt.stop()
+
+
+@contextmanager
+def server_and_kiosk(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:
+    """The project's real broker (production ACL, per-kiosk accounts) with the server on its
+    server account and a fake kiosk north/k1 on its own account."""
+    b = broker_factory(kiosks=[("north", "k1")])
+    with running_server(tmp_path, b.host, b.port, make_clock(), username=b.server_username,
+                        password=b.server_password) as rt:
+        account = b.kiosk("north", "k1")
+        kiosk = FakeKiosk(b.host, b.port, "north", "k1", account.username, account.password)
+        try:
+            yield rt, kiosk
+        finally:
+            kiosk.close()

@@ -9,32 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_kit import (
-    MORNING,
-    FakeKiosk,
-    deposit,
-    make_clock,
-    plain_broker,
-    running_server,
-    tap,
-    wait_until,
-)
 from sqlalchemy import func, select
 
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from server.models import Alarm, AuditEntry, Deposit, Event, Kiosk
+from tests.server_kit import (
+    MORNING,
+    FakeKiosk,
+    deposit,
+    server_and_kiosk,
+    tap,
+    wait_until,
+)
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[Any, FakeKiosk]]:
-    with plain_broker(tmp_path) as (host, port), \
-            running_server(tmp_path, host, port, make_clock()) as rt:
-        kiosk = FakeKiosk(host, port, "north", "k1")
-        try:
-            yield rt, kiosk
-        finally:
-            kiosk.close()
+def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:
+    with server_and_kiosk(tmp_path, broker_factory) as (rt, kiosk):
+        yield rt, kiosk
 
 
 def _count(rt: Any, model: Any, *where: Any) -> int:

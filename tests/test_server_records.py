@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from server_kit import database_url, make_clock, seed
 from sqlalchemy import select, text
 
 from lockers.cli import main as lockers_cli
@@ -21,6 +20,7 @@ from server.models import AuditEntry, Base, Card, Pupil
 from server.roster import import_roster
 from server.services import Services
 from server.store import Store
+from tests.server_kit import database_url, make_clock, seed
 
 
 @pytest.fixture

@@ -10,24 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_kit import MORNING, FakeKiosk, make_clock, plain_broker, running_server, tap
 
 from lockers.wire import messages as m
 from lockers.wire.messages import PupilStatus
 from server.errors import NotAllowed
 from server.models import Confiscation
+from tests.server_kit import MORNING, FakeKiosk, server_and_kiosk, tap
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[Any, FakeKiosk]]:
-    with plain_broker(tmp_path) as (host, port), \
-            running_server(tmp_path, host, port, make_clock()) as rt:
-        kiosk = FakeKiosk(host, port, "north", "k1")
+def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:
+    with server_and_kiosk(tmp_path, broker_factory) as (rt, kiosk):
         kiosk.wait_for(lambda k: k.snapshots, what="first snapshot")
-        try:
-            yield rt, kiosk
-        finally:
-            kiosk.close()
+        yield rt, kiosk
 
 
 def _status(kiosk: FakeKiosk, card: str, status: PupilStatus, timeout: float = 2.0) -> Any:

@@ -45,7 +45,9 @@ class IngestStats:
     bad_payloads: int = 0
     gaps: int = 0
     batches: int = 0
-    commit_latencies: list[float] = field(default_factory=list)  # received -> committed, s
+    # Seconds from each event's own timestamp (set by the kiosk at publish) to our commit;
+    # meaningful when kiosk and server clocks agree (the benchmark), kept only on request.
+    commit_latencies: list[float] = field(default_factory=list)
 
 
 class IngestWorker:
@@ -124,7 +126,7 @@ class IngestWorker:
         wake: list[str] = []
         resend: list[int] = []
         with self.store.write() as s:
-            events: list[tuple[KnownKiosk, m.EventBase]] = []
+            events: list[tuple[KnownKiosk, m.EventBase, bytes]] = []
             for item, parsed, message in decoded:
                 try:
                     kiosk = self.kiosks.get(s, parsed.site, parsed.kiosk)
@@ -133,7 +135,7 @@ class IngestWorker:
                     log.warning("event=unknown_site topic=%s reason=%r", item.topic, str(exc))
                     continue
                 if isinstance(message, m.EventBase):
-                    events.append((kiosk, message))
+                    events.append((kiosk, message, item.payload))
                 elif isinstance(message, m.KioskStatus):
                     if self._status(s, kiosk, message, now):
                         resend.append(kiosk.id)
@@ -145,7 +147,7 @@ class IngestWorker:
                         wake.append(cid)
             if events:
                 apply_events(s, now, events, result)
-        committed = time.monotonic()
+        committed = time.time()
         self._after_commit(decoded, result, committed)
         for cid in wake:
             self.commands.acked(cid)  # type: ignore[union-attr]
@@ -167,7 +169,7 @@ class IngestWorker:
         st.gaps += result.gaps
         st.batches += 1
         if self.keep_latencies:
-            st.commit_latencies.extend(committed - item.received for item, _, msg in decoded
+            st.commit_latencies.extend(committed - msg.at.timestamp() for _, _, msg in decoded
                                        if isinstance(msg, m.EventBase))
         with self.committed:
             self.committed.notify_all()
