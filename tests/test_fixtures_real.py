@@ -10,47 +10,19 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
 from gpiozero import Button, OutputDevice
-from smartcard.scard import (
-    SCARD_S_SUCCESS,
-    SCARD_SCOPE_USER,
-    SCARD_STATE_EMPTY,
-    SCARD_STATE_PRESENT,
-    SCARD_STATE_UNAWARE,
-    SCardEstablishContext,
-    SCardGetStatusChange,
-    SCardReleaseContext,
-)
+from smartcard.scard import SCARD_STATE_EMPTY, SCARD_STATE_PRESENT
 from smartcard.System import readers
 
 from lockers.broker import BrokerError, BrokerProcess, acl_text
 from lockers.wire import topics as t
 from tests.fixtures.broker import Broker
-from tests.fixtures.pcsc import Pcsc
+from tests.fixtures.pcsc import Pcsc, wait_reader_state
 
 NOT_AUTHORIZED = 135
-
-
-def wait_reader_state(reader: str, want: int, timeout: float = 5.0) -> None:
-    """Block on pcscd's own change notification until ``reader`` has state ``want``."""
-    rc, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
-    assert rc == SCARD_S_SUCCESS
-    try:
-        deadline = time.monotonic() + timeout
-        states = [(reader, SCARD_STATE_UNAWARE)]
-        while time.monotonic() < deadline:
-            rc, new = SCardGetStatusChange(ctx, 200, states)
-            if rc == SCARD_S_SUCCESS:
-                if new[0][1] & want:
-                    return
-                states = [(reader, new[0][1])]
-        raise AssertionError(f"{reader} never reached state {want:#x}")
-    finally:
-        SCardReleaseContext(ctx)
 
 
 def test_virtual_card_uid_is_read_through_pcscd_and_pyscard(pcscd: Pcsc) -> None:

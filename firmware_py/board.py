@@ -1,0 +1,102 @@
+"""Build a kiosk's hardware from configuration: real pins on a Pi, mock pins in sim mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firmware_py.bank import SlotBank
+from firmware_py.errors import FirmwareError
+from firmware_py.feedback import ContactFireAlarm, GpioFeedback
+from firmware_py.interfaces import Hardware
+from firmware_py.lines import (
+    GpioInput,
+    GpioOutput,
+    I2cBus,
+    InputLine,
+    Mcp23017,
+    OutputLine,
+    SimI2cBus,
+)
+from firmware_py.nfc import PcscCardReaders, ReaderSpec
+from firmware_py.pinmap import Pin, PinMap, load_pinmap
+from firmware_py.relays import RelayBank
+
+
+@dataclass
+class BoardConfig:
+    """What the kiosk's config file says about its hardware."""
+
+    pinmap: Path
+    readers: list[ReaderSpec] = field(
+        default_factory=lambda: [ReaderSpec("arrival", "ACR122U")])
+    pulse_s: float = 0.5
+    max_coils: int = 4
+    relay_max_on_s: float = 3.0
+    tap_hold_off_s: float = 3.0
+    door_bounce_s: float | None = 0.05
+
+
+def build_hardware(config: BoardConfig, pin_factory: Any = None, i2c: I2cBus | None = None,
+                   sim: bool = False) -> Hardware:
+    """Build the hardware of one kiosk.
+
+    ``pin_factory`` None takes gpiozero's default (``GPIOZERO_PIN_FACTORY``). With ``sim``
+    True, pins are gpiozero's ``MockFactory`` (unless one is given) and expanders live in a
+    :class:`SimI2cBus`; card readers are always PC/SC (in sim mode, vpcd's virtual readers).
+    """
+    pinmap = load_pinmap(config.pinmap)
+    if sim:
+        if pin_factory is None:
+            from gpiozero.pins.mock import MockFactory
+
+            pin_factory = MockFactory()
+        i2c = i2c or SimI2cBus()
+    chips = _expanders(pinmap, i2c)
+
+    def output(pin: Pin, active_low: bool) -> OutputLine:
+        if pin.on_expander:
+            return chips[pin.expander].make_output(pin, active_low)  # type: ignore[index]
+        return GpioOutput(pin, active_low, pin_factory)
+
+    def input_(pin: Pin) -> InputLine:
+        if pin.on_expander:
+            return chips[pin.expander].make_input(pin)  # type: ignore[index]
+        return GpioInput(pin, pin_factory, None if sim else config.door_bounce_s)
+
+    relays = {s.number: output(s.relay, pinmap.relay_boards[s.board]) for s in pinmap.slots}
+    bank = SlotBank(
+        RelayBank(relays, pulse_s=config.pulse_s, max_coils=config.max_coils,
+                  max_on_s=config.relay_max_on_s),
+        {s.number: input_(s.door) for s in pinmap.slots},
+        {s.number: input_(s.presence) for s in pinmap.slots if s.presence is not None},
+    )
+    fire = (ContactFireAlarm(input_(pinmap.fire_alarm), pinmap.fire_alarm_active_when)
+            if pinmap.fire_alarm else None)
+    return Hardware(
+        readers=PcscCardReaders(config.readers, hold_off_s=config.tap_hold_off_s),
+        bank=bank,
+        feedback=GpioFeedback(pinmap.led_ok, pinmap.led_refused, pinmap.buzzer, pin_factory),
+        fire_alarm=fire,
+        extras={"pinmap": pinmap, "pin_factory": pin_factory, "i2c": i2c, "expanders": chips},
+    )
+
+
+def _expanders(pinmap: PinMap, i2c: I2cBus | None) -> dict[str, Mcp23017]:
+    if not pinmap.expanders:
+        return {}
+    if i2c is None:
+        try:
+            from smbus2 import SMBus
+        except ImportError:
+            raise FirmwareError("this pin map uses I2C expanders: install smbus2") from None
+        buses = {e.bus for e in pinmap.expanders.values()}
+        if len(buses) != 1:
+            raise FirmwareError("expanders on more than one I2C bus are not supported")
+        try:
+            i2c = SMBus(buses.pop())
+        except OSError as exc:
+            raise FirmwareError(f"cannot open the I2C bus ({exc}): enable I2C with "
+                                "`raspi-config nonint do_i2c 0` and reboot") from None
+    return {name: Mcp23017(spec, i2c) for name, spec in pinmap.expanders.items()}
