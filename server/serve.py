@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 from server.config import ServerConfig
+
+log = logging.getLogger("lockers.server")
 
 
 def serve(config: ServerConfig) -> int:
@@ -26,6 +29,10 @@ def serve(config: ServerConfig) -> int:
 
     app = create_app(runtime.services, health=health)
     app.state.runtime = runtime
+    # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
+    # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: log.info("event=signal signum=%s", signum))
     try:
         uvicorn.run(app, host=config.web.host, port=config.web.port, log_level="warning")
     finally:

@@ -66,9 +66,10 @@ def apply_events(session: Session, now: datetime,
     ranges = [and_(Event.kiosk_id == kid, Event.seq.between(min(e.seq for _, e in evs),
                                                              max(e.seq for _, e in evs)))
               for kid, evs in by_kiosk.items()]
-    stored = set(session.execute(select(Event.kiosk_id, Event.seq).where(or_(*ranges))).tuples())
-    last_seqs = dict(session.execute(select(Kiosk.id, Kiosk.last_seq).where(
-        Kiosk.id.in_(by_kiosk))).tuples().all())
+    stored = {tuple(r) for r in session.execute(
+        select(Event.kiosk_id, Event.seq).where(or_(*ranges)))}
+    last_seqs = {k: v for k, v in session.execute(select(Kiosk.id, Kiosk.last_seq).where(
+        Kiosk.id.in_(by_kiosk)))}
     for kiosk_id, evs in by_kiosk.items():
         seen: set[int] = set()
         for kiosk, ev in evs:
@@ -201,8 +202,8 @@ def _update_slots(session: Session, slots: dict[tuple[int, int], dict[str, objec
     """Write each touched slot's final values: one executemany per set of columns."""
     table = Slot.__table__
     kiosk_ids = {k for k, _ in slots}
-    existing = set(session.execute(select(Slot.kiosk_id, Slot.number).where(
-        Slot.kiosk_id.in_(kiosk_ids))).tuples())
+    existing = {tuple(r) for r in session.execute(select(Slot.kiosk_id, Slot.number).where(
+        Slot.kiosk_id.in_(kiosk_ids)))}
     conn = session.connection()
     groups: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
     for (kiosk_id, number), values in slots.items():

@@ -33,6 +33,7 @@ class KioskDirectory:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], KnownKiosk] = {}
+        self.registered: list[KnownKiosk] = []  # new kiosks: their replica must go out
 
     def get(self, session: Session, site_code: str, kiosk_code: str) -> KnownKiosk:
         """The kiosk, registering it under its site if need be."""
@@ -50,10 +51,14 @@ class KioskDirectory:
             session.add(kiosk)
             session.flush()
             log.warning("event=kiosk_registered site=%s kiosk=%s", site_code, kiosk_code)
-        known = KnownKiosk(kiosk.id, site.id, site.code, kiosk.code)
+            known = KnownKiosk(kiosk.id, site.id, site.code, kiosk.code)
+            self.registered.append(known)
+        else:
+            known = KnownKiosk(kiosk.id, site.id, site.code, kiosk.code)
         self._cache[key] = known
         return known
 
     def forget(self) -> None:
         """Drop the cache (after a rolled-back transaction may have registered kiosks)."""
         self._cache.clear()
+        self.registered.clear()

@@ -151,7 +151,10 @@ class IngestWorker:
         self._after_commit(decoded, result, committed)
         for cid in wake:
             self.commands.acked(cid)  # type: ignore[union-attr]
+        registered, self.kiosks.registered = self.kiosks.registered, []
         if self.replica is not None:
+            for known in registered:
+                self.replica.changed(known.site_id)
             for kiosk_id in resend:
                 self.replica.resend_snapshot(kiosk_id)
             for site_id in result.policy_sites:
