@@ -1,16 +1,11 @@
-"""The server's one MQTT connection: shared subscriptions in, replica/commands/acks out.
-
-paho calls ``on_message`` on its network thread; calling paho back from there deadlocks
-(paho #354, #527), so messages only go onto a queue for the ingest worker. Routing happens in
-``on_message`` because ``message_callback_add`` never fires for ``$share/...`` (paho #472).
-"""
+"""The server's MQTT side: one client publishes (replica, commands, acks), one subscriber
+receives (see :mod:`server.mqtt_receiver`), in a thread or in its own process."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,19 +14,11 @@ from pydantic import BaseModel
 
 from lockers.wire import topics as t
 from lockers.wire.codec import channel_of, encode
+from server.mqtt_receiver import Inbound, ReceiverProcess, Subscriber, make_client
 
 log = logging.getLogger("lockers.server.mqtt")
 
-SUBSCRIBED = (t.EVENTS, t.STATUS, t.SLOTS, t.COMMAND_ACKS)
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One message as received: topic, raw payload, and when (monotonic) it arrived."""
-
-    topic: str
-    payload: bytes
-    received: float
+__all__ = ["Inbound", "MqttSettings", "ServerLink"]
 
 
 @dataclass(frozen=True)
@@ -46,40 +33,45 @@ class MqttSettings:
     share_group: str = "lockers-server"
     tls_ca: str | None = None
     keepalive: int = 30
+    receive_process: bool = True  # receive in a child process (see server.mqtt_receiver)
 
 
 class ServerLink:
-    """Connect, subscribe to every kiosk's channels, and publish validated messages."""
+    """Connect, receive every kiosk's messages onto ``inbox``, publish wire messages."""
 
     def __init__(self, settings: MqttSettings, inbox: queue.Queue[Inbound]) -> None:
         self.settings = settings
         self.inbox = inbox
-        self.connected = threading.Event()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                        protocol=mqtt.MQTTv5)
-        if settings.username:
-            c.username_pw_set(settings.username, settings.password)
-        if settings.tls_ca:
-            c.tls_set(ca_certs=settings.tls_ca)
+        self.connected = threading.Event()  # set while the subscriber is receiving
+        self._publisher_up = threading.Event()
+        c = make_client(settings, settings.client_id)
         c.max_inflight_messages_set(100)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        c.on_subscribe = self._on_subscribe
         self.client = c
+        self.receiver: Subscriber | ReceiverProcess
+        if settings.receive_process:
+            self.receiver = ReceiverProcess(settings, inbox, self._receiving)
+        else:
+            self.receiver = Subscriber(settings, inbox.put, self._receiving)
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Connect and start paho's network thread; wait until subscribed."""
+    def start(self, timeout: float = 15.0) -> None:
+        """Connect both sides; return once the server is receiving."""
         self.client.connect_async(self.settings.host, self.settings.port,
                                   keepalive=self.settings.keepalive)
         self.client.loop_start()
-        if not self.connected.wait(timeout):
+        self.receiver.start()
+        if not (self.connected.wait(timeout) and self._publisher_up.wait(timeout)):
             raise ConnectionError(
                 f"could not connect to the MQTT broker at {self.settings.host}:"
-                f"{self.settings.port} within {timeout:.0f} s: check [mqtt] in server.toml")
+                f"{self.settings.port} within {timeout:.0f} s: check [mqtt] in server.toml "
+                "(host, port, username, password_file)")
+        log.info("event=mqtt_connected host=%s port=%s receive_process=%s", self.settings.host,
+                 self.settings.port, self.settings.receive_process)
 
     def stop(self) -> None:
         """Disconnect cleanly."""
+        self.receiver.stop()
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -89,27 +81,15 @@ class ServerLink:
         return self.client.publish(t.topic(channel, site, kiosk), encode(message),
                                    qos=channel.qos, retain=channel.retain)
 
-    # --- paho callbacks: only queue work, never call the client back --------------------
+    def _receiving(self, up: bool) -> None:
+        (self.connected.set if up else self.connected.clear)()
 
-    def _on_connect(self, client: Any, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
+    def _on_connect(self, _c: Any, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
         if rc.is_failure:
             log.error("event=mqtt_connect_failed reason=%s", rc)
             return
-        filters = [(t.shared(t.filter_all_kiosks(ch), self.settings.share_group),
-                    mqtt.SubscribeOptions(qos=1)) for ch in SUBSCRIBED]
-        # subscribe() from on_connect is the documented way to resubscribe after a reconnect.
-        client.subscribe(filters)
-        log.info("event=mqtt_connected host=%s port=%s", self.settings.host, self.settings.port)
-
-    def _on_subscribe(self, _c: Any, _ud: Any, _mid: int, codes: Any, _props: Any) -> None:
-        # Only now will the broker deliver to us: "connected" means "receiving".
-        if any(code.is_failure for code in codes):
-            log.error("event=mqtt_subscribe_refused codes=%s", codes)
-        self.connected.set()
+        self._publisher_up.set()
 
     def _on_disconnect(self, _c: Any, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
-        self.connected.clear()
+        self._publisher_up.clear()
         log.warning("event=mqtt_disconnected reason=%s", rc)
-
-    def _on_message(self, _c: Any, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        self.inbox.put(Inbound(msg.topic, msg.payload, time.monotonic()))

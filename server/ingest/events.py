@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
@@ -63,11 +63,9 @@ def apply_events(session: Session, now: datetime,
         result.acks[(kiosk.site_code, kiosk.code)].append(ev.seq)
     new: list[tuple[KnownKiosk, m.EventBase]] = []
     # One query for what is already stored, one for each kiosk's high-water mark.
-    ranges = [and_(Event.kiosk_id == kid, Event.seq.between(min(e.seq for _, e in evs),
-                                                             max(e.seq for _, e in evs)))
-              for kid, evs in by_kiosk.items()]
+    pairs = [(kid, e.seq) for kid, evs in by_kiosk.items() for _, e in evs]
     stored = {tuple(r) for r in session.execute(
-        select(Event.kiosk_id, Event.seq).where(or_(*ranges)))}
+        select(Event.kiosk_id, Event.seq).where(tuple_(Event.kiosk_id, Event.seq).in_(pairs)))}
     last_seqs = {k: v for k, v in session.execute(select(Kiosk.id, Kiosk.last_seq).where(
         Kiosk.id.in_(by_kiosk)))}
     for kiosk_id, evs in by_kiosk.items():
@@ -201,9 +199,8 @@ def _collected(session: Session, kiosk: KnownKiosk, ev: m.CollectionEvent,
 def _update_slots(session: Session, slots: dict[tuple[int, int], dict[str, object]]) -> None:
     """Write each touched slot's final values: one executemany per set of columns."""
     table = Slot.__table__
-    kiosk_ids = {k for k, _ in slots}
     existing = {tuple(r) for r in session.execute(select(Slot.kiosk_id, Slot.number).where(
-        Slot.kiosk_id.in_(kiosk_ids)))}
+        tuple_(Slot.kiosk_id, Slot.number).in_(list(slots))))}
     conn = session.connection()
     groups: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
     for (kiosk_id, number), values in slots.items():

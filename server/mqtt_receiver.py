@@ -1,0 +1,157 @@
+"""Receiving kiosks' messages: a paho subscriber, in a thread or in its own process.
+
+paho calls ``on_message`` on its network thread and calling paho back from there deadlocks
+(paho #354, #527), so received messages are only handed on. In production the subscriber runs
+in a child process (``receive_process = true``): paho's per-message work then no longer
+competes for the interpreter lock with the ingest worker, which roughly doubled the events per
+second the server commits on a 2-core machine. The child sends what it received to the parent
+in small batches over a pipe; the parent puts them on the ingest queue. Routing happens in
+``on_message`` because ``message_callback_add`` never fires for ``$share/...`` (paho #472).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from lockers.wire import topics as t
+
+log = logging.getLogger("lockers.server.mqtt")
+
+SUBSCRIBED = (t.EVENTS, t.STATUS, t.SLOTS, t.COMMAND_ACKS)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message as received: topic, raw payload, and when (monotonic) it arrived."""
+
+    topic: str
+    payload: bytes
+    received: float
+
+
+def make_client(settings: Any, client_id: str) -> mqtt.Client:
+    """A paho 2.x MQTT 5 client with the server's credentials (and TLS if configured)."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                    protocol=mqtt.MQTTv5)
+    if settings.username:
+        c.username_pw_set(settings.username, settings.password)
+    if settings.tls_ca:
+        c.tls_set(ca_certs=settings.tls_ca)
+    return c
+
+
+class Subscriber:
+    """Subscribes to every kiosk's channels (shared subscription) and hands messages on."""
+
+    def __init__(self, settings: Any, deliver: Callable[[Inbound], None],
+                 on_state: Callable[[bool], None]) -> None:
+        self.settings, self.deliver, self.on_state = settings, deliver, on_state
+        c = make_client(settings, f"{settings.client_id}-rx")
+        c.on_connect = self._on_connect
+        c.on_subscribe = self._on_subscribe
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self.client = c
+
+    def start(self) -> None:
+        """Connect in the background (paho reconnects by itself)."""
+        self.client.connect_async(self.settings.host, self.settings.port,
+                                  keepalive=self.settings.keepalive)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: Any, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
+        if rc.is_failure:
+            log.error("event=mqtt_connect_failed reason=%s", rc)
+            return
+        # subscribe() from on_connect is the documented way to resubscribe after a reconnect.
+        client.subscribe([(t.shared(t.filter_all_kiosks(ch), self.settings.share_group),
+                           mqtt.SubscribeOptions(qos=1)) for ch in SUBSCRIBED])
+
+    def _on_subscribe(self, _c: Any, _ud: Any, _mid: int, codes: Any, _props: Any) -> None:
+        if any(code.is_failure for code in codes):
+            log.error("event=mqtt_subscribe_refused codes=%s", codes)
+        self.on_state(True)  # only now does the broker deliver to us
+
+    def _on_disconnect(self, _c: Any, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
+        self.on_state(False)
+        log.warning("event=mqtt_receiver_disconnected reason=%s", rc)
+
+    def _on_message(self, _c: Any, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        self.deliver(Inbound(msg.topic, msg.payload, time.monotonic()))
+
+
+def _child_main(settings: Any, conn: Connection) -> None:
+    """The receiver process: subscribe, forward batches to the parent until told to stop."""
+    local: queue.Queue[Any] = queue.Queue()
+    sub = Subscriber(settings, lambda i: local.put((i.topic, i.payload, i.received)),
+                     lambda up: local.put(("state", up)))
+    sub.start()
+    while not conn.poll(0):
+        try:
+            batch = [local.get(timeout=0.2)]
+        except queue.Empty:
+            continue
+        while len(batch) < 2000:
+            try:
+                batch.append(local.get_nowait())
+            except queue.Empty:
+                break
+        conn.send(batch)
+    sub.stop()
+
+
+class ReceiverProcess:
+    """Parent side of the receiver process: starts it, and feeds the ingest queue."""
+
+    def __init__(self, settings: Any, inbox: queue.Queue[Inbound],
+                 on_state: Callable[[bool], None]) -> None:
+        self.settings, self.inbox, self.on_state = settings, inbox, on_state
+        ctx = mp.get_context("spawn")  # never fork a process that runs threads
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_child_main, args=(settings, child),
+                                 name="lockers-mqtt-rx", daemon=True)
+        self._thread = threading.Thread(target=self._read, name="mqtt-rx-pipe", daemon=True)
+
+    def start(self) -> None:
+        """Start the child and the thread that reads from it."""
+        self._proc.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the child to disconnect and wait for it."""
+        with contextlib.suppress(OSError):  # the child may be gone already
+            self._conn.send("stop")
+        self._proc.join(5)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(5)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                batch = self._conn.recv()
+            except (EOFError, OSError):
+                log.info("event=mqtt_receiver_closed")
+                self.on_state(False)
+                return
+            for item in batch:
+                if item[0] == "state":
+                    self.on_state(item[1])
+                else:
+                    self.inbox.put(Inbound(*item))
