@@ -240,3 +240,43 @@ def test_card_api_enrols_and_replaces_a_lost_card(services: Services) -> None:
     assert [(c["uid"], c["active"]) for c in cards][0] == ("04DDEE", True)
     assert all(not c["active"] for c in cards[1:])
     assert client.get("/api/pupils/NOPE/cards", auth=office).status_code == 404
+
+
+def test_reports_count_todays_compliance_breaches_and_the_morning_queue(
+        services: Services) -> None:
+    import queue as q
+
+    from lockers.wire import messages as m
+    from lockers.wire import topics as t
+    from lockers.wire.codec import encode
+    from server.ingest.worker import IngestWorker
+    from server.mqtt_receiver import Inbound
+    from tests.server_kit import MORNING
+
+    services.admin.update_settings("admin", "late after 08:45", late_after=time(8, 45))
+    services.exceptions.grant_exception(
+        "office1", "A003", category="medical", reason="glucose monitor", approved_by="Head",
+        agreement_date=date(2026, 11, 1), starts=date(2026, 11, 1), review_date=date(2027, 1, 1))
+    services.confiscations.confiscate("office1", "A002", "second phone", second_device=True)
+    worker = IngestWorker(services.store, services.clock, q.Queue(), lambda *a: None, None, None)
+    seen: list[object] = []
+    worker.listeners.append(seen.extend)
+    events = [m.DepositEvent(kiosk="k1", site="north", seq=1, at=MORNING + timedelta(minutes=20),
+                             pupil_ref="A001", slot=1),
+              m.DepositEvent(kiosk="k1", site="north", seq=2, at=MORNING + timedelta(minutes=50),
+                             pupil_ref="A002", slot=2),
+              m.CollectionEvent(kiosk="k1", site="north", seq=3, slot=1, pupil_ref="A001",
+                                at=MORNING + timedelta(hours=7, minutes=15), via="pupil")]
+    worker.handle([Inbound(t.topic(t.EVENTS, "north", "k1"), encode(e), 0.0) for e in events])
+    assert len(seen) == 3  # the live dashboard hears of the committed batch
+
+    counts = services.reports.today()
+    assert (counts.on_roll, counts.handed_in, counts.late, counts.exempt, counts.held,
+            counts.not_handed_in, counts.collected, counts.uncollected) == (3, 2, 1, 1, 1, 0, 1, 1)
+    assert [r["reference"] for r in services.reports.uncollected()] == ["A002"]
+    queue_chart = dict(services.reports.hand_ins_per_minute())
+    assert queue_chart["08:20"] == 1 and queue_chart["08:50"] == 1 and queue_chart["08:21"] == 0
+    assert services.reports.breaches()[0]["reference"] == "A002"
+    assert services.reports.breaches()[0]["second_devices"] == 1
+    found = services.reports.audit_search(pupil_ref="A002", action="confiscation")
+    assert [a["action"] for a in found] == ["confiscation.create"]

@@ -151,6 +151,9 @@ def _apply_effects(session: Session, now: datetime,
                 "pupil_ref": ev.pupil_ref, "day": local.date(), "deposited_at": ev.at,
                 "late": bool(site.late_after and local.time() > site.late_after)})
         elif isinstance(ev, m.CollectionEvent):
+            if deposits:  # a deposit earlier in this batch must exist before its collection
+                insert_rows(session, Deposit.__table__, deposits)
+                deposits = []
             _collected(session, kiosk, ev, pupil_ids, result)
         elif isinstance(ev, m.SlotStateEvent):
             slots.setdefault((kiosk.id, ev.slot), {}).update(

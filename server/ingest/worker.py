@@ -63,6 +63,10 @@ class IngestWorker:
         self.stats = IngestStats()
         self.kiosks = KioskDirectory()
         self.committed = threading.Condition()  # notified after every commit (tests wait on it)
+        # Called after each commit with the batch's decoded messages (events, statuses, slot
+        # snapshots, command acks): the web's live dashboard listens here. Listeners must be
+        # quick and must not raise; they run on the ingest thread.
+        self.listeners: list[Callable[[list[tuple[t.ParsedTopic, BaseModel]]], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -176,6 +180,13 @@ class IngestWorker:
                                        if isinstance(msg, m.EventBase))
         with self.committed:
             self.committed.notify_all()
+        if self.listeners:
+            messages = [(parsed, msg) for _, parsed, msg in decoded]
+            for listener in list(self.listeners):
+                try:
+                    listener(messages)
+                except Exception:  # a dashboard bug must never stop ingest
+                    log.exception("event=listener_failed listener=%r", listener)
 
     def _status(self, s: Session, kiosk: KnownKiosk, status: m.KioskStatus, now: object
                 ) -> bool:

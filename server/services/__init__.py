@@ -19,6 +19,7 @@ from server.services.context import ServiceContext
 from server.services.exceptions import ExceptionServices
 from server.services.queries import Queries
 from server.services.releases import ReleaseServices
+from server.services.reports import Reports
 from server.store import Store
 
 
@@ -36,6 +37,7 @@ class Services:
         self.exceptions = ExceptionServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)
+        self.reports = Reports(self.ctx)
 
     @property
     def commands(self) -> CommandCenter:

@@ -1,0 +1,167 @@
+"""Reports and dashboard counters (read-only): today's compliance, breaches over a term,
+the morning queue, and audit search. Each returns plain rows the web can show or write as CSV.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, cast, func, or_, select
+
+from server.models import (
+    AuditEntry,
+    Confiscation,
+    Deposit,
+    Event,
+    Kiosk,
+    Pupil,
+    PupilException,
+    Site,
+)
+from server.models.records import HELD
+from server.policy.calendar import local_today, term_containing
+from server.services.context import ServiceContext
+
+
+@dataclass(frozen=True)
+class TodayCounts:
+    """The dashboard's counters for one site and day."""
+
+    day: date
+    on_roll: int
+    arrived: int  # tapped a card at a kiosk today
+    handed_in: int
+    late: int
+    exempt: int
+    held: int
+    not_handed_in: int  # on roll, not exempt, no deposit today
+    collected: int
+    uncollected: int  # handed in today and still in a locker
+
+
+class Reports:
+    """Questions leadership asks of the records."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def _day(self, s: Any, site: str | None, day: date | None) -> tuple[Site, date]:
+        st = self.ctx.site(s, site)
+        return st, day or local_today(st, self.ctx.clock.now())
+
+    def today(self, site: str | None = None, day: date | None = None) -> TodayCounts:
+        """Counters for the dashboard (default: today at the site)."""
+        rows = self.compliance(site, day)
+        with self.ctx.store.read() as s:
+            st, d = self._day(s, site, day)
+            kiosk_ids = select(Kiosk.id).where(Kiosk.site_id == st.id)
+            tz = ZoneInfo(st.timezone)
+            start = datetime.combine(d, time(0), tz)
+            arrived = s.scalar(select(func.count(func.distinct(Event.pupil_ref))).where(
+                Event.kiosk_id.in_(kiosk_ids), Event.type == "tap",
+                Event.at >= start, Event.at < start + timedelta(days=1))) or 0
+            held = s.scalar(select(func.count()).select_from(Confiscation).where(
+                Confiscation.site_id == st.id, Confiscation.state == HELD)) or 0
+        status = Counter(r["status"] for r in rows)
+        return TodayCounts(
+            d, len(rows), arrived, status["handed_in"] + status["late"], status["late"],
+            status["exempt"], held, status["not_handed_in"],
+            sum(1 for r in rows if r["collected_at"]),
+            sum(1 for r in rows if r["deposited_at"] and not r["collected_at"]))
+
+    def compliance(self, site: str | None = None, day: date | None = None
+                   ) -> list[dict[str, Any]]:
+        """One row per pupil on roll: handed_in, late, exempt or not_handed_in, with times."""
+        with self.ctx.store.read() as s:
+            st, d = self._day(s, site, day)
+            pupils = s.scalars(select(Pupil).where(Pupil.site_id == st.id,
+                                                   Pupil.archived.is_(False))
+                               .order_by(Pupil.form, Pupil.last_name, Pupil.first_name)).all()
+            deposits: dict[int, Deposit] = {}
+            for dep in s.scalars(select(Deposit).where(Deposit.site_id == st.id,
+                                                       Deposit.day == d)
+                                 .order_by(Deposit.deposited_at)):
+                if dep.pupil_id is not None:
+                    deposits.setdefault(dep.pupil_id, dep)
+            exempt = {pid for (pid,) in s.execute(select(PupilException.pupil_id).where(
+                PupilException.revoked_at.is_(None), PupilException.starts <= d,
+                or_(PupilException.ends.is_(None), PupilException.ends >= d)))}
+            out = []
+            for p in pupils:
+                dep = deposits.get(p.id)
+                if dep is not None:
+                    status = "late" if dep.late else "handed_in"
+                else:
+                    status = "exempt" if p.id in exempt else "not_handed_in"
+                out.append({"reference": p.reference, "first_name": p.first_name,
+                            "last_name": p.last_name, "form": p.form, "status": status,
+                            "deposited_at": dep.deposited_at if dep else None,
+                            "collected_at": dep.collected_at if dep else None,
+                            "slot": dep.slot if dep else None})
+            return out
+
+    def uncollected(self, site: str | None = None, day: date | None = None
+                    ) -> list[dict[str, Any]]:
+        """Devices handed in that day and not collected (for the office at close)."""
+        return [r for r in self.compliance(site, day) if r["deposited_at"]
+                and not r["collected_at"]]
+
+    def breaches(self, site: str | None = None, day_in_term: date | None = None
+                 ) -> list[dict[str, Any]]:
+        """Confiscations per pupil over the term containing ``day_in_term`` (default today)."""
+        with self.ctx.store.read() as s:
+            st, d = self._day(s, site, day_in_term)
+            start, end = term_containing(s, st, d)
+            rows = s.execute(
+                select(Pupil.reference, Pupil.first_name, Pupil.last_name, Pupil.form,
+                       func.count(Confiscation.id),
+                       func.sum(cast(Confiscation.second_device, Integer)))
+                .join(Confiscation, Confiscation.pupil_id == Pupil.id)
+                .where(Confiscation.site_id == st.id, Confiscation.day >= start,
+                       Confiscation.day <= end)
+                .group_by(Pupil.id).order_by(func.count(Confiscation.id).desc())).all()
+            return [{"reference": r, "first_name": f, "last_name": last, "form": form,
+                     "breaches": n, "second_devices": int(sd or 0), "term_start": start,
+                     "term_end": end} for r, f, last, form, n, sd in rows]
+
+    def hand_ins_per_minute(self, site: str | None = None, day: date | None = None,
+                            start: time = time(7, 30), end: time = time(9, 30)
+                            ) -> list[tuple[str, int]]:
+        """Deposits per local minute between ``start`` and ``end`` (the morning queue)."""
+        with self.ctx.store.read() as s:
+            st, d = self._day(s, site, day)
+            tz = ZoneInfo(st.timezone)
+            lo, hi = datetime.combine(d, start, tz), datetime.combine(d, end, tz)
+            times = s.scalars(select(Deposit.deposited_at).where(
+                Deposit.site_id == st.id, Deposit.deposited_at >= lo,
+                Deposit.deposited_at < hi)).all()
+        counts = Counter(t.astimezone(tz).strftime("%H:%M") for t in times)
+        minutes = int((hi - lo).total_seconds() // 60)
+        return [((lo + timedelta(minutes=i)).strftime("%H:%M"),
+                 counts.get((lo + timedelta(minutes=i)).strftime("%H:%M"), 0))
+                for i in range(minutes)]
+
+    def audit_search(self, *, pupil_ref: str | None = None, actor: str | None = None,
+                     action: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Audit entries matching every given filter, newest first."""
+        q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if pupil_ref:
+            q = q.where(AuditEntry.pupil_ref == pupil_ref)
+        if actor:
+            q = q.where(AuditEntry.actor.contains(actor))
+        if action:
+            q = q.where(AuditEntry.action.startswith(action))
+        if since:
+            q = q.where(AuditEntry.at >= since)
+        if until:
+            q = q.where(AuditEntry.at < until)
+        with self.ctx.store.read() as s:
+            return [{"id": a.id, "at": a.at, "actor": a.actor, "action": a.action,
+                     "entity": a.entity, "entity_id": a.entity_id, "pupil_ref": a.pupil_ref,
+                     "reason": a.reason, "detail": a.detail} for a in s.scalars(q)]
+
