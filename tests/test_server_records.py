@@ -280,3 +280,26 @@ def test_reports_count_todays_compliance_breaches_and_the_morning_queue(
     assert services.reports.breaches()[0]["second_devices"] == 1
     found = services.reports.audit_search(pupil_ref="A002", action="confiscation")
     assert [a["action"] for a in found] == ["confiscation.create"]
+
+
+def test_office_finds_a_pupil_and_where_their_phone_is(services: Services) -> None:
+    import queue as q
+
+    from lockers.wire import messages as m
+    from lockers.wire import topics as t
+    from lockers.wire.codec import encode
+    from server.ingest.worker import IngestWorker
+    from server.mqtt_receiver import Inbound
+    from tests.server_kit import MORNING, UIDS
+
+    assert [p.reference for p in services.queries.find_pupils("o'neil")] == ["A001"]
+    assert [p.reference for p in services.queries.find_pupils(UIDS["A002"])] == ["A002"]
+    assert services.queries.where_is_phone("A001").status == "not_handed_in"
+    worker = IngestWorker(services.store, services.clock, q.Queue(), lambda *a: None, None, None)
+    dep = m.DepositEvent(kiosk="k1", site="north", seq=1, at=MORNING, pupil_ref="A001", slot=7)
+    worker.handle([Inbound(t.topic(t.EVENTS, "north", "k1"), encode(dep), 0.0)])
+    where = services.queries.where_is_phone("A001")
+    assert (where.status, where.kiosk, where.slot) == ("in_locker", "k1", 7)
+    assert [h["type"] for h in where.history] == ["deposit"]
+    services.confiscations.confiscate("office1", "A002", "phone out", kiosk="k1", slot=9)
+    assert services.queries.where_is_phone("A002").status == "held"

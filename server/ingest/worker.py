@@ -16,19 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from lockers.clock import Clock
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from lockers.wire.codec import decode_topic
 from lockers.wire.errors import WireError
-from server import audit
 from server.commands import CommandCenter
 from server.ingest.events import BatchResult, apply_events
+from server.ingest.kiosk_state import mirror_slots, record_status
 from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite
-from server.models import Alarm, Kiosk, Slot
 from server.mqtt_link import Inbound
 from server.replica import ReplicaPublisher
 from server.store import Store
@@ -141,10 +138,10 @@ class IngestWorker:
                 if isinstance(message, m.EventBase):
                     events.append((kiosk, message, item.payload))
                 elif isinstance(message, m.KioskStatus):
-                    if self._status(s, kiosk, message, now):
+                    if record_status(s, kiosk, message, self.clock.now()):
                         resend.append(kiosk.id)
                 elif isinstance(message, m.SlotSnapshot):
-                    self._slots(s, kiosk, message)
+                    mirror_slots(s, kiosk, message)
                 elif isinstance(message, m.CommandAck) and self.commands is not None:
                     cid = self.commands.apply_ack(s, message, now)
                     if cid:
@@ -187,49 +184,3 @@ class IngestWorker:
                     listener(messages)
                 except Exception:  # a dashboard bug must never stop ingest
                     log.exception("event=listener_failed listener=%r", listener)
-
-    def _status(self, s: Session, kiosk: KnownKiosk, status: m.KioskStatus, now: object
-                ) -> bool:
-        """Record online/offline; return True if the kiosk needs its snapshot again."""
-        row = s.get(Kiosk, kiosk.id)
-        assert row is not None
-        online = status.state == "online"
-        was_online = row.online
-        row.online = online
-        row.last_seen = status.at or self.clock.now()
-        if status.software:
-            row.software = status.software
-        if status.mode:
-            row.mode = status.mode
-        if status.policy_version is not None:
-            row.reported_policy_version = status.policy_version
-        if was_online != online:
-            at = self.clock.now()
-            if online:
-                s.execute(update(Alarm).where(Alarm.kiosk_id == kiosk.id,
-                                              Alarm.kind == "kiosk_offline",
-                                              Alarm.cleared_at.is_(None)).values(cleared_at=at))
-            else:
-                s.add(Alarm(kiosk_id=kiosk.id, kind="kiosk_offline", raised_at=at,
-                            detail=f"reason={status.reason}"))
-            audit.append(s, at, [audit.Entry(
-                actor=f"kiosk:{kiosk.site_code}/{kiosk.code}", action=f"kiosk.{status.state}",
-                entity="kiosk", entity_id=f"{kiosk.site_code}/{kiosk.code}",
-                detail=status.model_dump(mode="json"))])
-            log.info("event=kiosk_%s site=%s kiosk=%s", status.state, kiosk.site_code,
-                     kiosk.code)
-        return (online and status.reason == "birth" and status.policy_version is not None
-                and status.policy_version < row.policy_version)
-
-    def _slots(self, s: Session, kiosk: KnownKiosk, snap: m.SlotSnapshot) -> None:
-        existing = {n: sl for n, sl in s.execute(
-            select(Slot.number, Slot).where(Slot.kiosk_id == kiosk.id)).all()}
-        for view in snap.slots:
-            row = existing.get(view.slot)
-            if row is None:
-                row = Slot(kiosk_id=kiosk.id, number=view.slot)
-                s.add(row)
-            row.state = view.state.value
-            row.pupil_ref = view.pupil_ref
-            row.door_open = view.door_open
-            row.updated_at = snap.at

@@ -1,0 +1,116 @@
+"""What each kind of kiosk event changes in the records: deposits, collections, the slot
+mirror, alarms, spent early releases. Called by :func:`server.ingest.events.apply_events` with
+the batch's new events in order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from lockers.wire import messages as m
+from server.ingest.batch import BatchResult
+from server.ingest.bulk import insert_rows
+from server.ingest.kiosks import KnownKiosk
+from server.models import Alarm, Confiscation, Deposit, EarlyRelease, Pupil, Site, Slot
+from server.models.records import HELD, RELEASED_TO_PUPIL
+
+
+def apply_effects(session: Session, now: datetime,
+                   new: list[tuple[KnownKiosk, m.EventBase]], result: BatchResult) -> None:
+    refs = {(k.site_id, ev.pupil_ref) for k, ev in new if getattr(ev, "pupil_ref", None)}
+    pupil_ids = _pupil_ids(session, refs)
+    deposits = []
+    slots: dict[tuple[int, int], dict[str, object]] = {}  # only each slot's last state matters
+    for kiosk, ev in new:
+        if isinstance(ev, m.DepositEvent):
+            # Settings are read per batch (not cached) so a changed late_after applies at once.
+            site = session.get(Site, kiosk.site_id)
+            assert site is not None
+            local = ev.at.astimezone(ZoneInfo(site.timezone))
+            deposits.append({
+                "site_id": kiosk.site_id, "kiosk_id": kiosk.id, "slot": ev.slot,
+                "pupil_id": pupil_ids.get((kiosk.site_id, ev.pupil_ref)),
+                "pupil_ref": ev.pupil_ref, "day": local.date(), "deposited_at": ev.at,
+                "late": bool(site.late_after and local.time() > site.late_after)})
+        elif isinstance(ev, m.CollectionEvent):
+            if deposits:  # a deposit earlier in this batch must exist before its collection
+                insert_rows(session, Deposit.__table__, deposits)
+                deposits = []
+            _collected(session, kiosk, ev, pupil_ids, result)
+        elif isinstance(ev, m.SlotStateEvent):
+            slots.setdefault((kiosk.id, ev.slot), {}).update(
+                state=ev.state.value, pupil_ref=ev.pupil_ref, updated_at=ev.at)
+        elif isinstance(ev, m.DoorEvent):
+            slots.setdefault((kiosk.id, ev.slot), {}).update(door_open=ev.door == "opened",
+                                                             updated_at=ev.at)
+        elif isinstance(ev, m.AlarmEvent):
+            _alarm(session, kiosk, ev)
+        elif isinstance(ev, m.TapEvent) and ev.outcome == m.TapOutcome.EARLY_RELEASE_OPENED:
+            pid = pupil_ids.get((kiosk.site_id, ev.pupil_ref))
+            session.execute(update(EarlyRelease).where(
+                EarlyRelease.pupil_id == pid, EarlyRelease.used_at.is_(None),
+                EarlyRelease.cancelled_at.is_(None)).values(used_at=ev.at))
+            result.policy_sites.add(kiosk.site_id)
+    if deposits:
+        insert_rows(session, Deposit.__table__, deposits)
+    if slots:
+        _update_slots(session, slots)
+
+
+def _pupil_ids(session: Session, refs: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    if not refs:
+        return {}
+    sites = {s for s, _ in refs}
+    rows = session.execute(select(Pupil.site_id, Pupil.reference, Pupil.id).where(
+        Pupil.site_id.in_(sites), Pupil.reference.in_({r for _, r in refs})))
+    return {(s, r): i for s, r, i in rows}
+
+
+def _collected(session: Session, kiosk: KnownKiosk, ev: m.CollectionEvent,
+               pupil_ids: dict[tuple[int, str], int], result: BatchResult) -> None:
+    session.execute(update(Deposit).where(
+        Deposit.kiosk_id == kiosk.id, Deposit.slot == ev.slot, Deposit.collected_at.is_(None)
+    ).values(collected_at=ev.at, collected_via=ev.via))
+    if ev.via in ("pupil", "early_release"):
+        # A pupil-end-of-day confiscation ends when the pupil takes the device home.
+        moved = session.execute(update(Confiscation).where(
+            Confiscation.kiosk_id == kiosk.id, Confiscation.slot == ev.slot,
+            Confiscation.state == HELD, Confiscation.release_mode == "pupil_end_of_day"
+        ).values(state=RELEASED_TO_PUPIL, closed_at=ev.at))
+        if moved.rowcount:
+            result.policy_sites.add(kiosk.site_id)
+
+
+def _update_slots(session: Session, slots: dict[tuple[int, int], dict[str, object]]) -> None:
+    """Write each touched slot's final values: one executemany per set of columns."""
+    table = Slot.__table__
+    existing = {tuple(r) for r in session.execute(select(Slot.kiosk_id, Slot.number).where(
+        tuple_(Slot.kiosk_id, Slot.number).in_(list(slots))))}
+    conn = session.connection()
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
+    for (kiosk_id, number), values in slots.items():
+        if (kiosk_id, number) in existing:
+            groups[tuple(sorted(values))].append({"k": kiosk_id, "n": number, **values})
+        else:
+            conn.execute(table.insert().values(kiosk_id=kiosk_id, number=number, **values))
+    for cols, params in groups.items():
+        stmt = table.update().where(table.c.kiosk_id == bindparam("k"),
+                                    table.c.number == bindparam("n")
+                                    ).values({c: bindparam(c) for c in cols})
+        conn.execute(stmt, params)
+
+
+def _alarm(session: Session, kiosk: KnownKiosk, ev: m.AlarmEvent) -> None:
+    if ev.state == "raised":
+        session.add(Alarm(kiosk_id=kiosk.id, kind=ev.alarm.value, slot=ev.slot,
+                          detail=ev.detail or ev.reader, raised_at=ev.at))
+    else:
+        session.execute(update(Alarm).where(and_(
+            Alarm.kiosk_id == kiosk.id, Alarm.kind == ev.alarm.value, Alarm.slot == ev.slot
+            if ev.slot is not None else Alarm.slot.is_(None), Alarm.cleared_at.is_(None))
+        ).values(cleared_at=ev.at))
