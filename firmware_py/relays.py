@@ -71,8 +71,9 @@ class RelayBank:
 
     @property
     def energised(self) -> list[int]:
-        """Slots whose relays are on now."""
-        return [s for s, line in self._lines.items() if line.is_on]
+        """Slots whose relays are on now (read under the lock: a consistent instant)."""
+        with self._cond:
+            return [s for s, line in self._lines.items() if line.is_on]
 
     @property
     def queued(self) -> list[int]:

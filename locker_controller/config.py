@@ -1,0 +1,82 @@
+"""The kiosk's typed config file (TOML). Defaults run the demo's sim kiosk."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from locker_controller.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class BrokerConfig(BaseModel):
+    """How the kiosk reaches Mosquitto (its own account; TLS in production)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = "kiosk-demo-k1"
+    password: str = ""
+    tls_ca: Path | None = None
+    keepalive_s: int = Field(default=15, ge=5, le=300)
+
+
+class ReaderConfig(BaseModel):
+    """A card reader: its role and a part of its PC/SC name."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: str = "arrival"
+    name: str = "ACR122U"
+
+
+class RelayConfig(BaseModel):
+    """Relay timing and the power supply's limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    pulse_s: float = Field(default=0.5, gt=0, le=5)
+    max_coils: int = Field(default=4, ge=1, le=64)
+    max_on_s: float = Field(default=3.0, gt=0, le=10)
+
+
+class KioskConfig(BaseModel):
+    """Everything one kiosk needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    site: str = "demo"
+    kiosk: str = "k1"
+    card_key: str = Field(default="demo-card-key", min_length=8,
+                          description="The site's card hash key (from provisioning).")
+    state_dir: Path = Path("var/kiosk")
+    pinmap: Path = REPO / "hardware" / "pinmaps" / "sim8.toml"
+    readers: list[ReaderConfig] = Field(default_factory=lambda: [ReaderConfig()])
+    relays: RelayConfig = RelayConfig()
+    broker: BrokerConfig = BrokerConfig()
+    tap_hold_off_s: float = 3.0
+    door_open_timeout_s: float = Field(default=8.0, gt=0,
+                                       description="A pulsed door that never opens: give up.")
+    command_ack_timeout_s: float = 8.0
+    synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
+
+
+def load_config(path: Path) -> KioskConfig:
+    """Read and validate a kiosk config file; raise :class:`ConfigError` saying what is wrong."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"kiosk config {path} does not exist (see "
+                          "hardware/kiosk.example.toml)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    base = path.parent
+    if not config.pinmap.is_absolute() and not config.pinmap.exists():
+        config.pinmap = base / config.pinmap
+    return config
