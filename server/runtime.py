@@ -42,6 +42,7 @@ class ServerRuntime:
 
     def start(self) -> None:
         """Connect to the broker and start the worker threads."""
+        self.store.start_checkpoints()
         self.ingest.start()
         self.link.start()
         self.replica.start()

@@ -7,6 +7,8 @@ the write lock instead of failing with "database is locked" half way through.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("lockers.server.store")
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
@@ -28,6 +32,10 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        if immediate:
+            # Writers never checkpoint (that fsyncs and stalls a commit for a long moment);
+            # Store.start_checkpoints() does it beside them.
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -57,6 +65,8 @@ class Store:
             else self.engine
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
 
     @property
     def is_sqlite(self) -> bool:
@@ -75,8 +85,36 @@ class Store:
         with self._read() as session:
             yield session
 
+    def start_checkpoints(self, every_s: float = 1.0) -> None:
+        """SQLite only: copy the WAL into the database from a background thread (PASSIVE,
+        so writers never wait), keeping the WAL short and commits quick."""
+        if not self.is_sqlite or self._checkpointer is not None:
+            return
+
+        def run() -> None:
+            while not self._stop_checkpoints.wait(every_s):
+                try:
+                    with self.read_engine.connect() as conn:
+                        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception:  # a busy moment; the next round catches up
+                    log.debug("event=wal_checkpoint_skipped", exc_info=True)
+
+        self._checkpointer = threading.Thread(target=run, name="wal-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def checkpoint(self) -> None:
+        """Copy the whole WAL into the database now (SQLite; nothing elsewhere)."""
+        if self.is_sqlite:
+            with self.read_engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and stop the checkpoint thread)."""
+        self._stop_checkpoints.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(5)
+            self._checkpointer = None
+            self.checkpoint()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

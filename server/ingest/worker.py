@@ -45,6 +45,7 @@ class IngestStats:
     # Seconds from each event's own timestamp (set by the kiosk at publish) to our commit;
     # meaningful when kiosk and server clocks agree (the benchmark), kept only on request.
     commit_latencies: list[float] = field(default_factory=list)
+    server_latencies: list[float] = field(default_factory=list)  # received here -> committed
 
 
 class IngestWorker:
@@ -173,6 +174,9 @@ class IngestWorker:
         st.gaps += result.gaps
         st.batches += 1
         if self.keep_latencies:
+            mono = time.monotonic()
+            st.server_latencies.extend(mono - item.received for item, _, msg in decoded
+                                       if isinstance(msg, m.EventBase))
             st.commit_latencies.extend(committed - msg.at.timestamp() for _, _, msg in decoded
                                        if isinstance(msg, m.EventBase))
         with self.committed:
