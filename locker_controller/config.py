@@ -22,6 +22,8 @@ class BrokerConfig(BaseModel):
     password: str = ""
     tls_ca: Path | None = None
     keepalive_s: int = Field(default=15, ge=5, le=300)
+    reconnect_max_s: int = Field(default=30, ge=1, le=300,
+                                 description="Longest wait between reconnect attempts.")
 
 
 class ReaderConfig(BaseModel):

@@ -64,7 +64,7 @@ class ServerLink:
         will = KioskStatus(kiosk=kiosk, site=site, state="offline", reason="will",
                            software=software)
         client.will_set(t.topic(t.STATUS, site, kiosk), encode(will), qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=config.reconnect_max_s)
         client.max_queued_messages_set(0)  # unbounded: the outbox bounds what we give it
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

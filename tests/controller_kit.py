@@ -93,8 +93,13 @@ class FakeServer:
         self.snapshots: list[m.SlotSnapshot] = []
         self.cond = threading.Condition()
         self.conn.client.on_message = self._on_message
-        for ch in (t.EVENTS, t.STATUS, t.COMMAND_ACKS, t.SLOTS):
-            self.conn.subscribe_and_wait(t.topic(ch, SITE, KIOSK))
+        self.conn.client.reconnect_delay_set(0.05, 0.5)
+        self.topics = [(t.topic(ch, SITE, KIOSK), 1)
+                       for ch in (t.EVENTS, t.STATUS, t.COMMAND_ACKS, t.SLOTS)]
+        for topic, _ in self.topics:
+            self.conn.subscribe_and_wait(topic)
+        # After a broker restart the session is new: subscribe again on every reconnect.
+        self.conn.client.on_connect = lambda c, *_: c.subscribe(self.topics)
 
     def _on_message(self, client: Any, _u: Any, msg: Any) -> None:
         _, message = decode_topic(msg.topic, msg.payload)
@@ -131,6 +136,16 @@ class FakeServer:
             if not self.cond.wait_for(check, timeout):
                 raise AssertionError("the server never received the expected event")
             return found[0]
+
+    def distinct(self) -> dict[int, m.EventBase]:
+        """Every event by sequence number, checking redeliveries are identical."""
+        with self.cond:
+            seen: dict[int, m.EventBase] = {}
+            for e in self.events:
+                if e.seq in seen:
+                    assert seen[e.seq] == e, f"seq {e.seq} delivered with two contents"
+                seen[e.seq] = e
+            return seen
 
     def of_type(self, kind: type) -> list[Any]:
         """Received events of one type."""
@@ -206,7 +221,8 @@ def make_rig(tmp_path: Path, pin_factory: Any, broker: Broker | None, *,
         broker=BrokerConfig(host=broker.host if broker else "127.0.0.1",
                             port=broker.port if broker else 1,
                             username=account.username if account else "x",
-                            password=account.password if account else "x"),
+                            password=account.password if account else "x",
+                            reconnect_max_s=1),
         door_open_timeout_s=8.0, command_ack_timeout_s=8.0, synchronous="NORMAL",
     )
     hardware = build_hardware(

@@ -1,0 +1,32 @@
+"""``lockers kiosk``: run a kiosk controller. Imports only click at load time."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("kiosk")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="The kiosk's TOML config (see hardware/kiosk.example.toml).")
+@click.option("--sim", is_flag=True,
+              help="Mock pins and vpcd virtual readers (an isolated pcscd is started unless "
+                   "PCSCLITE_CSOCK_NAME points at one): the demo and tests.")
+@click.option("--sim-pupils/--no-sim-pupils", default=False,
+              help="In sim mode, simulated pupils open and shut released doors.")
+@click.option("--ui", is_flag=True, help="Also open the kiosk screen (Kivy).")
+def kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool) -> None:
+    """Run a kiosk: readers, relays, doors, decisions, and the link to the server."""
+    from locker_controller.errors import ControllerError
+    from locker_controller.run import run_kiosk
+
+    try:
+        sys.exit(run_kiosk(config_path, sim=sim, sim_pupils=sim_pupils, ui=ui))
+    except ControllerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+COMMANDS = [kiosk]
