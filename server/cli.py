@@ -47,7 +47,7 @@ def server_command(config_path: Path) -> None:
 
     try:
         sys.exit(serve(_config(config_path)))
-    except ServerError as exc:
+    except (ServerError, ConnectionError) as exc:
         _fail(exc)
 
 

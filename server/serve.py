@@ -20,7 +20,11 @@ def serve(config: ServerConfig) -> int:
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     runtime = ServerRuntime(config)
-    runtime.start()
+    try:
+        runtime.start()
+    except BaseException:
+        runtime.stop()  # the receiver process and threads must not outlive a failed start
+        raise
 
     def health() -> dict[str, object]:
         return {"mqtt_connected": runtime.link.connected.is_set(),
