@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import queue
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
 from datetime import time as dtime
+from datetime import timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
