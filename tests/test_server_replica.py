@@ -221,3 +221,15 @@ def test_fixed_assignment_gives_each_card_its_slot(env: tuple[Any, FakeKiosk]) -
     rt.services.admin.assign_slot("admin", "k1", 6, "A003", site="north")
     kiosk.wait_for(lambda k: k.card(rt.cards["A003"]).slot == 6, what="fixed slot 6")
     assert kiosk.snapshots[-1].settings.assignment == "fixed"
+
+
+def test_resync_is_commanded_and_the_snapshot_sent_again(env: tuple[Any, FakeKiosk]) -> None:
+    rt, kiosk = env
+    n = len(kiosk.snapshots)
+    cid = rt.services.releases.resync("office1", "k1", site="north")
+    cmd = kiosk.wait_for(lambda k: k.commands and k.commands[-1], what="resync command")
+    assert (cmd.id, cmd.kind) == (cid, m.CommandKind.RESYNC) and cmd.expires_at > cmd.issued_at
+    kiosk.wait_for(lambda k: len(k.snapshots) > n, what="snapshot sent again")
+    kiosk.publish(m.CommandAck(command_id=cid, kiosk="k1", at=MORNING,
+                               outcome=m.CommandOutcome.DONE))
+    assert rt.services.releases.wait(cid, timeout=5).status == "success"
