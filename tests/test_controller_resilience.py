@@ -177,6 +177,8 @@ def test_killing_the_kiosk_mid_deposit_loses_and_duplicates_nothing(
     events = server.distinct()
     restarts = [e for e in events.values() if isinstance(e, m.KioskRestartedEvent)]
     assert sum(not r.clean_shutdown for r in restarts) >= 1  # some kills did land mid-run
+    wills = [st for st in server.statuses if st.reason == "will"]
+    assert wills and all(st.state == "offline" for st in wills)  # the broker said it died
     snap = server.snapshots[-1]
     occupied = [v.pupil_ref for v in snap.slots if v.state is S.OCCUPIED]
     assert None not in occupied and len(occupied) == len(set(occupied)), "slots inconsistent"

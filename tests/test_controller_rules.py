@@ -362,3 +362,44 @@ def test_nothing_is_lost_when_the_view_subscriber_raises(rig: Rig) -> None:
     assert rig.tap("04000001").outcome is O.DEPOSIT_OPENED
 
 
+
+
+def test_the_fire_alarm_input_releases_every_slot_and_is_recorded(rig: Rig,
+                                                                  server: FakeServer) -> None:
+    slot = deposit(rig, "04000001")
+    wait_until(lambda: not rig.controller.hardware.bank.relays.energised)
+    rig.world.fire_alarm(True)
+    alarm = server.wait_event(lambda e: isinstance(e, m.AlarmEvent)
+                              and e.alarm is m.AlarmKind.FIRE_ALARM)
+    assert alarm.state == "raised"
+    wait_until(lambda: rig.state(slot) is S.OPENING_FOR_RELEASE, what="the held phone's slot")
+    pulsed: set[int] = set()
+    bank = rig.controller.hardware.bank.relays
+    while len(pulsed) < 8:  # every slot's lock is released, a few coils at a time
+        on = set(bank.energised)
+        assert len(on) <= 4
+        pulsed |= on
+        wait_until(lambda done=frozenset(pulsed): set(bank.energised) - done
+                   or len(done) == 8, timeout=3)
+    assert rig.controller.view().fire_alarm
+    rig.world.open_door(slot)
+    rig.world.take_item(slot)
+    rig.world.close_door(slot)
+    collected = server.wait_event(lambda e: isinstance(e, m.CollectionEvent))
+    assert collected.via == "emergency"
+
+
+def test_staff_clear_a_relay_fault_at_the_kiosk(rig: Rig, server: FakeServer) -> None:
+    bank = rig.controller.hardware.bank.relays
+    bank._lines[5].set(True)  # a relay stuck on  # noqa: SLF001
+    wait_until(lambda: rig.state(5) is S.FAULT, what="the watchdog to fault the slot")
+    assert rig.tap("04000001").slot != 5  # a faulty slot is never given out
+    rig.tap(STAFF_UID)
+    rig.controller.staff_login(STAFF_PIN)
+    assert rig.staff.get(timeout=5).ok
+    rig.controller.staff_clear_fault(5)
+    assert rig.staff.get(timeout=5).ok
+    assert rig.state(5) is S.FREE
+    cleared = server.wait_event(lambda e: isinstance(e, m.AlarmEvent) and e.state == "cleared"
+                                and e.alarm is m.AlarmKind.RELAY_WATCHDOG)
+    assert cleared.slot == 5
