@@ -41,6 +41,33 @@ def broker() -> None:
     """Mosquitto configuration: listener, password file and per-kiosk ACL."""
 
 
+@broker.command("config")
+@click.option("--dir", "config_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Where mosquitto.conf, passwd and acl are written.")
+@click.option("--port", default=8883, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--site", required=True)
+@click.option("--kiosk", "kiosks", multiple=True, required=True)
+@click.option("--tls-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder made by hardware/scripts/make-tls.sh (ca.crt, broker.crt/key).")
+@click.option("--user", default=None, help="The user Mosquitto runs as (reads the files).")
+@click.option("--secrets", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder keeping each account's password (reused when run again).")
+def broker_config(config_dir: Path, port: int, host: str, site: str, kiosks: tuple[str, ...],
+                  tls_dir: Path | None, user: str | None, secrets: Path | None) -> None:
+    """Write a production broker configuration with one account per kiosk."""
+    from lockers.broker import BrokerError
+    from lockers.broker_cli import write_config
+
+    try:
+        setup = write_config(config_dir, port, host, site, list(kiosks), tls_dir, user,
+                             secrets)
+    except BrokerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {setup.conf_path} with accounts for {len(kiosks)} kiosk(s)")
+
+
 @broker.command("run")
 @click.option("--dir", "config_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("var/broker"), show_default=True)

@@ -11,6 +11,7 @@ DEB_PACKAGES=(
   xvfb xauth libmtdev1 libgl1-mesa-dri
   chromium
   gcc python3-dev python3-venv
+  systemd openssl
 )
 
 missing=()

@@ -175,5 +175,56 @@ def retention_purge(config_path: Path) -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
 
 
+@click.command("migrate")
+@_config_option
+def migrate_command(config_path: Path) -> None:
+    """Bring the database to the newest schema (alembic upgrade head); run before a new
+    version's server starts."""
+    from server.migrate import upgrade
+
+    config = _config(config_path)
+    upgrade(config.database_url)
+    click.echo("database schema is current")
+
+
+@click.command("backup")
+@_config_option
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="A folder (a dated file is made in it) or a file name.")
+def backup_command(config_path: Path, out: Path) -> None:
+    """Back up the database (online: safe while the server runs)."""
+    from datetime import datetime
+
+    from server.backup import backup
+    from server.errors import ServerError
+
+    try:
+        path = backup(_config(config_path).database_url, out, datetime.now())
+    except ServerError as exc:
+        _fail(exc)
+    click.echo(f"backup written: {path}")
+
+
+@click.command("restore")
+@_config_option
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask (the server must be stopped).")
+def restore_command(config_path: Path, backup_file: Path, yes: bool) -> None:
+    """Replace the database with a backup. Stop the server first."""
+    from server.backup import restore
+    from server.errors import ServerError
+
+    if not yes:
+        click.confirm("Stop the server first. Replace the database with this backup?",
+                      abort=True)
+    try:
+        restore(_config(config_path).database_url, backup_file)
+    except ServerError as exc:
+        _fail(exc)
+    click.echo("restored; run `lockers migrate` and `lockers audit verify`, then start "
+               "the server")
+
+
 COMMANDS = [server_command, init_command, import_roster_command, audit_group,
-            export_pupil_command, retention_group]
+            export_pupil_command, retention_group, migrate_command, backup_command,
+            restore_command]
