@@ -9,7 +9,7 @@ from typing import Any
 from firmware_py.bank import SlotBank
 from firmware_py.errors import FirmwareError
 from firmware_py.feedback import ContactFireAlarm, GpioFeedback
-from firmware_py.interfaces import Hardware
+from firmware_py.interfaces import CardReaders, Hardware
 from firmware_py.lines import (
     GpioInput,
     GpioOutput,
@@ -74,8 +74,14 @@ def build_hardware(config: BoardConfig, pin_factory: Any = None, i2c: I2cBus | N
     )
     fire = (ContactFireAlarm(input_(pinmap.fire_alarm), pinmap.fire_alarm_active_when)
             if pinmap.fire_alarm else None)
+    if not config.readers and sim:
+        from firmware_py.sim.readers import NoReaders
+
+        readers: CardReaders = NoReaders()  # the simulator hands taps over itself
+    else:
+        readers = PcscCardReaders(config.readers, hold_off_s=config.tap_hold_off_s)
     return Hardware(
-        readers=PcscCardReaders(config.readers, hold_off_s=config.tap_hold_off_s),
+        readers=readers,
         bank=bank,
         feedback=GpioFeedback(pinmap.led_ok, pinmap.led_refused, pinmap.buzzer, pin_factory),
         fire_alarm=fire,

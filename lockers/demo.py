@@ -20,13 +20,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import tomli_w
 
 from lockers.broker import BrokerError, BrokerProcess, BrokerSetup, KioskAccount, new_password
-from lockers.demo_school import DemoPupil, make_pupils, release_window, write_roster
+from lockers.demo_school import DemoPupil, make_pupils, release_window, seed_school
 
 log = logging.getLogger("lockers.demo")
 SITE = "demo"
@@ -67,12 +67,6 @@ class Demo:
             f"{setup.config_dir})")
 
     def seed_server(self) -> tuple[Path, str]:
-        from lockers.clock import SystemClock
-        from server.migrate import upgrade
-        from server.roster import import_roster
-        from server.services import Services
-        from server.store import Store
-
         assert self.broker is not None
         url = f"sqlite:///{self.dir / 'lockers.db'}"
         (self.dir / "server.password").write_text(self.broker.setup.server_password)
@@ -83,35 +77,10 @@ class Demo:
                   "server": {"replica_tick_s": 5}}
         path = self.dir / "server.toml"
         path.write_bytes(tomli_w.dumps(config).encode())
-        upgrade(url)
-        services = Services(Store(url), SystemClock())
-        admin = "admin"
-        services.admin.create_staff(None, admin, "Demo Admin", "admin", PASSWORD)
-        services.admin.create_staff(admin, "office", "Demo Office", "office", PASSWORD)
-        services.admin.create_staff(admin, "head", "Demo Headteacher", "leadership", PASSWORD)
-        services.admin.create_site(admin, SITE, "Demo Academy")
         today, opens, closes = release_window(datetime.now(UTC), "Europe/London", 4)
-        services.admin.update_settings(admin, "demo set-up", late_after=None)
-        for kiosk in self.kiosk_ids:
-            services.admin.add_kiosk(admin, kiosk, f"Entrance {kiosk}", slots=60)
-        services.calendar.add_term(admin, "Demo term", today - timedelta(days=60),
-                                   today + timedelta(days=60))
-        services.calendar.set_day(admin, today, "school_day", opens=opens, closes=closes,
-                                  note="demo day: release soon after the start")
-        report = import_roster(services, admin, write_roster(self.pupils,
-                                                             self.dir / "roster.csv"),
-                               progress=False)
-        if getattr(report, "problems", None):
-            raise SystemExit(f"demo roster did not import: {report.problems[:3]}")
-        for p in self.pupils[:3]:
-            services.exceptions.grant_exception(
-                admin, p.reference, category="medical", reason="glucose monitoring",
-                approved_by="Headteacher", agreement_date=today - timedelta(days=20),
-                starts=today - timedelta(days=20), review_date=today + timedelta(days=5))
-        for p in self.pupils[3:40]:
-            services.exceptions.record_eligibility(admin, p.reference, today - timedelta(90),
-                                                   "Parent/carer")
-        self.services = services
+        self.services, self.card_key = seed_school(
+            url, self.pupils, self.kiosk_ids, 60, today, opens, closes, self.dir,
+            site=SITE, password=PASSWORD)
         say(f"seeded an invented school: {len(self.pupils)} pupils with cards, 3 medical "
             f"exceptions, {len(self.kiosk_ids)} kiosks of 60 slots; release window today "
             f"{opens:%H:%M}-{closes:%H:%M} (school time)")
@@ -125,13 +94,7 @@ class Demo:
             f"http://127.0.0.1:{self.web_port}")
 
     def start_kiosks(self) -> None:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(f"sqlite:///{self.dir / 'lockers.db'}")
-        with engine.connect() as conn:
-            key = conn.execute(text("SELECT card_hash_key FROM sites WHERE code = :c"),
-                               {"c": SITE}).scalar_one()
-        engine.dispose()
+        key = self.card_key
         assert self.broker is not None
         for account in self.broker.setup.kiosks:
             kdir = self.dir / account.kiosk

@@ -64,3 +64,47 @@ def release_window(now: datetime, zone: str, opens_in_min: int) -> tuple[date, t
     opens = (local + timedelta(minutes=opens_in_min)).replace(second=0, microsecond=0)
     closes = min(opens + timedelta(minutes=45), local.replace(hour=23, minute=59, second=0))
     return local.date(), opens.time(), closes.time()
+
+
+def seed_school(url: str, pupils: list[DemoPupil], kiosk_ids: list[str], slots: int,
+                today: date, opens: time, closes: time, roster_dir: Path,
+                site: str = "demo", password: str = "demo-password-1",
+                exempt: int = 3, eligible: int = 37) -> tuple[object, str]:
+    """Create the database and the school; returns (services, the site's card hash key)."""
+    from lockers.clock import SystemClock
+    from server.migrate import upgrade
+    from server.roster import import_roster
+    from server.services import Services
+    from server.store import Store
+
+    upgrade(url)
+    services = Services(Store(url), SystemClock())
+    admin = "admin"
+    services.admin.create_staff(None, admin, "Demo Admin", "admin", password)
+    services.admin.create_staff(admin, "office", "Demo Office", "office", password)
+    services.admin.create_staff(admin, "head", "Demo Headteacher", "leadership", password)
+    services.admin.create_site(admin, site, "Demo Academy")
+    for kiosk in kiosk_ids:
+        services.admin.add_kiosk(admin, kiosk, f"Entrance {kiosk}", slots=slots)
+    services.calendar.add_term(admin, "Demo term", today - timedelta(days=60),
+                               today + timedelta(days=60))
+    services.calendar.set_day(admin, today, "school_day", opens=opens, closes=closes,
+                              note="demo day")
+    report = import_roster(services, admin, write_roster(pupils, roster_dir / "roster.csv"),
+                           progress=False)
+    if report.problems:
+        raise RuntimeError(f"demo roster did not import: {report.problems[:3]}")
+    for p in pupils[:exempt]:
+        services.exceptions.grant_exception(
+            admin, p.reference, category="medical", reason="glucose monitoring",
+            approved_by="Headteacher", agreement_date=today - timedelta(days=20),
+            starts=today - timedelta(days=20), review_date=today + timedelta(days=5))
+    for p in pupils[exempt:exempt + eligible]:
+        services.exceptions.record_eligibility(admin, p.reference, today - timedelta(90),
+                                               "Parent/carer")
+    from sqlalchemy import text
+
+    with services.store.read() as s:
+        key = s.execute(text("SELECT card_hash_key FROM sites WHERE code = :c"),
+                        {"c": site}).scalar_one()
+    return services, key
