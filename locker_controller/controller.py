@@ -85,6 +85,7 @@ class Controller:
         self._snapshot_dirty = True
         self._last_snapshot = 0.0
         self._to_publish: list[m.EventBase] = []
+        self._view_dirty = False
         self.readers_ok: dict[str, bool] = {}
 
     # --- life cycle -------------------------------------------------------------------
@@ -401,6 +402,9 @@ class Controller:
             self._last_sent = time.monotonic()
 
     def _flush(self) -> None:
+        if self._view_dirty:  # an alarm came or went: the screen must know
+            self._view_dirty = False
+            self._notify(self._view())
         if self._to_publish:
             self._to_publish.clear()
             self._send_pending()
@@ -459,6 +463,7 @@ class Controller:
             self.alarms[key] = detail
         else:
             self.alarms.pop(key, None)
+        self._view_dirty = True
         self._emit(m.AlarmEvent, alarm=kind, state="raised" if raised else "cleared",
                    slot=slot, reader=reader, detail=detail[:500])
 

@@ -1,0 +1,263 @@
+"""Drive the real kiosk screen and a real controller (sim mode) through every outcome, taking
+a screenshot of each: used by the tests, by bench/kiosk_screen.py and to refresh
+docs/screens/.
+
+    python -m kiosk_ui.driver CONFIG.json OUT_DIR
+
+CONFIG.json names the broker and kiosk account (a server on the other side must have
+published the policy: the test does). Prints one JSON line per step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-"))
+
+from kivy.config import Config  # noqa: E402
+
+Config.set("graphics", "width", "800")
+Config.set("graphics", "height", "480")
+Config.set("graphics", "resizable", "0")
+
+from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+from kivy.tests.common import UnitTestTouch  # noqa: E402
+
+from firmware_py.interfaces import CardTapped  # noqa: E402
+from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
+from locker_controller.config import BrokerConfig, KioskConfig, RelayConfig  # noqa: E402
+from locker_controller.controller import Controller  # noqa: E402
+from locker_controller.run import build_controller  # noqa: E402
+from lockers.clock import FakeClock  # noqa: E402
+
+
+class Driver:
+    """Plays a kiosk's day against the screen from a worker thread."""
+
+    def __init__(self, cfg: dict[str, Any], out: Path) -> None:
+        self.cfg, self.out = cfg, out
+        self.clock = FakeClock(datetime.fromisoformat(cfg["start"]).astimezone(UTC))
+        config = KioskConfig(
+            site=cfg["site"], kiosk=cfg["kiosk"], card_key=cfg["card_key"],
+            state_dir=Path(cfg["state_dir"]), readers=[],
+            pinmap=Path(__file__).resolve().parents[1] / "hardware" / "pinmaps" / "sim8.toml",
+            relays=RelayConfig(pulse_s=0.2, max_coils=4, max_on_s=1.0),
+            broker=BrokerConfig(**cfg["broker"], reconnect_max_s=1), synchronous="NORMAL")
+        self.controller: Controller
+        self.controller, self.world = build_controller(config, sim=True)  # type: ignore[assignment]
+        self.controller.clock = self.clock
+        self.app = KioskApp(self.controller, threading.Event())
+        self.frames: list[tuple[float, float]] = []  # (decided, shown) monotonic pairs
+        self.failed: str | None = None
+
+    @property
+    def screen(self) -> KioskScreen:
+        assert self.app.screen is not None
+        return self.app.screen
+
+    def run(self) -> int:
+        self.controller.start()
+        threading.Thread(target=self._script, daemon=True).start()
+        self.app.run()
+        self.controller.stop()
+        return 1 if self.failed else 0
+
+    # --- helpers (worker thread) ----------------------------------------------------------
+
+    def wait_key(self, key: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while getattr(self.screen, "shown", None) is None or self.screen.shown.key != key:
+            if time.monotonic() > deadline:
+                shown = getattr(self.screen, "shown", None)
+                raise AssertionError(f"screen never showed {key!r} (shows "
+                                     f"{shown.key if shown else None!r})")
+            time.sleep(0.005)
+
+    def on_kivy(self, fn: Any) -> Any:
+        done, box = threading.Event(), {}
+
+        def run(_dt: float) -> None:
+            try:
+                box["v"] = fn()
+            finally:
+                done.set()
+
+        Clock.schedule_once(run, 0)
+        if not done.wait(10):
+            raise AssertionError("the Kivy thread did not answer")
+        return box.get("v")
+
+    def shot(self, step: str) -> None:
+        done = threading.Event()
+
+        def take(*_: object) -> None:  # the flip after arming shows the current widgets
+            Window.unbind(on_flip=take)
+            made = Window.screenshot(name=str(self.out / f"{step}.png"))  # adds a counter
+            if made:
+                Path(made).replace(self.out / f"{step}.png")
+            done.set()
+
+        def arm(_dt: float) -> None:
+            Window.bind(on_flip=take)
+            Window.canvas.ask_update()
+
+        Clock.schedule_once(arm, 0)
+        if not done.wait(10):
+            raise AssertionError(f"no frame was drawn for the {step} screenshot")
+        shown = self.screen.shown
+        print(json.dumps({"step": step, "key": shown.key, "title": shown.title,
+                          "body": shown.body, "banner": self.screen.banner.text,
+                          "doors": self.screen.doors.text}), flush=True)
+
+    def tap(self, uid: str) -> None:
+        """Tap a card and wait until the screen has shown the result of this tap."""
+        before = self.screen.taps_shown
+        self.controller.inbox.put(CardTapped("arrival", uid, time.monotonic()))
+        deadline = time.monotonic() + 10
+        while self.screen.taps_shown == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never showed the tap of {uid}")
+            time.sleep(0.002)
+
+    def touch(self, label: str) -> None:
+        def press() -> None:
+            pad = self.screen.pad
+            assert pad is not None, "no PIN pad on screen"
+            button = next(b for b in pad.children if getattr(b, "text", None) == label)
+            x, y = button.to_window(*button.center)
+            t = UnitTestTouch(x, y)
+            t.touch_down()
+            t.touch_up()
+
+        self.on_kivy(press)
+
+    # --- the script ------------------------------------------------------------------------
+
+    def _script(self) -> None:
+        c = self.cfg
+        try:
+            deadline = time.monotonic() + 20
+            while self.controller.replica.version < 1 or not self.controller.view().online:
+                if time.monotonic() > deadline:
+                    raise AssertionError("the kiosk never got its policy")
+                time.sleep(0.02)
+            self.on_kivy(lambda: self.screen.apply(self.controller.view()))
+            self.wait_key("ready")
+            self.shot("01-ready")
+            self.tap(c["pupil"])
+            self.wait_key("deposit_opened")
+            self.shot("02-deposit-opened")
+            slot = self.screen.shown.slot
+            assert slot, f"no slot on {self.screen.shown}"
+            self.world.open_door(slot)
+            self.world.put_item(slot)
+            self.tap(c["pupil2"])
+            self.wait_key("deposit_opened")
+            self.shot("03-second-pupil-while-door-open")
+            second = self.screen.shown.slot
+            self.world.close_door(slot)
+            self.world.open_door(second)
+            self.world.put_item(second)
+            self.world.close_door(second)
+            self.tap(c["pupil"])
+            self.wait_key("not_release_time")
+            self.shot("04-not-yet")
+            for uid, key, step in ((c["exempt"], "exempt", "05-exempt"),
+                                   (c["unknown"], "unknown_card", "06-unknown-card"),
+                                   (c["held"], "held", "07-held")):
+                self.tap(uid)
+                self.wait_key(key)
+                self.shot(step)
+            self.tap(c["staff"])
+            self.wait_key("staff_card")
+            self.shot("08-staff-pin-pad")
+            for digit in c["staff_pin"]:
+                self.touch(digit)
+            self.touch("OK")
+            self.wait_key("staff_mode")
+            self.shot("09-staff-mode")
+            self.controller.staff_logout()
+            self.wait_key("staff_logout")
+            self.clock.set(datetime.fromisoformat(c["release"]).astimezone(UTC))
+            self.tap(c["pupil"])
+            self.wait_key("release_opened")
+            self.shot("10-release-opened")
+            self.world.open_door(slot)
+            self.world.take_item(slot)
+            deadline = time.monotonic() + 5
+            while not self.controller.call(lambda: self.controller.slots[slot].door_open):
+                if time.monotonic() > deadline:
+                    raise AssertionError("the controller never saw the door open")
+                time.sleep(0.005)
+            self.clock.advance(61)
+            self.controller.tick_now()
+            self.wait_key("door_left_open")
+            self.shot("11-door-left-open")
+            self.world.close_door(slot)
+            self.wait_key("ready", timeout=15)
+            latencies = []
+            for _ in range(c.get("latency_taps", 0)):  # for the benchmark
+                flipped = threading.Event()
+                seen: dict[str, float] = {}
+
+                def on_flip(*_: object, seen: dict[str, float] = seen,
+                            flipped: threading.Event = flipped) -> None:
+                    if self.screen.taps_shown > seen.get("before", 1e9):
+                        seen["flip"] = time.monotonic()
+                        flipped.set()
+
+                seen["before"] = self.screen.taps_shown
+                self.on_kivy(lambda f=on_flip: Window.bind(on_flip=f))
+                self.tap(c["unknown"])
+                if not flipped.wait(5):
+                    raise AssertionError("no frame after the tap")
+                self.on_kivy(lambda f=on_flip: Window.unbind(on_flip=f))
+                latencies.append((seen["flip"] - self.screen.last_decided) * 1000)
+                self.on_kivy(lambda: self.screen._to_ready(0))  # noqa: SLF001
+                self.wait_key("ready")
+            if latencies:
+                import resource
+
+                print(json.dumps({"latency_ms": latencies, "peak_rss_mb": resource.getrusage(
+                    resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+            assert self.controller.link is not None
+            self.controller.link.client.disconnect()
+            deadline = time.monotonic() + 10
+            while not self.screen.banner.text:
+                if time.monotonic() > deadline:
+                    raise AssertionError("no offline banner")
+                time.sleep(0.01)
+            self.shot("12-offline-but-working")
+            self.world.fire_alarm(True)
+            self.wait_key("fire")
+            self.shot("13-fire-alarm")
+        except BaseException as exc:  # noqa: BLE001 - reported to the test, then stop
+            import traceback
+
+            self.failed = f"{type(exc).__name__}: {exc} {traceback.format_exc()[-600:]}"
+            print(json.dumps({"error": self.failed}), flush=True)
+        finally:
+            Clock.schedule_once(lambda _dt: self.app.stop(), 0)
+
+
+def main(argv: list[str]) -> int:
+    cfg = json.loads(Path(argv[0]).read_text())
+    out = Path(argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    return Driver(cfg, out).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,59 @@
+"""Icons drawn with Kivy canvas instructions (no image files to go missing): a shape for
+every kind of state, so the meaning never depends on colour alone."""
+
+from __future__ import annotations
+
+from kivy.graphics import Color, Ellipse, Line, Rectangle
+from kivy.properties import StringProperty
+from kivy.uix.widget import Widget
+
+
+class Icon(Widget):
+    """A white line icon in a circle; ``kind`` picks the shape."""
+
+    kind = StringProperty("card")
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        self.bind(pos=self._draw, size=self._draw, kind=self._draw)
+
+    def _draw(self, *_: object) -> None:
+        self.canvas.clear()
+        s = min(self.width, self.height)
+        x0, y0 = self.center_x - s / 2, self.center_y - s / 2
+        w = max(s * 0.07, 3)
+
+        def p(fx: float, fy: float) -> tuple[float, float]:
+            return x0 + fx * s, y0 + fy * s
+
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            Line(circle=(self.center_x, self.center_y, s * 0.47), width=w * 0.6)
+            k = self.kind
+            if k == "tick":
+                Line(points=[*p(.25, .52), *p(.43, .33), *p(.76, .68)], width=w)
+            elif k == "cross":
+                Line(points=[*p(.3, .3), *p(.7, .7)], width=w)
+                Line(points=[*p(.3, .7), *p(.7, .3)], width=w)
+            elif k == "clock":
+                Line(points=[*p(.5, .5), *p(.5, .78)], width=w)
+                Line(points=[*p(.5, .5), *p(.7, .4)], width=w)
+            elif k == "lock":
+                Line(rectangle=(*p(.3, .22), s * .4, s * .3), width=w * .8)
+                Line(circle=(self.center_x, y0 + s * .55, s * .13, -90, 90), width=w * .8)
+                Ellipse(pos=p(.46, .32), size=(s * .08, s * .08))
+            elif k == "heart":
+                Ellipse(pos=p(.27, .45), size=(s * .25, s * .25))
+                Ellipse(pos=p(.48, .45), size=(s * .25, s * .25))
+                Line(points=[*p(.3, .52), *p(.5, .25), *p(.7, .52)], width=w * 1.3)
+            elif k == "question":
+                Line(circle=(self.center_x, y0 + s * .62, s * .14, -90, 180), width=w)
+                Line(points=[*p(.5, .48), *p(.5, .38)], width=w)
+                Ellipse(pos=p(.46, .2), size=(s * .08, s * .08))
+            elif k in ("warning", "fire"):
+                Line(points=[*p(.5, .8), *p(.2, .25), *p(.8, .25)], close=True, width=w * .8)
+                Line(points=[*p(.5, .65), *p(.5, .42)], width=w)
+                Ellipse(pos=p(.465, .29), size=(s * .07, s * .07))
+            else:  # card: a school card over a reader
+                Line(rectangle=(*p(.25, .32), s * .5, s * .34), width=w * .7)
+                Rectangle(pos=p(.3, .55), size=(s * .16, s * .05))

@@ -1,0 +1,106 @@
+"""What the screen shows, decided without Kivy: a pure mapping from the controller's
+results and view to a :class:`Panel` (tone, icon, words, highlighted locker).
+
+Every state has a colour *and* an icon *and* words, so no one depends on telling red from
+green."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiosk_ui.strings import text
+from locker_controller.api import KioskView, TapResult
+from lockers.wire.messages import AlarmKind, TapOutcome
+
+# tone -> background colour (RGBA); chosen for contrast with white text (WCAG AA at 40 px).
+TONES = {
+    "ready": (0.13, 0.20, 0.33, 1),
+    "ok": (0.05, 0.45, 0.22, 1),
+    "info": (0.10, 0.32, 0.62, 1),
+    "wait": (0.45, 0.30, 0.02, 1),
+    "stop": (0.62, 0.10, 0.10, 1),
+    "care": (0.38, 0.18, 0.55, 1),
+    "alarm": (0.75, 0.05, 0.05, 1),
+}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One screen's content."""
+
+    key: str
+    tone: str
+    icon: str  # tick, cross, clock, lock, heart, question, warning, fire, card
+    title: str
+    body: str
+    slot: int | None = None
+    hold_s: float = 6.0  # back to "ready" after this long
+    pin_pad: bool = False
+
+
+OUTCOMES: dict[TapOutcome, tuple[str, str, str]] = {
+    TapOutcome.DEPOSIT_OPENED: ("deposit_opened", "ok", "tick"),
+    TapOutcome.RELEASE_OPENED: ("release_opened", "ok", "tick"),
+    TapOutcome.EARLY_RELEASE_OPENED: ("early_release_opened", "ok", "tick"),
+    TapOutcome.NOT_RELEASE_TIME: ("not_release_time", "wait", "clock"),
+    TapOutcome.HELD: ("held", "stop", "lock"),
+    TapOutcome.EXEMPT: ("exempt", "care", "heart"),
+    TapOutcome.UNKNOWN_CARD: ("unknown_card", "stop", "question"),
+    TapOutcome.ALREADY_DEPOSITED: ("already_deposited", "info", "lock"),
+    TapOutcome.NOTHING_TO_COLLECT: ("nothing_to_collect", "info", "question"),
+    TapOutcome.NO_FREE_SLOT: ("no_free_slot", "stop", "cross"),
+    TapOutcome.SLOT_UNAVAILABLE: ("slot_unavailable", "stop", "cross"),
+    TapOutcome.KIOSK_CLOSED: ("kiosk_closed", "stop", "cross"),
+    TapOutcome.STAFF_CARD: ("staff_card", "info", "card"),
+}
+
+
+def ready(language: str = "en") -> Panel:
+    """The resting screen."""
+    return Panel("ready", "ready", "card", text("ready", "title", language),
+                 text("ready", "body", language), hold_s=0)
+
+
+def for_tap(result: TapResult, language: str = "en") -> Panel:
+    """The panel for a tap's outcome."""
+    key, tone, icon = OUTCOMES[result.outcome]
+    if key == "not_release_time" and result.opens_at is None:
+        key = "not_release_time_no_time"
+    values = {"name": result.first_name or "", "slot": result.slot,
+              "time": result.opens_at.strftime("%H:%M") if result.opens_at else ""}
+    title = text(key, "title", language, **values).replace(", !", "!").strip(", ")
+    body = text(key, "body", language, **values)
+    if not result.first_name:  # never leave "Hi !" on the screen
+        body = body.replace("Hi !", "Hello!").replace(", ,", ",").replace(" , ", " ")
+    opens_door = result.outcome.value.endswith("_opened")
+    return Panel(key, tone, icon, title, body, slot=result.slot,
+                 hold_s=10.0 if opens_door else 6.0, pin_pad=key == "staff_card")
+
+
+def for_view(view: KioskView, language: str = "en") -> Panel | None:
+    """A panel that must stay up while a condition lasts (fire, fault), else None."""
+    if view.fire_alarm:
+        return Panel("fire", "alarm", "fire", text("fire", "title", language),
+                     text("fire", "body", language), hold_s=0)
+    if not view.readers_ok or view.mode == "maintenance":
+        return Panel("fault", "alarm", "warning", text("fault", "title", language),
+                     text("fault", "body", language), hold_s=0)
+    left_open = [slot for kind, slot in view.alarms if kind is AlarmKind.DOOR_LEFT_OPEN]
+    if left_open:
+        return Panel("door_left_open", "wait", "warning",
+                     text("door_left_open", "title", language, slot=left_open[0]),
+                     text("door_left_open", "body", language), slot=left_open[0], hold_s=0)
+    return None
+
+
+def offline_banner(view: KioskView, language: str = "en") -> str:
+    """The banner shown while the kiosk works without the server."""
+    return "" if view.online else text("offline", "banner", language)
+
+
+def doors_line(view: KioskView, language: str = "en") -> str:
+    """Which lockers are open for pupils right now (so the queue can keep moving)."""
+    open_now = sorted(set(view.open_for_deposit) | set(view.open_for_release))
+    if not open_now:
+        return ""
+    return f"{text('doors', 'open_now', language)} {', '.join(map(str, open_now))}"
