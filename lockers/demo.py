@@ -101,15 +101,19 @@ class Demo:
             kdir.mkdir(parents=True, exist_ok=True)
             cfg = {"site": SITE, "kiosk": account.kiosk, "card_key": key,
                    "state_dir": str(kdir),
+                   "readers": [{"role": "arrival", "name": "ACR122U"},
+                               {"role": "departure", "name": "ACR122U"}],
                    "pinmap": str(Path(__file__).resolve().parents[1] / "hardware" /
                                  "pinmaps" / "sim60.toml"),
                    "broker": {"host": "127.0.0.1", "port": self.port,
                               "username": account.username, "password": account.password}}
             (kdir / "kiosk.toml").write_bytes(tomli_w.dumps(cfg).encode())
             env = {k: v for k, v in os.environ.items() if k != "PCSCLITE_CSOCK_NAME"}
+            screen = ["--ui"] if os.environ.get("DISPLAY") and account is \
+                self.broker.setup.kiosks[0] else []
             self._spawn(f"kiosk {account.kiosk}", [
                 sys.executable, "-m", "lockers.cli", "kiosk", "--config",
-                str(kdir / "kiosk.toml"), "--sim", "--sim-pupils"], env=env)
+                str(kdir / "kiosk.toml"), "--sim", "--sim-pupils", *screen], env=env)
         for kiosk in self.kiosk_ids:
             self._wait_file(self.dir / kiosk / "vpcd.json", 30)
         say(f"started kiosks {', '.join(self.kiosk_ids)} in sim mode: mock pins, a virtual "
@@ -123,6 +127,7 @@ class Demo:
         order = self.pupils[:]
         self.rng.shuffle(order)
         lanes = {k: order[i::len(self.kiosk_ids)] for i, k in enumerate(self.kiosk_ids)}
+        self._lanes = lanes
         ports = {k: json.loads((self.dir / k / "vpcd.json").read_text())["ports"][0]
                  for k in self.kiosk_ids}
         say("morning rush: pupils tap in at every kiosk")
@@ -143,10 +148,12 @@ class Demo:
                    for k, p in lanes.items()]
         for th in threads:
             th.start()
-        confiscated = False
+        confiscated = early = False
         while any(th.is_alive() for th in threads) and not self.stop.wait(1):
             if not confiscated and sum(map(len, done.values())) > len(self.pupils) // 3:
                 confiscated = self._confiscate(done[self.kiosk_ids[0]][-5])
+            if not early and sum(map(len, done.values())) > len(self.pupils) // 2:
+                early = self._early_release(done[self.kiosk_ids[1 % len(self.kiosk_ids)]][-3])
             self._progress()
         if self.stop.is_set():
             return
@@ -163,7 +170,14 @@ class Demo:
             th.start()
         while any(th.is_alive() for th in threads) and not self.stop.wait(2):
             self._progress()
-        say("the day is over: see the uncollected list (held devices) in the server's reports")
+        self._progress(force=True)
+        try:
+            left = self.services.reports.uncollected(site=SITE)
+            say(f"at close, {len(left)} device(s) not collected, listed for the office:")
+            for row in left[:10]:
+                say(f"  {row}")
+        except Exception as exc:  # noqa: BLE001 - the demo goes on; say what happened
+            say(f"could not list uncollected devices: {exc}")
 
     def _confiscate(self, pupil: DemoPupil) -> bool:
         try:
@@ -176,6 +190,27 @@ class Demo:
             say(f"could not record the demo confiscation: {exc}")
         return True
 
+    def _early_release(self, pupil: DemoPupil) -> bool:
+        try:
+            self.services.releases.approve_early_release(
+                "office", pupil.reference, "dentist appointment at 11:00 (demo)")
+            say(f"the office approved an early release for {pupil.first_name}: their next tap "
+                "opens their locker once")
+            kiosk = next(k for k in self.kiosk_ids if pupil in self._lanes.get(k, []))
+            threading.Timer(8.0, self._tap_once, args=(kiosk, pupil)).start()
+        except Exception as exc:  # noqa: BLE001 - the demo goes on; say what happened
+            say(f"could not record the demo early release: {exc}")
+        return True
+
+    def _tap_once(self, kiosk: str, pupil: DemoPupil) -> None:
+        from firmware_py.sim.vpcd_card import VirtualCard
+
+        port = json.loads((self.dir / kiosk / "vpcd.json").read_text())["ports"][1]
+        with VirtualCard(port=port) as card:  # the kiosk's second (departure) reader
+            card.present_uid(pupil.card_uid)
+            self.stop.wait(0.6)
+        say(f"{pupil.first_name} tapped out early at {kiosk}")
+
     def _release_opens(self) -> datetime:
         day = self.services.calendar.release_window(site=SITE)
         from zoneinfo import ZoneInfo
@@ -184,9 +219,9 @@ class Demo:
                                  ZoneInfo("Europe/London"))
         return local.astimezone(UTC)
 
-    def _progress(self) -> None:
+    def _progress(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._last_progress < 10:
+        if now - self._last_progress < 10 and not force:
             return
         self._last_progress = now
         try:
@@ -266,9 +301,10 @@ def run_demo(state_dir: Path, port: int = 1883, web_port: int = 8080, pupils: in
         say(f"web: http://127.0.0.1:{web_port}/healthz and the JSON API "
             f"(http://127.0.0.1:{web_port}/docs)")
         say("logins: " + ", ".join(f"{u} ({r}) / {PASSWORD}" for u, r in LOGINS.items()))
+        say("the kiosk screen of k1 is open" if os.environ.get("DISPLAY") else
+            "no display here, so no kiosk screen (run with a DISPLAY, or see docs/screens/)")
         say("not built yet, so not started: the live dashboard and office console pages "
-            "(issue 5), the kiosk's Kivy screen (issue 6), the accelerated day simulator "
-            "(issue 7)")
+            "(issue 5); `lockers simulate` plays a whole day at speed without them")
         demo.play_day()
         say("running; Ctrl-C stops everything")
         demo.stop.wait()
