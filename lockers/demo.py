@@ -298,13 +298,13 @@ def run_demo(state_dir: Path, port: int = 1883, web_port: int = 8080, pupils: in
         config, _ = demo.seed_server()
         demo.start_server(config)
         demo.start_kiosks()
-        say(f"web: http://127.0.0.1:{web_port}/healthz and the JSON API "
-            f"(http://127.0.0.1:{web_port}/docs)")
+        say(f"web: http://127.0.0.1:{web_port}/ (live dashboard for leadership, office console "
+            f"for pupil search), JSON API at http://127.0.0.1:{web_port}/docs")
         say("logins: " + ", ".join(f"{u} ({r}) / {PASSWORD}" for u, r in LOGINS.items()))
         say("the kiosk screen of k1 is open" if os.environ.get("DISPLAY") else
             "no display here, so no kiosk screen (run with a DISPLAY, or see docs/screens/)")
-        say("not built yet, so not started: the live dashboard and office console pages "
-            "(issue 5); `lockers simulate` plays a whole day at speed without them")
+        say("not built yet: parent collection, confiscation and exception forms, reports and "
+            "admin pages in the web console (the office actions exist in the server's API)")
         demo.play_day()
         say("running; Ctrl-C stops everything")
         demo.stop.wait()

@@ -33,6 +33,7 @@ def serve(config: ServerConfig) -> int:
 
     app = create_app(runtime.services, health=health)
     app.state.runtime = runtime
+    runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
     # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

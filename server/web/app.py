@@ -57,11 +57,24 @@ def signed_in_staff(request: Request,
 Staff = Annotated[StaffView, Depends(signed_in_staff)]
 
 
-def create_app(services: Services, health: Callable[[], dict[str, Any]] | None = None
-               ) -> FastAPI:
+def create_app(services: Services, health: Callable[[], dict[str, Any]] | None = None,
+               session_key: str | None = None) -> FastAPI:
     """The app, bound to one :class:`Services`; ``health`` adds fields to /healthz."""
+    import secrets
+
+    from starlette.middleware.sessions import SessionMiddleware
+
+    from server.web.live import Broadcaster
+    from server.web.pages import add_pages
+
     app = FastAPI(title="School phone lockers", version="1")
     app.state.services = services
+    app.state.broadcaster = Broadcaster()
+    # Sessions expire after 8 hours (and with the browser); the key is made per start unless
+    # the config gives one, so a restart signs everyone out rather than sharing a secret.
+    app.add_middleware(SessionMiddleware, secret_key=session_key or secrets.token_hex(32),
+                       max_age=8 * 3600, same_site="strict", session_cookie="lockers")
+    add_pages(app, app.state.broadcaster)
 
     @app.exception_handler(NotFound)
     async def _not_found(_r: Request, exc: NotFound) -> JSONResponse:

@@ -1,0 +1,60 @@
+"""Live updates for the dashboard: ingest commits -> an in-process broadcaster -> SSE.
+
+The ingest thread calls :meth:`Broadcaster.on_commit` after each commit with the wire
+messages it applied; each connected browser has its own asyncio queue, fed thread-safely.
+A browser's EventSource reconnects by itself after a server restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from lockers.wire import messages as m
+
+
+class Broadcaster:
+    """Fans slot and kiosk changes out to every open dashboard."""
+
+    def __init__(self) -> None:
+        self._clients: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = set()
+
+    def subscribe(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]:
+        """A new browser connection's queue."""
+        client = (asyncio.get_running_loop(), asyncio.Queue(maxsize=10_000))
+        self._clients.add(client)
+        return client
+
+    def unsubscribe(self, client: tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]) -> None:
+        """The browser went away."""
+        self._clients.discard(client)
+
+    def on_commit(self, messages: list[tuple[Any, Any]]) -> None:
+        """Called on the ingest thread after a commit: turn messages into browser updates."""
+        updates: list[dict[str, Any]] = []
+        for parsed, msg in messages:
+            if isinstance(msg, m.SlotStateEvent):
+                updates.append({"kind": "slot", "kiosk": parsed.kiosk, "slot": msg.slot,
+                                "state": msg.state.value})
+            elif isinstance(msg, m.SlotSnapshot):
+                updates += [{"kind": "slot", "kiosk": parsed.kiosk, "slot": v.slot,
+                             "state": v.state.value} for v in msg.slots]
+            elif isinstance(msg, m.KioskStatus):
+                updates.append({"kind": "kiosk", "kiosk": parsed.kiosk,
+                                "online": msg.state == "online"})
+            elif isinstance(msg, m.AlarmEvent | m.DepositEvent | m.CollectionEvent):
+                updates.append({"kind": "refresh"})  # counters and alarms: re-read
+        if updates:
+            self.publish(updates)
+
+    def publish(self, updates: list[dict[str, Any]]) -> None:
+        """Send updates to every browser (any thread)."""
+        data = json.dumps(updates)
+        for loop, q in list(self._clients):
+            loop.call_soon_threadsafe(_put, q, data)
+
+
+def _put(q: asyncio.Queue[str], data: str) -> None:
+    if not q.full():  # a stalled browser misses updates; it re-reads on reconnect
+        q.put_nowait(data)

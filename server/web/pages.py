@@ -1,0 +1,130 @@
+"""The browser pages: sign-in, leadership's live dashboard, and the office's pupil search."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from server.errors import NotFound
+from server.web.auth import (
+    Leadership,
+    NeedsSignIn,
+    Office,
+    Throttle,
+    check_csrf,
+    csrf_token,
+    current,
+    sign_in,
+)
+from server.web.live import Broadcaster
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+# Each slot state: a letter and a word as well as a colour, so no one needs to tell colours
+# apart (the legend repeats them).
+STATES = {
+    "free": ("F", "free"), "opening_for_deposit": ("↓", "opening for hand-in"),
+    "open_for_deposit": ("D", "open for hand-in"), "occupied": ("P", "phone in"),
+    "held": ("H", "held"), "opening_for_release": ("↑", "opening for collection"),
+    "open_for_release": ("C", "open for collection"), "fault": ("!", "fault"),
+}
+
+
+def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
+    """Mount the pages on ``app`` (whose ``state.services`` is set)."""
+    services = app.state.services
+    throttle = Throttle()
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(NeedsSignIn)
+    async def _sign_in_first(request: Request, _exc: NeedsSignIn) -> Response:
+        if request.url.path.startswith(("/events", "/api/")):
+            return Response("sign in first", status_code=401)
+        return RedirectResponse("/signin", status_code=303)
+
+    def page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, {
+            "csrf": csrf_token(request), "me": request.session.get("name"),
+            "role": request.session.get("role"), "states": STATES, **ctx})
+
+    @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
+    def signin_form(request: Request) -> HTMLResponse:
+        return page(request, "signin.html", error=None)
+
+    @app.post("/signin", response_class=HTMLResponse, include_in_schema=False)
+    async def signin(request: Request, username: str = Form(...), password: str = Form(...),
+                     csrf: str = Form("")) -> Response:
+        check_csrf(request, csrf)
+        await throttle.before(username)
+        who = await asyncio.to_thread(services.admin.authenticate, username, password)
+        if who is None:
+            throttle.failed(username, request.client.host if request.client else "?")
+            return page(request, "signin.html", error="Wrong user name or password.")
+        throttle.succeeded(username)
+        sign_in(request, who)
+        return RedirectResponse("/dashboard" if who.role != "office" else "/console",
+                                status_code=303)
+
+    @app.post("/signout", include_in_schema=False)
+    def signout(request: Request, csrf: str = Form("")) -> Response:
+        check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse("/signin", status_code=303)
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        who = current(request)
+        return RedirectResponse("/dashboard" if who["role"] != "office" else "/console",
+                                status_code=303)
+
+    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request, who: Leadership) -> HTMLResponse:
+        return page(request, "dashboard.html", kiosks=services.queries.kiosks(),
+                    counts=services.reports.today(), alarms=services.queries.open_alarms())
+
+    @app.get("/dashboard/summary", response_class=HTMLResponse, include_in_schema=False)
+    def summary(request: Request, who: Leadership) -> HTMLResponse:
+        """Counters and alarms, re-read when the live stream says they changed."""
+        return page(request, "summary.html", counts=services.reports.today(),
+                    alarms=services.queries.open_alarms(), kiosks=services.queries.kiosks())
+
+    @app.get("/events", include_in_schema=False)
+    async def events(request: Request, who: Leadership) -> StreamingResponse:
+        client = broadcaster.subscribe()
+
+        async def stream() -> Any:
+            try:
+                yield "retry: 2000\n\n"  # reconnect quickly after a server restart
+                while not await request.is_disconnected():
+                    try:
+                        data = await asyncio.wait_for(client[1].get(), timeout=15)
+                        yield f"data: {data}\n\n"
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+            finally:
+                broadcaster.unsubscribe(client)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
+
+    @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
+    def console(request: Request, who: Office, q: str = "") -> HTMLResponse:
+        found = services.queries.find_pupils(q) if q.strip() else []
+        return page(request, "console.html", q=q, found=found)
+
+    @app.get("/console/pupil/{ref}", response_class=HTMLResponse, include_in_schema=False)
+    def pupil(request: Request, ref: str, who: Office) -> HTMLResponse:
+        try:
+            where = services.queries.where_is_phone(ref)
+        except NotFound:
+            return HTMLResponse("No such pupil", status_code=404)
+        found = services.queries.find_pupils(ref)
+        return page(request, "pupil.html", where=where,
+                    pupil=next((p for p in found if p.reference == ref), None))

@@ -1,0 +1,113 @@
+"""The web pages in headless Chromium (the system browser) against a running server, the real
+broker and a kiosk speaking the wire: sign-in, a slot changing colour live, roles, CSRF."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, sync_playwright
+
+from lockers.broker import free_port
+from lockers.wire import messages as m
+from server.web.app import create_app
+from tests.server_kit import MORNING, server_and_kiosk, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "web"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def site(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[str, Any, Any]]:
+    """A running server with its web app on a free port, and a kiosk north/k1."""
+    with server_and_kiosk(tmp_path, broker_factory) as (rt, kiosk):
+        app = create_app(rt.services)
+        rt.ingest.listeners.append(app.state.broadcaster.on_commit)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_until(lambda: server.started, 10, "the web server")
+        try:
+            yield f"http://127.0.0.1:{port}", rt, kiosk
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = Path("/usr/bin/chromium")
+    assert executable.exists(), "Chromium is missing: apt-get install -y chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def sign_in(page: Any, base: str, user: str, password: str) -> None:
+    page.goto(f"{base}/signin")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Sign in')")
+
+
+def test_a_slot_changes_colour_live_when_the_kiosk_reports_it(site: Any,
+                                                               browser: Browser) -> None:
+    base, rt, kiosk = site
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    sign_in(page, base, "head", "leader pass")
+    page.wait_for_selector("#live:has-text('live')")
+    slot = page.locator("#slot-k1-3")
+    assert slot.get_attribute("data-state") == "free"
+    kiosk.publish(m.SlotStateEvent(kiosk="k1", site="north", seq=1,
+                                   at=MORNING + timedelta(minutes=1), slot=3,
+                                   state=m.SlotState.OCCUPIED,
+                                   previous=m.SlotState.FREE, pupil_ref="A001"))
+    page.wait_for_selector("#slot-k1-3[data-state=occupied]", timeout=3000)
+    assert "phone in" in (slot.get_attribute("title") or "")
+    assert slot.inner_text().startswith("P")  # a letter, not only a colour
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, base, "head", "leader pass")
+    phone.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+
+
+def test_office_staff_find_a_pupil_and_are_refused_the_dashboard(site: Any,
+                                                                 browser: Browser) -> None:
+    base, _rt, _kiosk = site
+    page = browser.new_page()
+    sign_in(page, base, "office1", "office pass")
+    assert page.url.endswith("/console")
+    page.fill("input[name=q]", "Amira")
+    page.click("button:has-text('Find')")
+    page.click("a:has-text('Amira')")
+    assert "not handed in" in page.inner_text(".where")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-pupil.png"), full_page=True)
+    response = page.goto(f"{base}/dashboard")
+    assert response is not None and response.status == 403
+
+
+def test_wrong_password_unsigned_requests_and_forged_forms_are_refused(site: Any,
+                                                                      browser: Browser
+                                                                      ) -> None:
+    base, _rt, _kiosk = site
+    page = browser.new_page()
+    sign_in(page, base, "head", "wrong")
+    assert "Wrong user name or password" in page.inner_text(".error")
+    with httpx.Client(base_url=base, follow_redirects=False) as http:
+        assert http.get("/dashboard").status_code == 303
+        assert http.get("/events").status_code == 401
+        forged = http.post("/signin", data={"username": "head", "password": "leader pass"})
+        assert forged.status_code == 403
