@@ -111,3 +111,59 @@ def test_wrong_password_unsigned_requests_and_forged_forms_are_refused(site: Any
         assert http.get("/events").status_code == 401
         forged = http.post("/signin", data={"username": "head", "password": "leader pass"})
         assert forged.status_code == 403
+
+
+def test_parent_collection_end_to_end_shows_the_kiosks_physical_answer(
+        site: Any, browser: Browser) -> None:
+    base, _rt, kiosk = site
+    kiosk.publish(m.DepositEvent(kiosk="k1", site="north", seq=1, at=MORNING, slot=3,
+                                 pupil_ref="A001"))
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    sign_in(page, base, "office1", "office pass")
+    page.goto(f"{base}/console/pupil/A001")
+    page.wait_for_selector(".where:has-text('slot 3')")
+    page.fill("form[action$='/confiscate'] input[name=reason]", "filming in a lesson")
+    page.check("input[name=serious]")
+    page.click("button:has-text('Record confiscation')")
+    assert "Recorded: confiscated" in page.inner_text(".done")
+    page.goto(f"{base}/console/held")
+    page.fill("input[name=collector]", "Mrs Jane O'Neil")
+    page.fill("input[name=relationship]", "mother")
+    page.fill("input[name=identity_check]", "photo ID checked by office")
+
+    def kiosk_answers() -> None:  # the kiosk opens the slot and says so
+        cmd = kiosk.wait_for(lambda k: k.commands and k.commands[-1], 10, "the unlock")
+        assert (cmd.kind, cmd.slot, cmd.purpose) == (m.CommandKind.REMOTE_UNLOCK, 3,
+                                                     "parent_collection")
+        kiosk.publish(m.CommandAck(command_id=cmd.id, kiosk="k1", at=MORNING,
+                                   outcome=m.CommandOutcome.DOOR_OPENED,
+                                   detail="door switch opened"))
+
+    answer = threading.Thread(target=kiosk_answers)
+    answer.start()
+    page.click("button:has-text('Record collection')")
+    page.wait_for_selector("#outcome")
+    answer.join(10)
+    assert "The locker opened" in page.inner_text("#outcome")
+    assert page.inner_text("#physical") == "door opened"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "parent-collection.png"), full_page=True)
+
+
+def test_a_parent_collection_the_kiosk_never_answers_says_so(site: Any,
+                                                             browser: Browser) -> None:
+    base, rt, kiosk = site
+    kiosk.publish(m.DepositEvent(kiosk="k1", site="north", seq=1, at=MORNING, slot=4,
+                                 pupil_ref="A002"))
+    wait_until(lambda: rt.services.queries.where_is_phone("A002").slot == 4, 5, "the deposit")
+    rt.services.confiscations.confiscate("office1", "A002", "second phone", kiosk="k1",
+                                         slot=4, serious=True)
+    page = browser.new_page()
+    sign_in(page, base, "office1", "office pass")
+    page.goto(f"{base}/console/held")
+    page.fill("input[name=collector]", "Mr Šimek")
+    page.fill("input[name=relationship]", "father")
+    page.fill("input[name=identity_check]", "known to staff")
+    page.click("button:has-text('Record collection')")  # nobody answers at the kiosk
+    page.wait_for_selector("#outcome", timeout=20000)
+    assert "has not answered" in page.inner_text("#outcome")
