@@ -167,3 +167,66 @@ def test_a_parent_collection_the_kiosk_never_answers_says_so(site: Any,
     page.click("button:has-text('Record collection')")  # nobody answers at the kiosk
     page.wait_for_selector("#outcome", timeout=20000)
     assert "has not answered" in page.inner_text("#outcome")
+
+
+def test_office_records_an_exception_and_a_card_and_review_due_is_highlighted(
+        site: Any, browser: Browser) -> None:
+    base, rt, _kiosk = site
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    sign_in(page, base, "office1", "office pass")
+    page.goto(f"{base}/console/exceptions")
+    page.fill("input[name=pupil_ref]", "A003")
+    page.fill("input[name=reason]", "glucose monitoring")
+    page.fill("input[name=approved_by]", "Headteacher")
+    today = rt.clock.now().date()
+    page.fill("input[name=agreement_date]", str(today))
+    page.fill("input[name=starts]", str(today))
+    page.fill("input[name=review_date]", str(today + timedelta(days=3)))
+    page.click("button:has-text('Record exception')")
+    row = page.locator("tr.due", has_text="A003")
+    assert "review due" in row.inner_text() and "Headteacher" in row.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "exceptions.png"), full_page=True)
+    page.goto(f"{base}/console/pupil/A003")
+    page.fill("form[action$='/cards'] input[name=uid]", "04:AA:BB:CC:DD:EE:01")
+    page.click("form[action$='/cards'] button")
+    assert "card enrol" in page.inner_text(".done")
+    assert any(c.uid == "04AABBCCDDEE01" for c in rt.services.cards.cards_of("A003"))
+    response = page.goto(f"{base}/reports")
+    assert response is not None and response.status == 403  # reports are for leadership
+
+
+def test_leadership_emergency_open_needs_a_second_confirmation(site: Any,
+                                                               browser: Browser) -> None:
+    base, _rt, kiosk = site
+    page = browser.new_page()
+    sign_in(page, base, "head", "leader pass")
+    page.goto(f"{base}/emergency")
+    page.fill("input[name=confirm]", "yes")
+    page.click("button:has-text('Open every locker')")
+    assert "Nothing was opened" in page.inner_text(".error")
+    assert not kiosk.commands
+    page.fill("input[name=confirm]", "OPEN ALL")
+    page.check("input[name=drill]")
+    page.click("button:has-text('Open every locker')")
+    assert "Sent to 1 kiosk" in page.inner_text("[role=status]")
+    cmd = kiosk.wait_for(lambda k: k.commands and k.commands[-1], 5, "the emergency command")
+    assert (cmd.kind, cmd.purpose, cmd.actor) == (m.CommandKind.EMERGENCY_OPEN, "drill", "head")
+
+
+def test_reports_download_as_csv_and_show_the_morning_queue(site: Any,
+                                                            browser: Browser) -> None:
+    base, _rt, kiosk = site
+    kiosk.publish(m.DepositEvent(kiosk="k1", site="north", seq=1,
+                                 at=MORNING + timedelta(minutes=20), slot=2, pupil_ref="A001"))
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    sign_in(page, base, "head", "leader pass")
+    page.goto(f"{base}/reports/compliance")
+    page.wait_for_selector("table")
+    with page.expect_download() as download:
+        page.click("a:has-text('Download CSV')")
+    text = Path(download.value.path()).read_text()
+    header = text.splitlines()[0]
+    assert header.startswith("reference,first_name") and "A001" in text and "A002" in text
+    page.goto(f"{base}/reports")
+    page.screenshot(path=str(ARTIFACTS / "reports.png"), full_page=True)
+    assert page.locator("svg.chart rect").count() >= 1

@@ -49,15 +49,18 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
             return Response("sign in first", status_code=401)
         return RedirectResponse("/signin", status_code=303)
 
-    def page(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {
+    def page(request: Request, template: str, status_code: int = 200, **ctx: Any
+             ) -> HTMLResponse:
+        return templates.TemplateResponse(request, template, {
             "csrf": csrf_token(request), "me": request.session.get("name"),
             "role": request.session.get("role"), "states": STATES, **ctx},
             status_code=status_code)
 
     from server.web.office import add_office
+    from server.web.records import add_records
 
     add_office(app, page)
+    add_records(app, page)
 
     @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
     def signin_form(request: Request) -> HTMLResponse:
