@@ -230,3 +230,34 @@ def test_reports_download_as_csv_and_show_the_morning_queue(site: Any,
     page.goto(f"{base}/reports")
     page.screenshot(path=str(ARTIFACTS / "reports.png"), full_page=True)
     assert page.locator("svg.chart rect").count() >= 1
+
+
+def test_admin_adds_and_provisions_a_kiosk_and_changes_settings(site: Any,
+                                                                browser: Browser) -> None:
+    base, rt, _kiosk = site
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    sign_in(page, base, "admin", "correct horse")
+    page.goto(f"{base}/admin")
+    page.fill("input[name=code]", "k2")
+    page.fill("input[name=slots]", "16")
+    page.click("button:has-text('Add kiosk')")
+    page.click("button:has-text('Provision kiosk k2')")
+    config = page.inner_text("#config")
+    assert 'kiosk = "k2"' in config and 'username = "kiosk-north-k2"' in config
+    assert "card_key" in config and "mosquitto_passwd" in page.inner_text("#broker")
+    page.screenshot(path=str(ARTIFACTS / "provisioned.png"), full_page=True)
+    page.goto(f"{base}/admin")
+    page.select_option("select[name=assignment_mode]", "fixed")
+    page.fill("input[name=breaches]", "2")
+    page.click("button:has-text('Save settings')")
+    assert first_site(rt)["assignment_mode"] == "fixed"
+    office = browser.new_page()
+    sign_in(office, base, "office1", "office pass")
+    response = office.goto(f"{base}/admin")
+    assert response is not None and response.status == 403
+
+
+def first_site(rt: Any) -> dict[str, Any]:
+    from server.services.web_admin import WebAdmin
+
+    return WebAdmin(rt.services.ctx).sites()[0]

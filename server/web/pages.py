@@ -56,11 +56,13 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
             "role": request.session.get("role"), "states": STATES, **ctx},
             status_code=status_code)
 
+    from server.web.admin import add_admin
     from server.web.office import add_office
     from server.web.records import add_records
 
     add_office(app, page)
     add_records(app, page)
+    add_admin(app, page)
 
     @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
     def signin_form(request: Request) -> HTMLResponse:

@@ -1,0 +1,79 @@
+"""What the admin pages read, and kiosk provisioning: the kiosk's broker account and the
+config file to copy onto its Pi."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import tomli_w
+from sqlalchemy import func, select
+
+from lockers.broker import kiosk_username, new_password
+from server.models import Kiosk, Site, Slot, Staff
+from server.services.context import ADMIN, ServiceContext
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """A provisioned kiosk: its broker account and its config file."""
+
+    site: str
+    kiosk: str
+    username: str
+    password: str
+    config_toml: str
+
+
+class WebAdmin:
+    """Admin reads and kiosk provisioning."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def sites(self) -> list[dict[str, Any]]:
+        """Every site with its settings and kiosks (and their slot counts)."""
+        with self.ctx.store.read() as s:
+            out = []
+            for st in s.scalars(select(Site).order_by(Site.code)):
+                kiosks = s.execute(select(Kiosk.code, func.count(Slot.id)).join(
+                    Slot, Slot.kiosk_id == Kiosk.id, isouter=True).where(
+                    Kiosk.site_id == st.id).group_by(Kiosk.code).order_by(Kiosk.code)).all()
+                out.append({"code": st.code, "name": st.name, "timezone": st.timezone,
+                            "assignment_mode": st.assignment_mode,
+                            "breaches_before_parent_collection":
+                                st.breaches_before_parent_collection,
+                            "retention_days": st.retention_days,
+                            "release_opens": st.release_opens,
+                            "release_closes": st.release_closes, "late_after": st.late_after,
+                            "kiosks": [{"code": k, "slots": n} for k, n in kiosks]})
+            return out
+
+    def staff(self) -> list[dict[str, Any]]:
+        """Every staff account (no secrets)."""
+        with self.ctx.store.read() as s:
+            return [{"username": st.username, "name": st.display_name, "role": st.role,
+                     "active": st.active, "kiosk_card": st.card_hash is not None}
+                    for st in s.scalars(select(Staff).order_by(Staff.username))]
+
+    def provision_kiosk(self, actor: str, site: str, kiosk: str, broker_host: str,
+                        broker_port: int, tls_ca: str | None) -> Provisioned:
+        """Make a kiosk's broker password and its config (recorded, the password is not)."""
+        with self.ctx.action(actor, "kiosk.provision", roles=ADMIN) as act:
+            st = self.ctx.site(act.session, site)
+            k = self.ctx.kiosk(act.session, st, kiosk)
+            password = new_password()
+            broker: dict[str, Any] = {"host": broker_host, "port": broker_port,
+                                      "username": kiosk_username(st.code, k.code),
+                                      "password": password}
+            if tls_ca:
+                broker["tls_ca"] = tls_ca
+            config = {"site": st.code, "kiosk": k.code, "card_key": st.card_hash_key,
+                      "state_dir": "/var/lib/lockers",
+                      "pinmap": "/opt/lockers/hardware/pinmaps/bank16.toml",
+                      "readers": [{"role": "arrival", "name": "ACR122U"}], "broker": broker}
+            act.audit("kiosk", f"{st.code}/{k.code}", reason="provisioned",
+                      detail={"broker_user": broker["username"]})
+            return Provisioned(st.code, k.code, broker["username"], password,
+                               "# Copy to /etc/lockers/kiosk.toml on the kiosk\n"
+                               + tomli_w.dumps(config))
