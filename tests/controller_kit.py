@@ -27,24 +27,13 @@ from lockers.wire import decode_topic, encode
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from tests.fixtures.broker import Broker
+from tests.server_kit import wait_until  # one polling helper for every test kit
 
 REPO = Path(__file__).resolve().parents[1]
 SITE, KIOSK = "school1", "k1"
 KEY = "test-card-key-123"
 MONDAY_0820 = datetime(2026, 11, 23, 8, 20, tzinfo=UTC)  # London is on UTC in November
 STAFF_UID, STAFF_PIN = "5A5A5A5A", "2468"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "it") -> Any:
-    """Poll until truthy, failing after ``timeout`` (for state visible only by polling)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def card(uid: str, ref: str, name: str, **kw: Any) -> m.CardEntry:
