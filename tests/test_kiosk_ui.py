@@ -30,6 +30,7 @@ from tests.controller_kit import (
     snapshot,
 )
 from tests.fixtures.broker import Broker
+from tests.fixtures.pcsc import Pcsc
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "kiosk"
@@ -61,7 +62,7 @@ def test_the_offline_banner_and_open_doors_line_follow_the_view() -> None:
 
 
 def run_driver(tmp_path: Path, broker: Broker, server: FakeServer, out: Path,
-               latency_taps: int = 0) -> list[dict]:
+               latency_taps: int = 0, pcsc: dict | None = None) -> list[dict]:
     held = card("04000009", "P9", "Ola", status=m.PupilStatus.HELD, slot=8)
     server.publish(t.POLICY, snapshot([*PUPILS, held]))
     account = broker.kiosk(SITE, KIOSK)
@@ -71,9 +72,9 @@ def run_driver(tmp_path: Path, broker: Broker, server: FakeServer, out: Path,
                       "username": account.username, "password": account.password},
            "pupil": "04000001", "pupil2": "04000002", "exempt": "04000003",
            "unknown": "0BADCAFE", "held": "04000009", "staff": STAFF_UID,
-           "staff_pin": STAFF_PIN, "latency_taps": latency_taps}
+           "staff_pin": STAFF_PIN, "latency_taps": latency_taps, "pcsc": pcsc}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    cmd = [sys.executable, "-m", "kiosk_ui.driver", str(tmp_path / "cfg.json"), str(out)]
+    cmd = [sys.executable, "-m", "tests.kiosk_screen_driver", str(tmp_path / "cfg.json"), str(out)]
     if not os.environ.get("DISPLAY"):
         xvfb = shutil.which("xvfb-run")
         assert xvfb, "xvfb-run is missing: apt-get install -y xvfb xauth"
@@ -91,9 +92,11 @@ def server(broker: Broker) -> FakeServer:
 
 
 def test_the_kiosk_screen_shows_every_outcome_and_takes_a_pin_by_touch(
-        tmp_path: Path, broker: Broker, server: FakeServer) -> None:
+        tmp_path: Path, broker: Broker, server: FakeServer, pcscd: Pcsc) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    steps = {s["step"]: s for s in run_driver(tmp_path, broker, server, ARTIFACTS)}
+    pcsc = {"socket": str(pcscd.daemon.socket_path), "port": pcscd.daemon.ports[0],
+            "reader": pcscd.reader_names[0]}  # every tap is a virtual card on the reader
+    steps = {s["step"]: s for s in run_driver(tmp_path, broker, server, ARTIFACTS, pcsc=pcsc)}
     assert steps["01-ready"]["title"] == "Tap your card"
     assert steps["02-deposit-opened"]["title"] == "Locker 1 is open"
     assert "Amira" in steps["02-deposit-opened"]["body"]

@@ -2,7 +2,7 @@
 a screenshot of each: used by the tests, by bench/kiosk_screen.py and to refresh
 docs/screens/.
 
-    python -m kiosk_ui.driver CONFIG.json OUT_DIR
+    python -m tests.kiosk_screen_driver CONFIG.json OUT_DIR
 
 CONFIG.json names the broker and kiosk account (a server on the other side must have
 published the policy: the test does). Prints one JSON line per step.
@@ -36,8 +36,14 @@ from kivy.core.window import Window  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
 from firmware_py.interfaces import CardTapped  # noqa: E402
+from firmware_py.sim.vpcd_card import VirtualCard  # noqa: E402
 from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
-from locker_controller.config import BrokerConfig, KioskConfig, RelayConfig  # noqa: E402
+from locker_controller.config import (  # noqa: E402
+    BrokerConfig,
+    KioskConfig,
+    ReaderConfig,
+    RelayConfig,
+)
 from locker_controller.controller import Controller  # noqa: E402
 from locker_controller.run import build_controller  # noqa: E402
 from lockers.clock import FakeClock  # noqa: E402
@@ -49,9 +55,13 @@ class Driver:
     def __init__(self, cfg: dict[str, Any], out: Path) -> None:
         self.cfg, self.out = cfg, out
         self.clock = FakeClock(datetime.fromisoformat(cfg["start"]).astimezone(UTC))
+        pcsc = cfg.get("pcsc")  # taps through pcscd and a virtual card, as on a kiosk
+        if pcsc:
+            os.environ["PCSCLITE_CSOCK_NAME"] = pcsc["socket"]
         config = KioskConfig(
             site=cfg["site"], kiosk=cfg["kiosk"], card_key=cfg["card_key"],
-            state_dir=Path(cfg["state_dir"]), readers=[],
+            state_dir=Path(cfg["state_dir"]), tap_hold_off_s=0.0,
+            readers=[ReaderConfig(role="arrival", name=pcsc["reader"])] if pcsc else [],
             pinmap=Path(__file__).resolve().parents[1] / "hardware" / "pinmaps" / "sim8.toml",
             relays=RelayConfig(pulse_s=0.2, max_coils=4, max_on_s=1.0),
             broker=BrokerConfig(**cfg["broker"], reconnect_max_s=1), synchronous="NORMAL")
@@ -124,12 +134,20 @@ class Driver:
     def tap(self, uid: str) -> None:
         """Tap a card and wait until the screen has shown the result of this tap."""
         before = self.screen.taps_shown
-        self.controller.inbox.put(CardTapped("arrival", uid, time.monotonic()))
+        pcsc = self.cfg.get("pcsc")
+        card = VirtualCard(port=pcsc["port"]) if pcsc else None
+        if card is not None:
+            card.present_uid(uid)
+        else:
+            self.controller.inbox.put(CardTapped("arrival", uid, time.monotonic()))
         deadline = time.monotonic() + 10
         while self.screen.taps_shown == before:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the screen never showed the tap of {uid}")
             time.sleep(0.002)
+        if card is not None:
+            card.remove()
+            _wait_empty(pcsc["reader"])
 
     def touch(self, label: str) -> None:
         def press() -> None:
@@ -250,6 +268,24 @@ class Driver:
             print(json.dumps({"error": self.failed}), flush=True)
         finally:
             Clock.schedule_once(lambda _dt: self.app.stop(), 0)
+
+
+def _wait_empty(reader: str, timeout: float = 5.0) -> None:
+    """Wait until pcscd has seen the card leave the reader (so the next tap is new)."""
+    from smartcard import scard
+
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    try:
+        state, deadline = scard.SCARD_STATE_UNAWARE, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rc, states = scard.SCardGetStatusChange(ctx, 100, [(reader, state)])
+            if rc == scard.SCARD_S_SUCCESS:
+                if states[0][1] & scard.SCARD_STATE_EMPTY:
+                    return
+                state = states[0][1]
+        raise AssertionError(f"{reader} still shows a card")
+    finally:
+        scard.SCardReleaseContext(ctx)
 
 
 def main(argv: list[str]) -> int:
