@@ -220,7 +220,9 @@ def test_fixed_assignment_gives_each_card_its_slot(env: tuple[Any, FakeKiosk]) -
                                       assignment_mode="fixed")
     rt.services.admin.assign_slot("admin", "k1", 6, "A003", site="north")
     kiosk.wait_for(lambda k: k.card(rt.cards["A003"]).slot == 6, what="fixed slot 6")
-    assert kiosk.snapshots[-1].settings.assignment == "fixed"
+    # The update comes first; the retained snapshot that follows must agree.
+    kiosk.wait_for(lambda k: k.snapshots and k.snapshots[-1].settings.assignment == "fixed",
+                   what="the snapshot to say fixed")
 
 
 def test_resync_is_commanded_and_the_snapshot_sent_again(env: tuple[Any, FakeKiosk]) -> None:
