@@ -17,13 +17,20 @@ import click
 @click.option("--sim-pupils/--no-sim-pupils", default=False,
               help="In sim mode, simulated pupils open and shut released doors.")
 @click.option("--ui", is_flag=True, help="Also open the kiosk screen (Kivy).")
-def kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool) -> None:
+@click.option("--sim-forget-door", type=(int, float), default=None, metavar="N SECONDS",
+              help="Sim: the Nth door opened is left open for SECONDS.")
+@click.option("--sim-network-cut", type=(float, float), default=None, metavar="AFTER SECONDS",
+              help="Sim: lose the network AFTER seconds, for SECONDS.")
+def kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
+          sim_forget_door: tuple[int, float] | None,
+          sim_network_cut: tuple[float, float] | None) -> None:
     """Run a kiosk: readers, relays, doors, decisions, and the link to the server."""
     from locker_controller.errors import ControllerError
     from locker_controller.run import run_kiosk
 
     try:
-        sys.exit(run_kiosk(config_path, sim=sim, sim_pupils=sim_pupils, ui=ui))
+        sys.exit(run_kiosk(config_path, sim=sim, sim_pupils=sim_pupils, ui=ui,
+                           forget_door=sim_forget_door, network_cut=sim_network_cut))
     except ControllerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -38,7 +38,27 @@ def build_controller(config: KioskConfig, sim: bool) -> tuple[Controller, object
     return Controller(config, hardware), world
 
 
-def run_kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool) -> int:
+def _cut_network(controller: Controller, after_s: float, for_s: float) -> None:
+    """Sim: drop the broker connection for a while, as a pulled cable would."""
+    link = controller.link
+    assert link is not None
+
+    def cut() -> None:
+        log.warning("event=sim_network_cut seconds=%s", for_s)
+        link.client.disconnect()  # this ends paho's loop: restore() starts it again
+        threading.Timer(for_s, restore).start()
+
+    def restore() -> None:
+        log.warning("event=sim_network_back")
+        link.client.reconnect()
+        link.client.loop_start()
+
+    threading.Timer(after_s, cut).start()
+
+
+def run_kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
+              forget_door: tuple[int, float] | None = None,
+              network_cut: tuple[float, float] | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = load_config(config_path)
@@ -60,12 +80,16 @@ def run_kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool) -> int:
         from firmware_py.sim.pupils import SimPupils
 
         pupils = SimPupils(world)  # type: ignore[arg-type]
+        if forget_door:
+            pupils.forget_nth, pupils.forget_s = forget_door
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     controller.start()
     if pupils is not None:
         pupils.start()
+    if sim and network_cut and controller.link is not None:
+        _cut_network(controller, *network_cut)
     try:
         if ui:
             from kiosk_ui.app import run_app  # the screen runs on the main thread

@@ -81,6 +81,8 @@ class Demo:
         self.services, self.card_key = seed_school(
             url, self.pupils, self.kiosk_ids, 60, today, opens, closes, self.dir,
             site=SITE, password=PASSWORD)
+        # A door left open shows up on the dashboard after 20 s (60 s at a real school).
+        self.services.admin.update_settings("admin", "demo", door_open_alarm_s=20)
         say(f"seeded an invented school: {len(self.pupils)} pupils with cards, 3 medical "
             f"exceptions, {len(self.kiosk_ids)} kiosks of 60 slots; release window today "
             f"{opens:%H:%M}-{closes:%H:%M} (school time)")
@@ -111,6 +113,11 @@ class Demo:
             env = {k: v for k, v in os.environ.items() if k != "PCSCLITE_CSOCK_NAME"}
             screen = ["--ui"] if os.environ.get("DISPLAY") and account is \
                 self.broker.setup.kiosks[0] else []
+            # The day's incidents: at k2 a pupil leaves a door open; k3 loses its network.
+            if account.kiosk == "k2":
+                screen += ["--sim-forget-door", "12", "35"]
+            if account.kiosk == "k3":
+                screen += ["--sim-network-cut", "25", "30"]
             self._spawn(f"kiosk {account.kiosk}", [
                 sys.executable, "-m", "lockers.cli", "kiosk", "--config",
                 str(kdir / "kiosk.toml"), "--sim", "--sim-pupils", *screen], env=env)
@@ -151,12 +158,13 @@ class Demo:
         confiscated = early = False
         while any(th.is_alive() for th in threads) and not self.stop.wait(1):
             if not confiscated and sum(map(len, done.values())) > len(self.pupils) // 3:
-                confiscated = self._confiscate(done[self.kiosk_ids[0]][-5])
+                confiscated = self._confiscate(done[self.kiosk_ids[0]][-6:-1])
             if not early and sum(map(len, done.values())) > len(self.pupils) // 2:
                 early = self._early_release(done[self.kiosk_ids[1 % len(self.kiosk_ids)]][-3])
             self._progress()
         if self.stop.is_set():
             return
+        self._parent_collection()
         say("morning over; waiting for the release window to open")
         release_at = self._release_opens()
         while datetime.now(UTC) < release_at and not self.stop.wait(1):
@@ -179,16 +187,52 @@ class Demo:
         except Exception as exc:  # noqa: BLE001 - the demo goes on; say what happened
             say(f"could not list uncollected devices: {exc}")
 
-    def _confiscate(self, pupil: DemoPupil) -> bool:
+    def _confiscate(self, candidates: list[DemoPupil]) -> bool:
+        """Confiscate the phone of a pupil who has just handed one in."""
         try:
+            for pupil in reversed(candidates):
+                where = self.services.queries.where_is_phone(pupil.reference)
+                if where.slot is not None:
+                    break
+            else:
+                return False
             self.services.confiscations.confiscate(
-                "office", pupil.reference, "phone out in a lesson (demo)",
-                kiosk=self.kiosk_ids[0])
+                "office", pupil.reference, "phone used to film a lesson (demo)",
+                kiosk=where.kiosk, slot=where.slot, serious=True)
             say(f"the office confiscated {pupil.first_name}'s phone: it is now held for "
                 "parent collection and their tap will not open it")
         except Exception as exc:  # noqa: BLE001 - the demo goes on; say what happened
             say(f"could not record the demo confiscation: {exc}")
         return True
+
+    def _parent_collection(self) -> None:
+        """The office, in the web console, hands the held phone to a parent: the kiosk opens
+        the locker and the page shows what the door switch saw."""
+        import re
+
+        import httpx
+
+        base = f"http://127.0.0.1:{self.web_port}"
+        try:
+            with httpx.Client(base_url=base, follow_redirects=True, timeout=30) as web:
+                form = web.get("/signin").text
+                csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+                web.post("/signin", data={"username": "office", "password": PASSWORD,
+                                          "csrf": csrf})
+                held = web.get("/console/held").text
+                csrf = re.search(r'name="csrf" value="([^"]+)"', held).group(1)  # type: ignore[union-attr]  # a new session has a new token
+                found = re.search(r'action="/console/held/(\d+)/collect"', held)
+                if not found:
+                    say("no held phone to collect (the confiscation has not reached a locker)")
+                    return
+                page = web.post(f"/console/held/{found.group(1)}/collect", data={
+                    "collector": "Mrs Demo", "relationship": "mother",
+                    "identity_check": "photo ID checked at reception", "csrf": csrf}).text
+                outcome = re.search(r'id="outcome">([^<]+)<', page)
+                say("a parent collected the held phone at the office: "
+                    + (outcome.group(1).strip() if outcome else "no answer shown"))
+        except (httpx.HTTPError, AttributeError) as exc:
+            say(f"the demo parent collection could not be played: {exc}")
 
     def _early_release(self, pupil: DemoPupil) -> bool:
         try:
@@ -303,8 +347,8 @@ def run_demo(state_dir: Path, port: int = 1883, web_port: int = 8080, pupils: in
         say("logins: " + ", ".join(f"{u} ({r}) / {PASSWORD}" for u, r in LOGINS.items()))
         say("the kiosk screen of k1 is open" if os.environ.get("DISPLAY") else
             "no display here, so no kiosk screen (run with a DISPLAY, or see docs/screens/)")
-        say("not built yet: parent collection, confiscation and exception forms, reports and "
-            "admin pages in the web console (the office actions exist in the server's API)")
+        say("today: a morning rush, a confiscation, an early release, a door left open at k2, "
+            "k3 losing its network for 30 s, a parent collection, then the release window")
         demo.play_day()
         say("running; Ctrl-C stops everything")
         demo.stop.wait()

@@ -261,3 +261,11 @@ def first_site(rt: Any) -> dict[str, Any]:
     from server.services.web_admin import WebAdmin
 
     return WebAdmin(rt.services.ctx).sites()[0]
+
+
+def test_the_api_description_is_for_signed_in_staff(site: Any) -> None:
+    base, _rt, _kiosk = site
+    with httpx.Client(base_url=base, follow_redirects=False) as http:
+        assert http.get("/openapi.json").status_code == 303
+        assert http.get("/docs").status_code == 303
+        assert http.get("/healthz").json()["status"] == "ok"  # liveness for monitoring only

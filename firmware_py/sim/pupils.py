@@ -21,6 +21,9 @@ class SimPupils:
         self._stop = threading.Event()
         self._busy: set[int] = set()
         self.leave_open: set[int] = set()  # slots whose door the "pupil" forgets to shut
+        self.forget_nth: int | None = None  # the Nth door opened is left open a while
+        self.forget_s = 0.0
+        self._opened = 0
         self._thread = threading.Thread(target=self._watch, daemon=True, name="sim-pupils")
 
     def start(self) -> None:
@@ -46,12 +49,15 @@ class SimPupils:
             if self._stop.wait(self._jitter(self.open_after_s)):
                 return
             self.world.open_door(slot)
+            self._opened += 1
+            forgetful = self._opened == self.forget_nth
             inside = bank.occupied(slot)
             if inside is not None:  # swap: an empty slot gets a phone, a full one is emptied
                 (self.world.take_item if inside else self.world.put_item)(slot)
             if slot in self.leave_open:
                 return
-            if self._stop.wait(self._jitter(self.close_after_s)):
+            delay = self.forget_s if forgetful else self._jitter(self.close_after_s)
+            if self._stop.wait(delay):
                 return
             self.world.close_door(slot)
             while bank.relays.is_on(slot) and not self._stop.wait(0.01):

@@ -67,7 +67,9 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
     from server.web.live import Broadcaster
     from server.web.pages import add_pages
 
-    app = FastAPI(title="School phone lockers", version="1")
+    # The API description and its docs are for signed-in staff too (see pages.py).
+    app = FastAPI(title="School phone lockers", version="1", docs_url=None, redoc_url=None,
+                  openapi_url=None)
     app.state.services = services
     app.state.broadcaster = Broadcaster()
     # Sessions expire after 8 hours (and with the browser); the key is made per start unless

@@ -64,6 +64,16 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     add_records(app, page)
     add_admin(app, page)
 
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request, who: Office) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs(request: Request, who: Office) -> HTMLResponse:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Phone lockers API")
+
     @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
     def signin_form(request: Request) -> HTMLResponse:
         return page(request, "signin.html", error=None)
