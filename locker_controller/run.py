@@ -15,6 +15,7 @@ from firmware_py.nfc import ReaderSpec
 from locker_controller.config import KioskConfig, load_config
 from locker_controller.controller import Controller
 from locker_controller.errors import ControllerError
+from locker_controller.link import LinkDown
 
 log = logging.getLogger("lockers.kiosk")
 
@@ -45,7 +46,13 @@ def _cut_network(controller: Controller, after_s: float, for_s: float) -> None:
 
     def cut() -> None:
         log.warning("event=sim_network_cut seconds=%s", for_s)
-        link.client.disconnect()  # this ends paho's loop: restore() starts it again
+        # No DISCONNECT packet, as with a pulled cable: the broker publishes the last will.
+        link.client.loop_stop()
+        sock = link.client.socket()
+        if sock is not None:
+            sock.close()
+        link.connected = False
+        controller.inbox.put(LinkDown("network cut (sim)"))
         threading.Timer(for_s, restore).start()
 
     def restore() -> None:

@@ -146,10 +146,10 @@ class Demo:
                 if self.stop.is_set():
                     return
                 card.present_uid(pupil.card_uid)
-                self.stop.wait(0.5)
+                self.stop.wait(0.8)  # long enough for pcscd's ~400 ms poll to see it
                 card.remove()
                 done[kiosk].append(pupil)
-                self.stop.wait(self.rng.uniform(0.3, 0.8))
+                self.stop.wait(self.rng.uniform(0.7, 1.2))  # and to see it leave
 
         threads = [threading.Thread(target=lane, args=(k, p), daemon=True)
                    for k, p in lanes.items()]
@@ -171,7 +171,7 @@ class Demo:
             pass
         if self.stop.is_set():
             return
-        say("release window open: pupils tap out (the held phone stays shut)")
+        say("release window open: pupils tap out and collect their phones")
         threads = [threading.Thread(target=lane, args=(k, p), daemon=True)
                    for k, p in lanes.items()]
         for th in threads:
