@@ -322,7 +322,7 @@ class Demo:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
             say(f"stopped {name}")
-        if self.broker is not None:
+        if self.broker is not None and self.broker.running:
             self.broker.stop()
             say("stopped Mosquitto")
 
