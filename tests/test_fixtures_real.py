@@ -11,7 +11,6 @@ import sys
 import textwrap
 import threading
 
-import paho.mqtt.client as mqtt
 import pytest
 from gpiozero import Button, OutputDevice
 from smartcard.scard import SCARD_STATE_EMPTY, SCARD_STATE_PRESENT
@@ -163,6 +162,3 @@ def test_relay_pin_and_door_pin_through_gpiozero_mock_pins(mock_pins) -> None:  
     mock_pins.pin(27).drive_high()
     assert opened.wait(2)
 
-
-def test_mqtt_client_library_speaks_mqtt5() -> None:
-    assert mqtt.MQTTv5 == 5
