@@ -12,7 +12,7 @@ from pathlib import Path
 from firmware_py.board import BoardConfig, build_hardware
 from firmware_py.errors import FirmwareError
 from firmware_py.nfc import ReaderSpec
-from locker_controller.config import KioskConfig, load_config
+from locker_controller.config import KioskConfig, ReaderConfig, load_config
 from locker_controller.controller import Controller
 from locker_controller.errors import ControllerError
 from locker_controller.link import LinkDown
@@ -76,7 +76,8 @@ def run_kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
         pcscd = IsolatedPcscd(config.state_dir / "pcscd")
         pcscd.start()
         os.environ.update(pcscd.environ())
-        config.readers = [type(config.readers[0])(role=r.role, name=name)
+        # The virtual readers stand in for the configured ones, in order (two at most).
+        config.readers = [ReaderConfig(role=r.role, name=name)
                           for r, name in zip(config.readers, pcscd.reader_names, strict=False)]
         # Tell whoever plays the cards where the virtual readers listen.
         (config.state_dir / "vpcd.json").write_text(json.dumps(
