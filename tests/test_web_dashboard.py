@@ -269,3 +269,14 @@ def test_the_api_description_is_for_signed_in_staff(site: Any) -> None:
         assert http.get("/openapi.json").status_code == 303
         assert http.get("/docs").status_code == 303
         assert http.get("/healthz").json()["status"] == "ok"  # liveness for monitoring only
+
+
+def test_held_devices_show_how_many_breaches_the_pupil_has_had_this_term(site: Any) -> None:
+    _base, rt, _kiosk = site
+    c = rt.services.confiscations
+    c.confiscate("office1", "A002", "phone out in a lesson")
+    c.confiscate("office1", "A002", "second phone found")
+    held = {v.reason: v for v in c.held_devices()}
+    assert held["phone out in a lesson"].breaches_this_term == 1
+    assert held["second phone found"].breaches_this_term == 2
+    assert held["second phone found"].release_mode == "parent_only"  # north: after 2 breaches

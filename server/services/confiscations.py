@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
 from server.errors import NotAllowed, NotFound
@@ -144,8 +145,9 @@ class ConfiscationServices:
             out = []
             for c, ref in s.execute(q).all():
                 kcode = s.get(Kiosk, c.kiosk_id).code if c.kiosk_id else None  # type: ignore
-                out.append(ConfiscationView(c.id, ref, c.state, c.release_mode, 0, kcode,
-                                            c.slot, c.confiscated_at, c.reason, c.command_id))
+                out.append(ConfiscationView(c.id, ref, c.state, c.release_mode,
+                                            _breaches(s, c), kcode, c.slot, c.confiscated_at,
+                                            c.reason, c.command_id))
             return out
 
     # --- helpers ------------------------------------------------------------------------
@@ -183,6 +185,15 @@ class ConfiscationServices:
 
     def _view(self, act: Action, conf: Confiscation) -> ConfiscationView:
         kiosk = act.session.get(Kiosk, conf.kiosk_id) if conf.kiosk_id else None
-        return ConfiscationView(conf.id, self._ref(act, conf), conf.state, conf.release_mode, 0,
-                                kiosk.code if kiosk else None, conf.slot, conf.confiscated_at,
-                                conf.reason, conf.command_id)
+        return ConfiscationView(conf.id, self._ref(act, conf), conf.state, conf.release_mode,
+                                _breaches(act.session, conf), kiosk.code if kiosk else None,
+                                conf.slot, conf.confiscated_at, conf.reason, conf.command_id)
+
+
+def _breaches(s: Session, conf: Confiscation) -> int:
+    """How many confiscations the pupil has had this term, up to and including ``conf``."""
+    st = s.get(Site, conf.site_id)
+    start, end = term_containing(s, st, conf.day)
+    return int(s.scalar(select(func.count()).select_from(Confiscation).where(
+        Confiscation.pupil_id == conf.pupil_id, Confiscation.day >= start,
+        Confiscation.day <= end, Confiscation.id <= conf.id)) or 0)
