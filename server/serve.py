@@ -10,6 +10,27 @@ from server.config import ServerConfig
 log = logging.getLogger("lockers.server")
 
 
+def session_key(config: ServerConfig) -> str:
+    """The web sessions' signing key, kept in a file so a restart does not sign staff out
+    (and an open dashboard reconnects by itself). Made on first start, readable only by us."""
+    import secrets
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    path = Path(config.web.secret_key_file) if config.web.secret_key_file else None
+    if path is None:
+        url = make_url(config.database_url)
+        folder = Path(url.database).parent if url.get_backend_name() == "sqlite" and \
+            url.database else Path(".")
+        path = folder / "web-session.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def serve(config: ServerConfig) -> int:
     """Run everything; return the exit code."""
     import uvicorn
@@ -31,7 +52,7 @@ def serve(config: ServerConfig) -> int:
                 "events_applied": runtime.ingest.stats.applied,
                 "bad_payloads": runtime.ingest.stats.bad_payloads}
 
-    app = create_app(runtime.services, health=health)
+    app = create_app(runtime.services, health=health, session_key=session_key(config))
     app.state.runtime = runtime
     runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
@@ -39,7 +60,9 @@ def serve(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: log.info("event=signal signum=%s", signum))
     try:
-        uvicorn.run(app, host=config.web.host, port=config.web.port, log_level="warning")
+        # Open dashboards hold a stream each: do not let them hold a restart up.
+        uvicorn.run(app, host=config.web.host, port=config.web.port, log_level="warning",
+                    timeout_graceful_shutdown=2)
     finally:
         runtime.stop()
     return 0

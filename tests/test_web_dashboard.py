@@ -29,19 +29,40 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def site(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[str, Any, Any]]:
     """A running server with its web app on a free port, and a kiosk north/k1."""
     with server_and_kiosk(tmp_path, broker_factory) as (rt, kiosk):
-        app = create_app(rt.services)
-        rt.ingest.listeners.append(app.state.broadcaster.on_commit)
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_until(lambda: server.started, 10, "the web server")
+        web = WebServer(rt, port)
+        web.start()
+        rt.web = web
         try:
             yield f"http://127.0.0.1:{port}", rt, kiosk
         finally:
-            server.should_exit = True
-            thread.join(10)
+            web.stop()
+
+
+class WebServer:
+    """The web app under uvicorn in a thread; restartable on the same port."""
+
+    KEY = "test-session-key-kept-across-restarts"
+
+    def __init__(self, rt: Any, port: int) -> None:
+        self.rt, self.port = rt, port
+
+    def start(self) -> None:
+        app = create_app(self.rt.services, session_key=self.KEY)
+        self.listener = app.state.broadcaster.on_commit
+        self.rt.ingest.listeners.append(self.listener)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning",
+                                                    timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, 10, "the web server")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        if self.listener in self.rt.ingest.listeners:
+            self.rt.ingest.listeners.remove(self.listener)
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +301,20 @@ def test_held_devices_show_how_many_breaches_the_pupil_has_had_this_term(site: A
     assert held["phone out in a lesson"].breaches_this_term == 1
     assert held["second phone found"].breaches_this_term == 2
     assert held["second phone found"].release_mode == "parent_only"  # north: after 2 breaches
+
+
+def test_an_open_dashboard_recovers_by_itself_after_a_server_restart(site: Any,
+                                                                     browser: Browser) -> None:
+    base, rt, kiosk = site
+    page = browser.new_page()
+    sign_in(page, base, "head", "leader pass")
+    page.wait_for_selector("#live:has-text('live')")
+    rt.web.stop()
+    page.wait_for_selector("#live:has-text('reconnecting')", timeout=10000)
+    rt.web.start()  # same port, same session key: nobody has to sign in again
+    page.wait_for_selector("#live:has-text('live')", timeout=15000)
+    kiosk.publish(m.SlotStateEvent(kiosk="k1", site="north", seq=1,
+                                   at=MORNING + timedelta(minutes=1), slot=5,
+                                   state=m.SlotState.OCCUPIED,
+                                   previous=m.SlotState.FREE, pupil_ref="A002"))
+    page.wait_for_selector("#slot-k1-5[data-state=occupied]", timeout=5000)
