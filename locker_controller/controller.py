@@ -84,7 +84,7 @@ class Controller:
         self._last_sent = 0.0
         self._snapshot_dirty = True
         self._last_snapshot = 0.0
-        self._to_publish: list[m.EventBase] = []
+        self._new_events = False  # stored events not yet offered to the server
         self._view_dirty = False
         self.readers_ok: dict[str, bool] = {}
 
@@ -405,8 +405,8 @@ class Controller:
         if self._view_dirty:  # an alarm came or went: the screen must know
             self._view_dirty = False
             self._notify(self._view())
-        if self._to_publish:
-            self._to_publish.clear()
+        if self._new_events:
+            self._new_events = False
             self._send_pending()
 
     def _publish_snapshot(self) -> None:
@@ -435,7 +435,7 @@ class Controller:
         at = self.clock.now()
         event = self.store.append_event(
             lambda seq: kind(kiosk=self.kiosk, site=self.site, seq=seq, at=at, **fields))
-        self._to_publish.append(event)
+        self._new_events = True
         return event
 
     def _move(self, slot: Slot, trigger: str, pupil_ref: Any = ...) -> None:
