@@ -49,10 +49,10 @@ def main() -> int:
 def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
     from firmware_py.interfaces import CardTapped
     from locker_controller.api import TapResult
-    from locker_controller.config import KioskConfig, ReaderConfig, RelayConfig
     from locker_controller.run import build_controller
     from lockers.cardhash import card_hash
     from lockers.clock import SystemClock
+    from lockers.kiosk_config import KioskConfig, ReaderConfig, RelayConfig
     from lockers.wire import messages as m
 
     uids = [f"04{i:012X}" for i in range(1, taps + 200)]

@@ -26,7 +26,6 @@ from firmware_py.interfaces import (
 )
 from locker_controller import commands as command_handlers
 from locker_controller.api import KioskView, SlotSummary, StaffResult, TapResult
-from locker_controller.config import KioskConfig
 from locker_controller.decisions import decide_tap
 from locker_controller.link import Incoming, LinkDown, LinkUp, ServerLink
 from locker_controller.replica import PolicyReplica
@@ -36,6 +35,7 @@ from locker_controller.store import KioskStore
 from lockers import __version__
 from lockers.cardhash import card_hash
 from lockers.clock import Clock, SystemClock
+from lockers.kiosk_config import KioskConfig
 from lockers.wire import WireError, decode_topic
 from lockers.wire import messages as m
 from lockers.wire import topics as t

@@ -1,9 +1,8 @@
 """The one exception base of the kiosk controller."""
 
+from lockers.errors import LockersError
 
-class ControllerError(RuntimeError):
+
+class ControllerError(LockersError, RuntimeError):
     """A kiosk problem, with a message a school's IT person can act on."""
 
-
-class ConfigError(ControllerError):
-    """The kiosk's config file is missing or wrong."""

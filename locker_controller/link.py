@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
-from locker_controller.config import BrokerConfig
+from lockers.kiosk_config import BrokerConfig
+from lockers.mqtt import make_client
 from lockers.wire import encode
 from lockers.wire import topics as t
 from lockers.wire.messages import KioskStatus
@@ -55,12 +55,9 @@ class ServerLink:
                  software: str) -> None:
         self.config, self.site, self.kiosk, self.inbox = config, site, kiosk, inbox
         self.connected = False
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=f"kiosk-{site}-{kiosk}-{uuid.uuid4().hex[:6]}",
-                             protocol=mqtt.MQTTv5)
-        client.username_pw_set(config.username, config.password)
-        if config.tls_ca is not None:
-            client.tls_set(ca_certs=str(config.tls_ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client = make_client(f"kiosk-{site}-{kiosk}-{uuid.uuid4().hex[:6]}",
+                             username=config.username, password=config.password,
+                             tls_ca=config.tls_ca)
         will = KioskStatus(kiosk=kiosk, site=site, state="offline", reason="will",
                            software=software)
         client.will_set(t.topic(t.STATUS, site, kiosk), encode(will), qos=1, retain=True)

@@ -12,10 +12,10 @@ from pathlib import Path
 from firmware_py.board import BoardConfig, build_hardware
 from firmware_py.errors import FirmwareError
 from firmware_py.nfc import ReaderSpec
-from locker_controller.config import KioskConfig, ReaderConfig, load_config
 from locker_controller.controller import Controller
 from locker_controller.errors import ControllerError
 from locker_controller.link import LinkDown
+from lockers.kiosk_config import KioskConfig, ReaderConfig, load_kiosk_config
 
 log = logging.getLogger("lockers.kiosk")
 
@@ -68,7 +68,7 @@ def run_kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
               network_cut: tuple[float, float] | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = load_config(config_path)
+    config = load_kiosk_config(config_path)
     pcscd = None
     if sim and "PCSCLITE_CSOCK_NAME" not in os.environ:
         from firmware_py.sim.pcscd import IsolatedPcscd

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lockers.errors import LockersError
 from lockers.wire import topics as t
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 APT_HINT = "apt-get install -y mosquitto mosquitto-clients"
 
 
-class BrokerError(RuntimeError):
+class BrokerError(LockersError, RuntimeError):
     """The broker cannot be configured or started; the message says what to do."""
 
 

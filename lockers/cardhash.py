@@ -11,10 +11,12 @@ import hashlib
 import hmac
 import re
 
+from lockers.errors import LockersError
+
 _HEX = re.compile(r"^[0-9A-F]+$")
 
 
-class CardUidError(ValueError):
+class CardUidError(LockersError, ValueError):
     """A card UID that is not hex (an enrolment typo or a misread card)."""
 
 

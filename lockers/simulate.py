@@ -195,8 +195,8 @@ class Simulation:
 
     def _start_kiosk(self, kiosk: str, key: str) -> None:
         from firmware_py.sim.pupils import SimPupils
-        from locker_controller.config import BrokerConfig, KioskConfig, RelayConfig
         from locker_controller.run import build_controller
+        from lockers.kiosk_config import BrokerConfig, KioskConfig, RelayConfig
 
         account = next(a for a in self.broker.setup.kiosks if a.kiosk == kiosk)
         config = KioskConfig(

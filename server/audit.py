@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from server.ingest.bulk import insert_rows
+from server.bulk import insert_rows
 from server.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -52,6 +52,19 @@ def row_hash(prev: str, row: dict[str, Any]) -> str:
     if isinstance(fields["at"], datetime):
         fields["at"] = _naive_utc(fields["at"]).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return hashlib.sha256((prev + canonical(fields)).encode()).hexdigest()
+
+
+def staff_actor(username: str) -> str:
+    """The audit actor of a staff member: ``staff:<username>``."""
+    return f"staff:{username}"
+
+
+def kiosk_actor(site: str, kiosk: str) -> str:
+    """The audit actor of a kiosk: ``kiosk:<site>/<kiosk>`` (a kiosk id is unique per site)."""
+    return f"kiosk:{site}/{kiosk}"
+
+
+SYSTEM = "system"
 
 
 @dataclass(frozen=True)

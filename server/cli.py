@@ -143,12 +143,14 @@ def export_pupil_command(reference: str, config_path: Path, out: Path | None,
     """Subject-access export: everything held about one pupil, as JSON."""
     import json
 
+    from server import audit
     from server.errors import ServerError
     from server.retention import export_pupil
 
     services = _services(config_path)
     try:
-        data = export_pupil(services.store, services.clock, reference, actor=f"staff:{actor}")
+        data = export_pupil(services.store, services.clock, reference,
+                            actor=audit.staff_actor(actor))
     except ServerError as exc:
         _fail(exc)
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)

@@ -21,6 +21,7 @@ from lockers.clock import Clock
 from lockers.wire import messages as m
 from server import audit
 from server.errors import NotFound
+from server.ingest.kiosks import KnownKiosk
 from server.models import Command, Kiosk, Site
 from server.replica import Publish
 from server.store import Store
@@ -72,7 +73,7 @@ class CommandCenter:
                             slot=slot, actor=actor, reason=reason, issued_at=now,
                             expires_at=command.expires_at))
         audit.append(session, now, [audit.Entry(
-            actor=f"staff:{actor}", action=f"command.{kind.value}", entity="command",
+            actor=audit.staff_actor(actor), action=f"command.{kind.value}", entity="command",
             entity_id=command.id, reason=reason,
             detail={"kiosk": kiosk.code, "slot": slot, "purpose": purpose,
                     "expires_at": command.expires_at.isoformat()})])
@@ -101,18 +102,21 @@ class CommandCenter:
         self.dispatch(command, site_code)
         return command
 
-    def apply_ack(self, session: Session, ack: m.CommandAck, now: datetime) -> str | None:
+    def apply_ack(self, session: Session, kiosk: KnownKiosk, ack: m.CommandAck, now: datetime
+                  ) -> str | None:
         """Record a kiosk's ack inside the caller's transaction; return the command id to
-        wake after commit (None if the command is unknown)."""
+        wake after commit (None if the command is unknown, or was sent to another kiosk)."""
         status = status_of(ack.outcome)
-        done = session.execute(update(Command).where(Command.id == ack.command_id).values(
+        done = session.execute(update(Command).where(
+            Command.id == ack.command_id, Command.kiosk_id == kiosk.id).values(
             status=status, outcome=ack.outcome.value, detail=ack.detail, acked_at=ack.at,
             ack=ack.model_dump(mode="json")))
         if not done.rowcount:
             log.warning("event=command_ack_unknown id=%s kiosk=%s", ack.command_id, ack.kiosk)
             return None
         audit.append(session, now, [audit.Entry(
-            actor=f"kiosk:{ack.kiosk}", action="command.ack", entity="command",
+            actor=audit.kiosk_actor(kiosk.site_code, kiosk.code), action="command.ack",
+            entity="command",
             entity_id=ack.command_id, detail=ack.model_dump(mode="json"))])
         return ack.command_id
 
@@ -166,7 +170,7 @@ class CommandCenter:
                              .values(status="timeout"))
             if done.rowcount:
                 audit.append(s, self.clock.now(), [audit.Entry(
-                    actor="system", action="command.timeout", entity="command",
+                    actor=audit.SYSTEM, action="command.timeout", entity="command",
                     entity_id=command_id, reason="no acknowledgement from the kiosk")])
                 log.warning("event=command_timeout id=%s", command_id)
         return self.result(command_id)

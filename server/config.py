@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from server.errors import ConfigError
+import tomli_w
+
+from server.errors import ServerConfigError
 from server.mqtt_link import MqttSettings
 
 
@@ -48,7 +50,8 @@ def _section(cls: type, data: dict[str, Any], name: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
-        raise ConfigError(f"[{name}] has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        raise ServerConfigError(f"[{name}] has unknown keys {sorted(unknown)}; "
+                                f"known: {sorted(known)}")
     return cls(**data)
 
 
@@ -58,10 +61,10 @@ def load(path: Path | str) -> ServerConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found (see hardware/server.example.toml)"
+        raise ServerConfigError(f"config file {path} not found (see hardware/server.example.toml)"
                           ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        raise ServerConfigError(f"{path} is not valid TOML: {exc}") from None
     mqtt = dict(data.get("mqtt", {}))
     pw_file = mqtt.pop("password_file", None)
     if pw_file:
@@ -69,7 +72,7 @@ def load(path: Path | str) -> ServerConfig:
         try:
             mqtt["password"] = pw_path.read_text().strip()
         except OSError as exc:
-            raise ConfigError(f"[mqtt] password_file {pw_path}: {exc}") from None
+            raise ServerConfigError(f"[mqtt] password_file {pw_path}: {exc}") from None
     db = data.get("database", {})
     srv = data.get("server", {})
     return ServerConfig(
@@ -80,3 +83,19 @@ def load(path: Path | str) -> ServerConfig:
         ingest_max_batch=int(srv.get("ingest_max_batch", 500)),
         log_level=str(srv.get("log_level", "INFO")),
     )
+
+
+def dump(config: ServerConfig, password_file: str | None = None) -> str:
+    """The TOML text of ``config``, the inverse of :func:`load` (the demo and the simulator
+    write their server.toml with it). With ``password_file`` the broker password is left out
+    of the file and read from that file instead."""
+    mqtt = {k: v for k, v in asdict(config.mqtt).items() if v is not None}
+    if password_file is not None:
+        mqtt.pop("password", None)
+        mqtt["password_file"] = password_file
+    data = {"database": {"url": config.database_url}, "mqtt": mqtt,
+            "web": {k: v for k, v in asdict(config.web).items() if v is not None},
+            "server": {"replica_tick_s": config.replica_tick_s,
+                       "ingest_max_batch": config.ingest_max_batch,
+                       "log_level": config.log_level}}
+    return tomli_w.dumps(data)

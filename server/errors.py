@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from lockers.errors import LockersError
 
-class ServerError(Exception):
+
+class ServerError(LockersError):
     """Base of every error the server raises on purpose."""
 
 
-class NotFound(ServerError):
+class NotFound(ServerError, LookupError):
     """A record named by the caller does not exist."""
 
 
-class NotAllowed(ServerError):
+class NotAllowed(ServerError, PermissionError):
     """The action breaks a school rule (e.g. releasing a device handed to the police)."""
 
 
@@ -19,7 +21,7 @@ class Forbidden(NotAllowed):
     """The staff member's role does not allow this action (or the account is disabled)."""
 
 
-class ConfigError(ServerError):
+class ServerConfigError(ServerError, ValueError):
     """The server's configuration file is missing or wrong."""
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from lockers import mqtt as lockers_mqtt
 from lockers.wire import topics as t
 
 log = logging.getLogger("lockers.server.mqtt")
@@ -41,14 +42,9 @@ class Inbound:
 
 
 def make_client(settings: Any, client_id: str) -> mqtt.Client:
-    """A paho 2.x MQTT 5 client with the server's credentials (and TLS if configured)."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                    protocol=mqtt.MQTTv5)
-    if settings.username:
-        c.username_pw_set(settings.username, settings.password)
-    if settings.tls_ca:
-        c.tls_set(ca_certs=settings.tls_ca)
-    return c
+    """A client with the server's credentials (and TLS if configured)."""
+    return lockers_mqtt.make_client(client_id, username=settings.username or None,
+                                    password=settings.password, tls_ca=settings.tls_ca)
 
 
 class Subscriber:

@@ -29,7 +29,7 @@ from server.store import Store
 log = logging.getLogger("lockers.server.retention")
 
 
-def purge(store: Store, clock: Clock, actor: str = "system") -> dict[str, int]:
+def purge(store: Store, clock: Clock, actor: str = audit.SYSTEM) -> dict[str, int]:
     """Blank event payloads and audit personal detail older than each site's retention days.
 
     Events keep their type, time, outcome and slot (term reports still count them) but lose
@@ -69,7 +69,7 @@ def _row(obj: Any) -> dict[str, Any]:
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in out.items()}
 
 
-def export_pupil(store: Store, clock: Clock, reference: str, actor: str = "system"
+def export_pupil(store: Store, clock: Clock, reference: str, actor: str = audit.SYSTEM
                  ) -> dict[str, Any]:
     """Everything held about one pupil (a subject-access request), as JSON-ready data.
     The export itself is recorded in the audit log."""

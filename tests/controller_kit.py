@@ -18,11 +18,11 @@ from firmware_py.interfaces import CardTapped
 from firmware_py.nfc import ReaderSpec
 from firmware_py.sim.world import SimWorld
 from locker_controller.api import KioskView, StaffResult, TapResult
-from locker_controller.config import BrokerConfig, KioskConfig, ReaderConfig, RelayConfig
 from locker_controller.controller import Controller
 from locker_controller.staff import hash_pin
 from lockers.cardhash import card_hash
 from lockers.clock import FakeClock
+from lockers.kiosk_config import BrokerConfig, KioskConfig, ReaderConfig, RelayConfig
 from lockers.wire import decode_topic, encode
 from lockers.wire import messages as m
 from lockers.wire import topics as t

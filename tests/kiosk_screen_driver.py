@@ -38,15 +38,15 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 from firmware_py.interfaces import CardTapped  # noqa: E402
 from firmware_py.sim.vpcd_card import VirtualCard  # noqa: E402
 from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
-from locker_controller.config import (  # noqa: E402
+from locker_controller.controller import Controller  # noqa: E402
+from locker_controller.run import build_controller  # noqa: E402
+from lockers.clock import FakeClock  # noqa: E402
+from lockers.kiosk_config import (  # noqa: E402
     BrokerConfig,
     KioskConfig,
     ReaderConfig,
     RelayConfig,
 )
-from locker_controller.controller import Controller  # noqa: E402
-from locker_controller.run import build_controller  # noqa: E402
-from lockers.clock import FakeClock  # noqa: E402
 
 
 class Driver:

@@ -42,14 +42,13 @@ def test_every_state_is_reachable_from_free() -> None:
 
 def test_the_example_kiosk_config_loads_and_a_wrong_one_says_what_is_wrong(tmp_path: Path
                                                                           ) -> None:
-    from locker_controller.config import load_config
-    from locker_controller.errors import ConfigError
+    from lockers.kiosk_config import KioskConfigError, load_kiosk_config
 
     example = Path(__file__).resolve().parents[1] / "hardware" / "kiosk.example.toml"
-    assert load_config(example).relays.max_coils == 4
+    assert load_kiosk_config(example).relays.max_coils == 4
     bad = tmp_path / "kiosk.toml"
     bad.write_text(example.read_text().replace("max_coils = 4", "max_coils = 0"))
-    with pytest.raises(ConfigError, match="relays.max_coils"):
-        load_config(bad)
-    with pytest.raises(ConfigError, match="does not exist"):
-        load_config(tmp_path / "missing.toml")
+    with pytest.raises(KioskConfigError, match="relays.max_coils"):
+        load_kiosk_config(bad)
+    with pytest.raises(KioskConfigError, match="does not exist"):
+        load_kiosk_config(tmp_path / "missing.toml")

@@ -5,18 +5,18 @@ the batch's new events in order.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
+from server.bulk import insert_rows
 from server.ingest.batch import BatchResult
-from server.ingest.bulk import insert_rows
 from server.ingest.kiosks import KnownKiosk
-from server.models import Alarm, Confiscation, Deposit, EarlyRelease, Pupil, Site, Slot
+from server.ingest.slot_mirror import write_slots
+from server.models import Alarm, Confiscation, Deposit, EarlyRelease, Pupil, Site
 from server.models.records import HELD, RELEASED_TO_PUPIL
 
 
@@ -59,7 +59,7 @@ def apply_effects(session: Session, now: datetime,
     if deposits:
         insert_rows(session, Deposit.__table__, deposits)
     if slots:
-        _update_slots(session, slots)
+        write_slots(session, slots)
 
 
 def _pupil_ids(session: Session, refs: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
@@ -84,25 +84,6 @@ def _collected(session: Session, kiosk: KnownKiosk, ev: m.CollectionEvent,
         ).values(state=RELEASED_TO_PUPIL, closed_at=ev.at))
         if moved.rowcount:
             result.policy_sites.add(kiosk.site_id)
-
-
-def _update_slots(session: Session, slots: dict[tuple[int, int], dict[str, object]]) -> None:
-    """Write each touched slot's final values: one executemany per set of columns."""
-    table = Slot.__table__
-    existing = {tuple(r) for r in session.execute(select(Slot.kiosk_id, Slot.number).where(
-        tuple_(Slot.kiosk_id, Slot.number).in_(list(slots))))}
-    conn = session.connection()
-    groups: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
-    for (kiosk_id, number), values in slots.items():
-        if (kiosk_id, number) in existing:
-            groups[tuple(sorted(values))].append({"k": kiosk_id, "n": number, **values})
-        else:
-            conn.execute(table.insert().values(kiosk_id=kiosk_id, number=number, **values))
-    for cols, params in groups.items():
-        stmt = table.update().where(table.c.kiosk_id == bindparam("k"),
-                                    table.c.number == bindparam("n")
-                                    ).values({c: bindparam(c) for c in cols})
-        conn.execute(stmt, params)
 
 
 def _alarm(session: Session, kiosk: KnownKiosk, ev: m.AlarmEvent) -> None:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
 from server import audit
+from server.bulk import insert_rows
 from server.ingest.batch import BatchResult
-from server.ingest.bulk import insert_rows
 from server.ingest.effects import apply_effects
 from server.ingest.kiosks import KnownKiosk
 from server.models import Alarm, Event, Kiosk
@@ -73,7 +73,7 @@ def apply_events(session: Session, now: datetime,
                      "outcome": payload.get("outcome"), "slot": payload.get("slot"),
                      "payload": payload})
         entries.append(audit.Entry(
-            actor=f"kiosk:{kiosk.site_code}/{kiosk.code}", action=f"event.{payload['type']}",
+            actor=audit.kiosk_actor(kiosk.site_code, kiosk.code), action=f"event.{payload['type']}",
             entity="event", entity_id=f"{kiosk.site_code}/{kiosk.code}#{ev.seq}",
             pupil_ref=payload.get("pupil_ref"),
             detail={"payload_sha256": hashlib.sha256(raw[id(ev)]).hexdigest()}))

@@ -1,18 +1,17 @@
-"""What kiosks say about themselves: online/offline (with an alarm while offline) and their
-slot snapshots, mirrored for the dashboard."""
+"""What kiosks say about themselves: online/offline, with an alarm while offline."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
 from server import audit
 from server.ingest.kiosks import KnownKiosk
-from server.models import Alarm, Kiosk, Slot
+from server.models import Alarm, Kiosk
 
 log = logging.getLogger("lockers.server.ingest")
 
@@ -42,25 +41,10 @@ def record_status(s: Session, kiosk: KnownKiosk, status: m.KioskStatus, now: dat
             s.add(Alarm(kiosk_id=kiosk.id, kind="kiosk_offline", raised_at=at,
                         detail=f"reason={status.reason}"))
         audit.append(s, at, [audit.Entry(
-            actor=f"kiosk:{kiosk.site_code}/{kiosk.code}", action=f"kiosk.{status.state}",
+            actor=audit.kiosk_actor(kiosk.site_code, kiosk.code), action=f"kiosk.{status.state}",
             entity="kiosk", entity_id=f"{kiosk.site_code}/{kiosk.code}",
             detail=status.model_dump(mode="json"))])
         log.info("event=kiosk_%s site=%s kiosk=%s", status.state, kiosk.site_code,
                  kiosk.code)
     return (online and status.reason == "birth" and status.policy_version is not None
             and status.policy_version < row.policy_version)
-
-
-def mirror_slots(s: Session, kiosk: KnownKiosk, snap: m.SlotSnapshot) -> None:
-    """Mirror a kiosk's retained slot snapshot into the slots table."""
-    existing = {n: sl for n, sl in s.execute(
-        select(Slot.number, Slot).where(Slot.kiosk_id == kiosk.id)).all()}
-    for view in snap.slots:
-        row = existing.get(view.slot)
-        if row is None:
-            row = Slot(kiosk_id=kiosk.id, number=view.slot)
-            s.add(row)
-        row.state = view.state.value
-        row.pupil_ref = view.pupil_ref
-        row.door_open = view.door_open
-        row.updated_at = snap.at

@@ -24,8 +24,9 @@ from lockers.wire.codec import decode_topic
 from lockers.wire.errors import WireError
 from server.commands import CommandCenter
 from server.ingest.events import BatchResult, apply_events
-from server.ingest.kiosk_state import mirror_slots, record_status
+from server.ingest.kiosk_state import record_status
 from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite
+from server.ingest.slot_mirror import mirror_snapshot
 from server.mqtt_link import Inbound
 from server.replica import ReplicaPublisher
 from server.store import Store
@@ -142,9 +143,9 @@ class IngestWorker:
                     if record_status(s, kiosk, message, self.clock.now()):
                         resend.append(kiosk.id)
                 elif isinstance(message, m.SlotSnapshot):
-                    mirror_slots(s, kiosk, message)
+                    mirror_snapshot(s, kiosk, message)
                 elif isinstance(message, m.CommandAck) and self.commands is not None:
-                    cid = self.commands.apply_ack(s, message, now)
+                    cid = self.commands.apply_ack(s, kiosk, message, now)
                     if cid:
                         wake.append(cid)
             if events:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lockers.cardhash import card_hash
 from lockers.wire.topics import check_id
+from server import audit
 from server.errors import NotAllowed, NotFound
 from server.models import Kiosk, Site, Slot, Staff
 from server.passwords import check_password, hash_password, hash_pin
@@ -149,8 +150,6 @@ class AdminServices:
             return StaffView(row.id, row.username, row.display_name, row.role, row.active)
 
     def _first_admin(self, username: str, display_name: str, password: str) -> StaffView:
-        from server import audit
-
         with self.ctx.store.write() as s:
             if s.scalar(select(Staff).limit(1)) is not None:
                 raise NotAllowed("staff accounts exist already; sign in as an admin instead")
@@ -159,7 +158,7 @@ class AdminServices:
             s.add(row)
             s.flush()
             audit.append(s, self.ctx.clock.now(), [audit.Entry(
-                actor="system", action="staff.create", entity="staff", entity_id=username,
+                actor=audit.SYSTEM, action="staff.create", entity="staff", entity_id=username,
                 reason="first admin (lockers init)", detail={"role": "admin"})])
             return StaffView(row.id, username, display_name, "admin", True)
 

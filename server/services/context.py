@@ -54,7 +54,7 @@ class Action:
               action: str | None = None) -> None:
         """Record who/when/why for this action (committed with it)."""
         self.entries.append(audit.Entry(
-            actor=f"staff:{self.staff.username}", action=action or self.name, entity=entity,
+            actor=audit.staff_actor(self.staff.username), action=action or self.name, entity=entity,
             entity_id=None if entity_id is None else str(entity_id), pupil_ref=pupil_ref,
             reason=reason, detail=detail))
 

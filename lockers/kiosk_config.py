@@ -1,15 +1,26 @@
-"""The kiosk's typed config file (TOML). Defaults run the demo's sim kiosk."""
+"""The kiosk's typed config file (TOML). Defaults run the demo's sim kiosk.
+
+It lives in the kernel because two parts share it: the kiosk reads it
+(:func:`load_kiosk_config`), and the server's provisioning, the demo and the simulator write
+it (:func:`dump_kiosk_config`), so the file a school copies onto a Pi is always one the kiosk
+accepts.
+"""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from locker_controller.errors import ConfigError
+from lockers.errors import LockersError
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class KioskConfigError(LockersError, ValueError):
+    """The kiosk's config file is missing or wrong."""
 
 
 class BrokerConfig(BaseModel):
@@ -63,22 +74,30 @@ class KioskConfig(BaseModel):
     synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
 
 
-def load_config(path: Path) -> KioskConfig:
-    """Read and validate a kiosk config file; raise :class:`ConfigError` saying what is wrong."""
+def load_kiosk_config(path: Path) -> KioskConfig:
+    """Read and validate a kiosk config file; raise :class:`KioskConfigError` saying what is
+    wrong."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"kiosk config {path} does not exist (see "
+        raise KioskConfigError(f"kiosk config {path} does not exist (see "
                           "hardware/kiosk.example.toml)") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise KioskConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
         config = KioskConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        raise KioskConfigError(f"{path}: {where}: {first['msg']}") from None
     base = path.parent
     if not config.pinmap.is_absolute() and not config.pinmap.exists():
         config.pinmap = base / config.pinmap
     return config
+
+
+def dump_kiosk_config(config: KioskConfig, header: str = "") -> str:
+    """The TOML text of ``config`` (paths as text), with an optional comment header."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    lines = "".join(f"# {line}\n" for line in header.splitlines())
+    return lines + tomli_w.dumps(data)
