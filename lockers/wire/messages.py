@@ -25,6 +25,14 @@ SlotNumber = Annotated[int, Field(ge=1, le=999)]
 Seq = Annotated[int, Field(ge=1)]
 # "pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>": checkable on a kiosk with hashlib alone.
 PinHash = Annotated[str, StringConstraints(pattern=r"^pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]+$")]
+# One boot of a kiosk's store (its outbox and slot records): 16 hex digits made when the store
+# is created. A kiosk whose state file was lost starts a new epoch, so the server sees a
+# restarted sequence instead of taking new events for duplicates.
+Epoch = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+# One device the school has taken charge of, from hand-in to hand-back (DESIGN.md: custody).
+# Minted by whoever takes the device in: a kiosk ("<kiosk>.<epoch>.<seq>" of the deposit
+# event) or the server ("s<number>") for office hand-ins and confiscations.
+CustodyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,80}$")]
 
 
 class Part(BaseModel):
@@ -74,12 +82,13 @@ class KioskStatus(WireModel):
 
 
 class SlotView(Part):
-    """One slot in a snapshot."""
+    """One slot in a snapshot: its state, whose device is in it and which custody record."""
 
     slot: SlotNumber
     state: SlotState
     pupil_ref: PupilRef | None = None
     door_open: bool = False
+    custody_id: CustodyId | None = None
 
 
 class SlotSnapshot(WireModel):
@@ -125,12 +134,18 @@ class AlarmKind(StrEnum):
 
 
 class EventBase(WireModel):
-    """Fields every event carries: who sent it, its place in the kiosk's sequence, when."""
+    """Fields every event carries: who sent it, its place in the kiosk's sequence, when.
+
+    ``epoch`` names the boot of the kiosk's store the sequence belongs to: the server is
+    idempotent on (kiosk, epoch, seq). Kiosks older than custody send none; the server treats
+    that as one unnamed epoch.
+    """
 
     kiosk: Id
     site: Id
     seq: Seq
     at: AwareDatetime
+    epoch: Epoch | None = None
 
 
 class TapEvent(EventBase):
@@ -162,15 +177,25 @@ class SlotStateEvent(EventBase):
     state: SlotState
     previous: SlotState
     pupil_ref: PupilRef | None = None
+    custody_id: CustodyId | None = None
 
 
 class DepositEvent(EventBase):
-    """A pupil's devices were handed in: the door closed after a deposit opening."""
+    """A device went into a slot: the door closed after a deposit opening.
+
+    ``via`` says how: the pupil's own tap, staff at the kiosk handing in for a named pupil
+    (a forgotten card), or staff putting a confiscated device into a free slot (it is held at
+    once). ``custody_id`` is the record the kiosk minted for it (the server's own id when staff
+    put in a device the server already holds a record for).
+    """
 
     type: Literal["deposit"] = "deposit"
     slot: SlotNumber
     pupil_ref: PupilRef
     empty: bool | None = None  # None: this slot has no presence sensor
+    custody_id: CustodyId | None = None
+    via: Literal["pupil", "staff_assisted", "staff_confiscated"] = "pupil"
+    staff_ref: StaffRef | None = None
 
 
 class CollectionEvent(EventBase):
@@ -181,6 +206,7 @@ class CollectionEvent(EventBase):
     pupil_ref: PupilRef | None = None
     via: Literal["pupil", "early_release", "remote_unlock", "emergency", "staff"]
     command_id: Text | None = None
+    custody_id: CustodyId | None = None
 
 
 class AlarmEvent(EventBase):
@@ -209,7 +235,7 @@ class StaffActionEvent(EventBase):
     type: Literal["staff_action"] = "staff_action"
     staff_ref: StaffRef
     action: Literal["enrol_card", "open_slot", "clear_fault", "staff_mode_entered",
-                    "pin_refused"]
+                    "pin_refused", "assisted_hand_in", "confiscated_hand_in"]
     slot: SlotNumber | None = None
     card: CardHash | None = None
     pupil_ref: PupilRef | None = None
@@ -229,6 +255,7 @@ class EventAck(WireModel):
     kiosk: Id
     seqs: list[Seq] = Field(min_length=1)
     at: AwareDatetime
+    epoch: Epoch | None = None  # the epoch of the acknowledged events (as they carried it)
 
 
 # --- the policy replica (server -> kiosk) -----------------------------------------------
@@ -261,6 +288,29 @@ class CardEntry(Part):
     slot: SlotNumber | None = None  # fixed assignment, or the slot the device is held in
     eligible: bool = True
     early_release: Text | None = None  # id of an approved early release, usable once
+    elsewhere: list[DeviceWhere] = Field(default_factory=list, max_length=10)
+
+
+class DeviceWhere(Part):
+    """Where one of a pupil's devices is, so the kiosk can tell the pupil (and nothing more):
+    "Your phone is at North entrance, locker 12" or "your parent or carer can collect it from
+    the office". Sent only for devices at another kiosk, or held."""
+
+    kiosk: Id | None = None  # None: not in a locker (the office, the DSL)
+    kiosk_name: Annotated[str, StringConstraints(max_length=60)] | None = None
+    slot: SlotNumber | None = None
+    held: bool = False
+    back: Literal["at_window", "parent_or_carer", "office"] = "at_window"
+
+
+class SlotCustody(Part):
+    """The server's record of what is in one of this kiosk's slots (the custody picture a
+    kiosk rebuilds from after losing its state, and checks its own against)."""
+
+    slot: SlotNumber
+    custody_id: CustodyId
+    pupil_ref: PupilRef
+    held: bool = False
 
 
 class StaffEntry(Part):
@@ -291,6 +341,8 @@ class PolicySnapshot(WireModel):
     days: list[ReleaseDay]
     cards: list[CardEntry]
     staff: list[StaffEntry] = Field(default_factory=list)
+    # What the server believes is in each of this kiosk's occupied slots.
+    custody: list[SlotCustody] = Field(default_factory=list)
 
 
 class PolicyUpdate(WireModel):
@@ -308,6 +360,7 @@ class PolicyUpdate(WireModel):
     remove_staff: list[CardHash] = Field(default_factory=list)
     days: list[ReleaseDay] | None = None
     settings: KioskSettings | None = None
+    custody: list[SlotCustody] | None = None  # the whole picture again when it changed
 
 
 # --- commands (server -> kiosk) and their acknowledgements ------------------------------
@@ -334,8 +387,13 @@ class Command(WireModel):
     expires_at: AwareDatetime
     slot: SlotNumber | None = None
     purpose: Literal["parent_collection", "early_release", "staff", "fault_fix",
-                     "fire_alarm", "drill"] | None = None
+                     "fire_alarm", "drill", "dsl_handover", "police_handover",
+                     "return_to_pupil"] | None = None
     mode: Literal["normal", "maintenance"] | None = None
+    # A remote unlock names the custody record it opens for and whose device that is: the
+    # kiosk opens only if its own record of the slot matches, else refuses (DESIGN: custody).
+    custody_id: CustodyId | None = None
+    expected_pupil_ref: PupilRef | None = None
 
 
 class CommandOutcome(StrEnum):
