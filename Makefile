@@ -7,7 +7,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 demo: bootstrap
-	$(PY) -m lockers.cli demo
+	$(PY) -m launcher.cli demo
 
 test: bootstrap
 	$(PY) -m pytest

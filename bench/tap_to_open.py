@@ -48,8 +48,10 @@ def main() -> int:
 
 def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
     from firmware_py.interfaces import CardTapped
+    from launcher.kiosk import build_controller
     from locker_controller.api import TapResult
-    from locker_controller.run import build_controller
+    from locker_controller.replica import PolicyReplica
+    from locker_controller.store import KioskStore
     from lockers.cardhash import card_hash
     from lockers.clock import SystemClock
     from lockers.kiosk_config import KioskConfig, ReaderConfig, RelayConfig
@@ -61,11 +63,11 @@ def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
                          readers=[ReaderConfig(role="arrival", name=pcscd.reader_names[0])],
                          relays=RelayConfig(pulse_s=0.05, max_coils=4, max_on_s=1.0),
                          tap_hold_off_s=0.0)
-    controller, world = build_controller(config, sim=True)
-    controller.link = None  # the kiosk alone: its decisions do not wait for the network
     now = SystemClock().now()
     today = now.date()
-    controller.replica.apply_snapshot(m.PolicySnapshot(
+    # The kiosk alone, as after a restart without network: its stored replica decides.
+    store = KioskStore(config.state_dir / "k1.sqlite3")
+    PolicyReplica(store, "bench", "k1").apply_snapshot(m.PolicySnapshot(
         kiosk="k1", site="bench", version=1, generated_at=now,
         settings=m.KioskSettings(timezone="UTC"),
         days=[m.ReleaseDay(day=today + timedelta(days=d), school_day=True,
@@ -73,6 +75,8 @@ def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
               for d in range(2)],
         cards=[m.CardEntry(card=card_hash("bench-key-123", u), pupil_ref=f"P{i}",
                            first_name="Bench") for i, u in enumerate(uids)]))
+    store.close()
+    controller, world = build_controller(config, sim=True, connect=False)
     energised: dict[int, float] = {}
     relays = controller.hardware.bank.relays
     for slot, line in relays._lines.items():  # noqa: SLF001 - measure the pin, nothing else
@@ -86,15 +90,6 @@ def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
         line.set = timed  # type: ignore[method-assign]
     results: queue.Queue[TapResult] = queue.Queue()
     controller.subscribe(lambda r: results.put(r) if isinstance(r, TapResult) else None)
-    seen: queue.Queue[CardTapped] = queue.Queue()
-    real_put = controller.inbox.put
-
-    def spy(item: object, *a: object, **k: object) -> None:
-        if isinstance(item, CardTapped):
-            seen.put(item)
-        real_put(item, *a, **k)
-
-    controller.inbox.put = spy  # type: ignore[method-assign]
     controller.start()
     card = VirtualCard(port=pcscd.ports[0])
     reader_to_relay, card_to_relay = [], []
@@ -104,7 +99,6 @@ def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
         for i in range(taps):
             t0 = time.monotonic()
             card.present_uid(uids[i])
-            tap = seen.get(timeout=5)
             result = results.get(timeout=5)
             if result.slot is None:
                 raise SystemExit(f"tap {i} did not open a slot: {result.outcome}")
@@ -112,7 +106,7 @@ def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
             while result.slot not in energised and time.monotonic() < deadline:
                 time.sleep(0.0002)
             on = energised.pop(result.slot)
-            reader_to_relay.append((on - tap.monotonic) * 1000)
+            reader_to_relay.append((on - result.read_monotonic) * 1000)
             card_to_relay.append((on - t0) * 1000)
             card.remove()
             world.open_door(result.slot)  # type: ignore[union-attr]
@@ -127,7 +121,7 @@ def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
         burst = 120
         t0 = time.monotonic()
         for i in range(burst):
-            controller.inbox.put(CardTapped("arrival", uids[taps + i], time.monotonic()))
+            controller.deliver(CardTapped("arrival", uids[taps + i], time.monotonic()))
         for _ in range(burst):
             results.get(timeout=10)
         controller_rate = burst / (time.monotonic() - t0)

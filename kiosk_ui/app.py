@@ -22,8 +22,7 @@ from kivy.uix.widget import Widget
 from kiosk_ui import presenter
 from kiosk_ui.icons import Icon
 from kiosk_ui.strings import text
-from locker_controller.api import KioskView, StaffResult, TapResult
-from lockers.wire.messages import SlotState
+from locker_controller.api import KioskPort, KioskView, SlotState, StaffResult, TapResult
 
 
 class BankMap(Widget):
@@ -86,7 +85,7 @@ class PinPad(GridLayout):
 class KioskScreen(BoxLayout):
     """The whole screen: banner, icon and words, bank map, open doors, staff pad."""
 
-    def __init__(self, controller: Any, language: str = "en", **kw: Any) -> None:
+    def __init__(self, controller: KioskPort, language: str = "en", **kw: Any) -> None:
         super().__init__(orientation="vertical", **kw)
         self.controller, self.language = controller, language
         self.view: KioskView | None = None
@@ -202,7 +201,7 @@ class KioskScreen(BoxLayout):
 class KioskApp(App):
     """The Kivy application around :class:`KioskScreen`."""
 
-    def __init__(self, controller: Any, stop: threading.Event | None = None,
+    def __init__(self, controller: KioskPort, stop: threading.Event | None = None,
                  language: str = "en", **kw: Any) -> None:
         super().__init__(**kw)
         self.controller, self.stop_event, self.language = controller, stop, language
@@ -223,7 +222,7 @@ class KioskApp(App):
             self.stop()
 
 
-def run_app(controller: Any, stop: threading.Event, fullscreen: bool = True) -> None:
+def run_app(controller: KioskPort, stop: threading.Event, fullscreen: bool = True) -> None:
     """Run the screen on this (the main) thread until ``stop`` is set or the window closes."""
     from kivy.config import Config
 

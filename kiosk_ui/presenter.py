@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiosk_ui.strings import text
-from locker_controller.api import KioskView, TapResult
-from lockers.wire.messages import AlarmKind, TapOutcome
+from locker_controller.api import AlarmKind, KioskView, TapOutcome, TapResult
 
 # tone -> background colour (RGBA); chosen for contrast with white text (WCAG AA at 40 px).
 TONES = {

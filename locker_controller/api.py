@@ -1,17 +1,25 @@
-"""The controller's public API for the kiosk screen (kiosk_ui uses nothing else).
+"""The controller's public API: the :class:`KioskPort` and what flows through it.
 
-The screen subscribes with :meth:`Controller.subscribe`; the controller calls back, from its
-dispatcher thread, with immutable :class:`TapResult` and :class:`KioskView` objects. The screen
-must hand them to its own thread and return at once: the controller never waits for the UI.
-Staff actions are requested with the ``staff_*`` methods, which return at once too.
+The kiosk screen, the simulator and the benchmarks use nothing else of the controller. A
+subscriber is called back from the dispatcher thread with immutable :class:`TapResult`,
+:class:`StaffResult` and :class:`KioskView` objects; it must hand them to its own thread and
+return at once: the controller never waits for the UI. Staff actions are requested with the
+``staff_*`` methods, which return at once too. The wire enums a screen needs are re-exported
+here, so nothing outside the controller imports the wire contract to show a kiosk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from typing import Protocol
 
+from firmware_py.interfaces import HardwareEvent
 from lockers.wire.messages import AlarmKind, SlotState, TapOutcome
+
+__all__ = ["AlarmKind", "KioskPort", "KioskView", "SlotState", "SlotSummary", "StaffResult",
+           "TapOutcome", "TapResult"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class TapResult:
     opens_at: time | None = None
     flags: tuple[str, ...] = ()
     decided_monotonic: float = 0.0  # when the decision was taken (for latency figures)
+    read_monotonic: float = 0.0  # when the reader service saw the card
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class SlotSummary:
     number: int
     state: SlotState
     door_open: bool
+    pupil_ref: str | None = None
+    custody_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,3 +78,45 @@ class KioskView:
     outbox_pending: int = 0
     policy_version: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    messages_refused: int = 0  # payloads from the server that failed validation
+    events_stored: int = 0  # events this kiosk's store has recorded (its sequence so far)
+
+
+class KioskPort(Protocol):
+    """What the screen, the simulator and the benchmarks may do with a kiosk controller."""
+
+    def start(self) -> None:
+        """Recover, start the hardware, the link and the dispatcher."""
+
+    def stop(self) -> None:
+        """Stop cleanly (relays off, goodbye status)."""
+
+    def halt(self) -> None:
+        """Stop as a crash or power cut would (no goodbye, no clean-shutdown mark)."""
+
+    def subscribe(self, callback: Callable[[object], None]) -> None:
+        """Be told every TapResult, StaffResult and KioskView."""
+
+    def deliver(self, event: HardwareEvent) -> None:
+        """Hand over a hardware event (a card read) as a hardware thread would."""
+
+    def view(self) -> KioskView:
+        """The kiosk at a glance, read on the dispatcher thread."""
+
+    def tick_now(self) -> None:
+        """Run the timers now (after moving a fake clock)."""
+
+    def staff_login(self, pin: str) -> None:
+        """The PIN for the staff card just tapped."""
+
+    def staff_enrol(self, pupil_ref: str) -> None:
+        """Enrol the next unknown card to this pupil."""
+
+    def staff_open_slot(self, slot: int, reason: str) -> None:
+        """Open a slot for a stated reason."""
+
+    def staff_clear_fault(self, slot: int) -> None:
+        """Clear a slot's fault after fixing it."""
+
+    def staff_logout(self) -> None:
+        """Leave staff mode."""

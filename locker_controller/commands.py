@@ -1,24 +1,21 @@
-"""Requests that come from people rather than from a pupil's card: the server's commands, the
-fire alarm, and staff at the kiosk. Each is answered with what physically happened."""
+"""The server's commands and the building's fire alarm: doors opened by people other than the
+pupil, each answered with what physically happened (Open-Locker #300, #302: always pulse on a
+valid open, report the door switch separately)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
-from locker_controller.api import StaffResult
-from locker_controller.slots import Slot
-from locker_controller.staff import LOCKOUT_S, MAX_FAILURES, SESSION_S, pin_matches
+from locker_controller.kiosk_state import KioskActions, KioskState
+from locker_controller.slots import Slot, Trigger
 from lockers.wire import messages as m
-from lockers.wire import topics as t
-
-if TYPE_CHECKING:
-    from locker_controller.controller import Controller
 
 log = logging.getLogger("lockers.kiosk.commands")
 S = m.SlotState
-O = m.CommandOutcome  # noqa: E741
+O = m.CommandOutcome  # noqa: E741 - the outcome table reads better short
+REMEMBER_COMMANDS = timedelta(days=2)  # a replayed id is refused as a duplicate this long
 
 
 @dataclass
@@ -30,210 +27,150 @@ class PendingCommand:
     slots: dict[int, O | None] = field(default_factory=dict)  # slot -> outcome once known
 
 
-def handle(c: Controller, cmd: m.Command) -> None:
-    """Carry out a command from the server and acknowledge it."""
-    now = c.clock.now()
-    if cmd.kiosk != c.kiosk:
-        return
-    if cmd.expires_at <= now:
-        log.warning("event=command_expired id=%s kind=%s", cmd.id, cmd.kind)
-        return _ack(c, cmd, O.EXPIRED, f"expired at {cmd.expires_at.isoformat()}")
-    if not c.store.remember_command(cmd.id, now.isoformat()):
-        return _ack(c, cmd, O.DUPLICATE, "this command was already carried out")
-    log.info("event=command id=%s kind=%s actor=%s slot=%s", cmd.id, cmd.kind, cmd.actor,
-             cmd.slot)
-    if cmd.kind is m.CommandKind.REMOTE_UNLOCK:
-        slot = c.slots.get(cmd.slot or -1)
+class CommandDesk:
+    """Carries out commands and watches their doors until it can say what happened."""
+
+    def __init__(self, state: KioskState, actions: KioskActions, ack_timeout_s: float,
+                 door_open_timeout_s: float) -> None:
+        self.state, self.actions = state, actions
+        self.ack_timeout_s, self.door_open_timeout_s = ack_timeout_s, door_open_timeout_s
+        self.pending: dict[str, PendingCommand] = {}
+
+    def handle(self, cmd: m.Command) -> None:
+        """Carry out a command from the server and acknowledge it."""
+        state = self.state
+        now = state.clock.now()
+        if cmd.kiosk != state.kiosk:
+            return
+        if cmd.expires_at <= now:
+            log.warning("event=command_expired id=%s kind=%s", cmd.id, cmd.kind)
+            return self._ack(cmd, O.EXPIRED, f"expired at {cmd.expires_at.isoformat()}")
+        if not state.store.remember_command(cmd.id, cmd.expires_at.isoformat(),
+                                            (now - REMEMBER_COMMANDS).isoformat()):
+            return self._ack(cmd, O.DUPLICATE, "this command was already carried out")
+        log.info("event=command id=%s kind=%s actor=%s slot=%s", cmd.id, cmd.kind, cmd.actor,
+                 cmd.slot)
+        if cmd.kind is m.CommandKind.REMOTE_UNLOCK:
+            self._remote_unlock(cmd)
+        elif cmd.kind is m.CommandKind.EMERGENCY_OPEN:
+            self.emergency(cmd)
+        elif cmd.kind is m.CommandKind.RESYNC:
+            self.actions.resync()
+            self._ack(cmd, O.DONE, "status, slots and outbox sent again; policy requested")
+        elif cmd.kind is m.CommandKind.SET_MODE:
+            state.mode = cmd.mode or "normal"
+            state.view_dirty = True
+            self._ack(cmd, O.DONE, f"mode is now {state.mode}")
+
+    def _remote_unlock(self, cmd: m.Command) -> None:
+        slot = self.state.slots.get(cmd.slot or -1)
         if slot is None:
-            return _ack(c, cmd, O.REFUSED, f"this kiosk has no slot {cmd.slot}")
+            return self._ack(cmd, O.REFUSED, f"this kiosk has no slot {cmd.slot}")
         if slot.door_open:
-            return _ack(c, cmd, O.DOOR_ALREADY_OPEN, f"slot {slot.number} is already open")
+            return self._ack(cmd, O.DOOR_ALREADY_OPEN, f"slot {slot.number} is already open")
         if slot.is_open_for_someone:
-            return _ack(c, cmd, O.REFUSED, f"slot {slot.number} is in use by a pupil right now")
-        _open(c, [slot], via="remote_unlock", command_id=cmd.id)
-        c.pending_commands[cmd.id] = PendingCommand(
-            cmd, c.clock.monotonic() + c.config.command_ack_timeout_s, {slot.number: None})
-    elif cmd.kind is m.CommandKind.EMERGENCY_OPEN:
-        _emergency(c, via="emergency", command=cmd)
-    elif cmd.kind is m.CommandKind.RESYNC:
-        assert c.link is not None
-        c.link.client.subscribe(t.topic(t.POLICY, c.site, c.kiosk), 1)  # retained again
-        c._on_link_up()  # noqa: SLF001 - status, snapshot, outbox
-        _ack(c, cmd, O.DONE, "status, slots and outbox sent again; policy requested")
-    elif cmd.kind is m.CommandKind.SET_MODE:
-        c.mode = cmd.mode or "normal"
-        _ack(c, cmd, O.DONE, f"mode is now {c.mode}")
-        c._notify(c._view())  # noqa: SLF001
+            return self._ack(cmd, O.REFUSED, f"slot {slot.number} is in use by a pupil right now")
+        mismatch = custody_mismatch(slot, cmd)
+        if mismatch:
+            with self.state.change() as change:  # staff must look: the two ends disagree
+                change.alarm(m.AlarmKind.CUSTODY_MISMATCH, slot.number, True,
+                             f"{mismatch} (command {cmd.id} for {cmd.custody_id})")
+            log.warning("event=remote_unlock_refused id=%s slot=%s reason=%r", cmd.id,
+                        slot.number, mismatch)
+            return self._ack(cmd, O.REFUSED, mismatch)
+        self.open([slot], via="remote_unlock", command_id=cmd.id)
+        self.pending[cmd.id] = PendingCommand(
+            cmd, self.state.clock.monotonic() + self.ack_timeout_s, {slot.number: None})
 
-
-def fire_alarm(c: Controller, active: bool) -> None:
-    """The building's fire alarm: open every slot (within the coil limit), record it."""
-    c.fire_alarm = active
-    with c.store.transaction():
-        c._alarm(m.AlarmKind.FIRE_ALARM, None, active,  # noqa: SLF001
-                 "fire alarm input active" if active else "fire alarm over")
-    if active:
-        _emergency(c, via="emergency", command=None)
-    c._notify(c._view())  # noqa: SLF001
-
-
-def _emergency(c: Controller, via: str, command: m.Command | None) -> None:
-    outcomes: dict[int, O | None] = {}
-    to_open = []
-    for slot in c.slots.values():
-        if slot.door_open:
-            outcomes[slot.number] = O.DOOR_ALREADY_OPEN
-        else:
-            outcomes[slot.number] = None
-            to_open.append(slot)
-    _open(c, to_open, via=via, command_id=command.id if command else None)
-    if command is not None:
-        c.pending_commands[command.id] = PendingCommand(
-            command, c.clock.monotonic() + c.config.command_ack_timeout_s, outcomes)
-
-
-def _open(c: Controller, slots: list[Slot], via: str, command_id: str | None) -> None:
-    """Pulse these slots; occupied ones move to release, others are expected to open."""
-    mono = c.clock.monotonic()
-    with c.store.transaction():
-        for slot in slots:
-            if slot.state in (S.OCCUPIED, S.HELD):
-                slot.via, slot.command_id = via, command_id
-                c._move(slot, "release", pupil_ref=slot.pupil_ref)  # noqa: SLF001
-                slot.opening_since = mono
+    def emergency(self, command: m.Command | None) -> None:
+        """Open every slot within the coil limit (a command, or the fire alarm's input)."""
+        outcomes: dict[int, O | None] = {}
+        to_open = []
+        for slot in self.state.slots.values():
+            if slot.door_open:
+                outcomes[slot.number] = O.DOOR_ALREADY_OPEN
             else:
-                c.expect_open[slot.number] = mono + c.config.door_open_timeout_s
-    for slot in slots:  # committed first, then the relays (queued within the coil limit)
-        c.hardware.bank.pulse(slot.number)
+                outcomes[slot.number] = None
+                to_open.append(slot)
+        self.open(to_open, via="emergency", command_id=command.id if command else None)
+        if command is not None:
+            self.pending[command.id] = PendingCommand(
+                command, self.state.clock.monotonic() + self.ack_timeout_s, outcomes)
+
+    def fire_alarm(self, active: bool) -> None:
+        """The building's fire alarm: open every slot, record it."""
+        state = self.state
+        state.fire_alarm = active
+        state.view_dirty = True
+        with state.change() as change:
+            change.alarm(m.AlarmKind.FIRE_ALARM, None, active,
+                         "fire alarm input active" if active else "fire alarm over")
+        if active:
+            self.emergency(None)
+
+    def open(self, slots: list[Slot], via: str, command_id: str | None) -> None:
+        """Pulse these slots: occupied ones move to release, others are expected to open.
+        Committed first, then the relays (queued within the coil limit)."""
+        mono = self.state.clock.monotonic()
+        with self.state.change() as change:
+            for current in slots:
+                slot = change.slot(current.number)
+                if slot.state in (S.OCCUPIED, S.HELD):
+                    slot.via, slot.command_id = via, command_id
+                    change.move(slot, Trigger.RELEASE)
+                    slot.opening_since = mono
+                else:
+                    change.expect_open(slot.number, mono + self.door_open_timeout_s)
+        for slot in slots:
+            self.actions.pulse(slot.number)
+
+    def door_changed(self, number: int) -> None:
+        """A door opened: it may answer a command we are watching."""
+        for pending in list(self.pending.values()):
+            if pending.slots.get(number, O.DONE) is None:
+                pending.slots[number] = O.DOOR_OPENED
+                self._maybe_finish(pending, final=False)
+
+    def tick(self) -> None:
+        """Answer commands whose doors did not all open in time."""
+        mono = self.state.clock.monotonic()
+        for pending in list(self.pending.values()):
+            if mono > pending.deadline:
+                self._maybe_finish(pending, final=True)
+
+    def _maybe_finish(self, pending: PendingCommand, final: bool) -> None:
+        if not final and any(v is None for v in pending.slots.values()):
+            return
+        self.pending.pop(pending.command.id, None)
+        outcomes = {n: (o or O.DOOR_DID_NOT_OPEN) for n, o in pending.slots.items()}
+        if pending.command.kind is m.CommandKind.REMOTE_UNLOCK:
+            (number, outcome), = outcomes.items()
+            detail = {O.DOOR_OPENED: f"slot {number} opened",
+                      O.DOOR_DID_NOT_OPEN: f"relay of slot {number} pulsed but its door never "
+                                           "opened: check the lock"}[outcome]
+            self._ack(pending.command, outcome, detail)
+        else:
+            opened = sum(o is O.DOOR_OPENED for o in outcomes.values())
+            self._ack(pending.command, O.DONE, f"{opened} of {len(outcomes)} doors opened",
+                      [m.SlotOutcome(slot=n, outcome=o) for n, o in sorted(outcomes.items())])
+
+    def _ack(self, cmd: m.Command, outcome: O, detail: str,
+             slots: list[m.SlotOutcome] | None = None) -> None:
+        log.info("event=command_ack id=%s outcome=%s", cmd.id, outcome)
+        self.actions.publish_ack(m.CommandAck(
+            command_id=cmd.id, kiosk=self.state.kiosk, at=self.state.clock.now(),
+            outcome=outcome, detail=detail, slots=slots or []))
 
 
-def door_changed(c: Controller, slot: Slot) -> None:
-    """A door moved: it may answer a command we are watching."""
-    if not slot.door_open:
-        return
-    for pending in list(c.pending_commands.values()):
-        if slot.number in pending.slots and pending.slots[slot.number] is None:
-            pending.slots[slot.number] = O.DOOR_OPENED
-            _maybe_finish(c, pending, final=False)
-
-
-def tick(c: Controller, mono: float) -> None:
-    """Answer commands whose doors did not all open in time."""
-    for pending in list(c.pending_commands.values()):
-        if mono > pending.deadline:
-            _maybe_finish(c, pending, final=True)
-
-
-def _maybe_finish(c: Controller, pending: PendingCommand, final: bool) -> None:
-    if not final and any(v is None for v in pending.slots.values()):
-        return
-    c.pending_commands.pop(pending.command.id, None)
-    outcomes = {n: (o or O.DOOR_DID_NOT_OPEN) for n, o in pending.slots.items()}
-    if pending.command.kind is m.CommandKind.REMOTE_UNLOCK:
-        (number, outcome), = outcomes.items()
-        detail = {O.DOOR_OPENED: f"slot {number} opened",
-                  O.DOOR_DID_NOT_OPEN: f"relay of slot {number} pulsed but its door never "
-                                       "opened: check the lock"}[outcome]
-        _ack(c, pending.command, outcome, detail)
-    else:
-        opened = sum(o is O.DOOR_OPENED for o in outcomes.values())
-        _ack(c, pending.command, O.DONE, f"{opened} of {len(outcomes)} doors opened",
-             [m.SlotOutcome(slot=n, outcome=o) for n, o in sorted(outcomes.items())])
-
-
-def _ack(c: Controller, cmd: m.Command, outcome: O, detail: str,
-         slots: list[m.SlotOutcome] | None = None) -> None:
-    ack = m.CommandAck(command_id=cmd.id, kiosk=c.kiosk, at=c.clock.now(), outcome=outcome,
-                       detail=detail, slots=slots or [])
-    log.info("event=command_ack id=%s outcome=%s", cmd.id, outcome)
-    if c.link is not None:
-        c.link.publish(t.COMMAND_ACKS, ack)
-
-
-# --- staff at the kiosk -------------------------------------------------------------------
-
-
-def staff_login(c: Controller, pin: str) -> StaffResult:
-    """Check the PIN of the staff card just tapped."""
-    mono = c.clock.monotonic()
-    card = c.staff.pending(mono)
-    entry = c.replica.staff.get(card) if card else None
-    if entry is None:
-        return _staff_result(c, StaffResult("login", False, "tap your staff card first"))
-    if mono < c.staff.locked_until:
-        return _staff_result(c, StaffResult("login", False, "too many wrong PINs: wait a minute"))
-    ok = pin_matches(pin, entry.pin_hash)
-    with c.store.transaction():
-        c._emit(m.StaffActionEvent, staff_ref=entry.staff_ref,  # noqa: SLF001
-                action="staff_mode_entered" if ok else "pin_refused", card=card)
-    if not ok:
-        c.staff.failures += 1
-        if c.staff.failures >= MAX_FAILURES:
-            c.staff.failures, c.staff.locked_until = 0, mono + LOCKOUT_S
-            c.staff.pending_card = None
-        return _staff_result(c, StaffResult("login", False, "wrong PIN"))
-    c.staff.failures, c.staff.pending_card = 0, None
-    c.staff.staff_ref, c.staff.until = entry.staff_ref, mono + SESSION_S
-    return _staff_result(c, StaffResult("login", True, f"staff mode: {entry.staff_ref}"))
-
-
-def staff_enrol(c: Controller, pupil_ref: str) -> StaffResult:
-    """Wait for an unknown card to enrol to ``pupil_ref``."""
-    if not c.staff.active(c.clock.monotonic()):
-        return _staff_result(c, StaffResult("enrol", False, "staff mode has ended"))
-    c.staff.enrol_pupil = pupil_ref.strip()[:64] or None
-    return _staff_result(c, StaffResult("enrol", True, "tap the new card"))
-
-
-def enrol(c: Controller, card: str, staff_ref: str) -> None:
-    """Enrol a tapped unknown card to the pupil staff named."""
-    pupil_ref = c.staff.enrol_pupil
-    assert pupil_ref is not None
-    with c.store.transaction():
-        c._emit(m.StaffActionEvent, staff_ref=staff_ref, action="enrol_card",  # noqa: SLF001
-                card=card, pupil_ref=pupil_ref, reason="enrolled at the kiosk")
-    c.replica.enrol(m.CardEntry(card=card, pupil_ref=pupil_ref, first_name=""))
-    c.staff.enrol_pupil = None
-    _staff_result(c, StaffResult("enrol", True, f"card enrolled to {pupil_ref}"))
-
-
-def staff_open(c: Controller, number: int, reason: str) -> StaffResult:
-    """Open one slot for a stated reason."""
-    staff_ref = c.staff.active(c.clock.monotonic())
-    slot = c.slots.get(number)
-    if not staff_ref:
-        return _staff_result(c, StaffResult("open_slot", False, "staff mode has ended"))
-    if slot is None or not reason.strip():
-        return _staff_result(c, StaffResult("open_slot", False,
-                                            "choose a slot of this kiosk and give a reason"))
-    if slot.is_open_for_someone:
-        return _staff_result(c, StaffResult("open_slot", False, f"slot {number} is in use"))
-    with c.store.transaction():
-        c._emit(m.StaffActionEvent, staff_ref=staff_ref, action="open_slot",  # noqa: SLF001
-                slot=number, pupil_ref=slot.pupil_ref, reason=reason.strip()[:500])
-        _open(c, [slot], via="staff", command_id=None)
-    return _staff_result(c, StaffResult("open_slot", True, f"slot {number} opened", number))
-
-
-def staff_clear(c: Controller, number: int) -> StaffResult:
-    """Clear a slot's fault and its alarms."""
-    staff_ref = c.staff.active(c.clock.monotonic())
-    slot = c.slots.get(number)
-    if not staff_ref or slot is None:
-        return _staff_result(c, StaffResult("clear_fault", False, "staff mode has ended"))
-    with c.store.transaction():
-        c._emit(m.StaffActionEvent, staff_ref=staff_ref, action="clear_fault",  # noqa: SLF001
-                slot=number, reason="fault cleared at the kiosk")
-        for kind, s, reader in list(c.alarms):
-            if s == number:
-                c._alarm(kind, s, False, f"cleared by {staff_ref}", reader=reader)  # noqa: SLF001
-        if slot.state is S.FAULT:
-            c._move(slot, "clear_fault_occupied" if slot.pupil_ref else "clear_fault_empty",  # noqa: SLF001
-                    pupil_ref=slot.pupil_ref)
-    return _staff_result(c, StaffResult("clear_fault", True, f"slot {number} cleared", number))
-
-
-def _staff_result(c: Controller, result: StaffResult) -> StaffResult:
-    c._notify(result)  # noqa: SLF001
-    c._notify(c._view())  # noqa: SLF001
-    return result
+def custody_mismatch(slot: Slot, cmd: m.Command) -> str | None:
+    """Why this kiosk's own record of ``slot`` does not match what the command opens for
+    (None: it matches, or the command names no record, as older servers send)."""
+    if cmd.custody_id is None and cmd.expected_pupil_ref is None:
+        return None
+    if slot.state not in (S.OCCUPIED, S.HELD):
+        return f"slot {slot.number} is empty here: nothing to open it for"
+    if cmd.custody_id is not None and slot.custody_id not in (None, cmd.custody_id):
+        return f"slot {slot.number} holds another device (record {slot.custody_id})"
+    if cmd.expected_pupil_ref is not None and slot.pupil_ref != cmd.expected_pupil_ref:
+        return f"slot {slot.number} holds another pupil's device"
+    return None

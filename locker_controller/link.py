@@ -83,6 +83,19 @@ class ServerLink:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def drop(self) -> None:
+        """Drop the connection without a DISCONNECT, as a crash or a pulled cable does (the
+        broker then publishes our last will)."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+        self.connected = False
+
+    def request_policy(self) -> None:
+        """Subscribe to the retained policy again: the broker sends the current snapshot."""
+        self.client.subscribe(t.topic(t.POLICY, self.site, self.kiosk), 1)
+
     def publish(self, channel: t.Channel, message: BaseModel | bytes) -> mqtt.MQTTMessageInfo:
         """Publish on one of our channels with the channel's QoS and retain flag."""
         payload = message if isinstance(message, bytes) else encode(message)

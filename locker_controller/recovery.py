@@ -9,42 +9,38 @@ whose door is now shut was collected.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from firmware_py.interfaces import LockBank
+from locker_controller import doors
+from locker_controller.kiosk_state import KioskState
+from locker_controller.slots import Trigger
 from lockers.wire import messages as m
-
-if TYPE_CHECKING:
-    from locker_controller.controller import Controller
 
 S = m.SlotState
 
 
-def recover(c: Controller) -> int:
+def recover(state: KioskState, bank: LockBank) -> int:
     """Reload slot states, settle interrupted ones; returns how many slots were restored."""
-    saved = c.store.load_slots()
-    with c.store.transaction():
-        for number, (state, pupil_ref, via, command_id) in saved.items():
-            slot = c.slots.get(number)
-            if slot is None:
+    saved = state.store.load_slots()
+    mono = state.clock.monotonic()
+    with state.change() as change:
+        for number, row in saved.items():
+            if number not in state.slots:
                 continue  # the pin map shrank: the slot is gone
-            slot.state, slot.pupil_ref, slot.via, slot.command_id = state, pupil_ref, via, \
-                command_id
-            slot.door_open = c.hardware.bank.door_open(number)
+            slot = change.slot(number)
+            slot.state, slot.pupil_ref, slot.via = row.state, row.pupil_ref, row.via
+            slot.command_id, slot.custody_id = row.command_id, row.custody_id
+            slot.door_open = bank.door_open(number)
             if slot.door_open:
-                slot.opened_since = c.clock.monotonic()
-            if slot.door_open and state in (S.OPENING_FOR_DEPOSIT, S.OPENING_FOR_RELEASE):
-                c._move(slot, "door_opened", pupil_ref=pupil_ref)  # noqa: SLF001
-            elif not slot.door_open and state is S.OPENING_FOR_DEPOSIT:
-                c._move(slot, "door_not_opened", pupil_ref=None)  # noqa: SLF001
-            elif not slot.door_open and state is S.OPEN_FOR_DEPOSIT:
-                c._emit(m.DepositEvent, slot=number, pupil_ref=pupil_ref)  # noqa: SLF001
-                c._move(slot, "door_closed", pupil_ref=pupil_ref)  # noqa: SLF001
-            elif not slot.door_open and state is S.OPENING_FOR_RELEASE:
-                held = c._pupil_held(pupil_ref)  # noqa: SLF001
-                c._move(slot, "door_not_opened_held" if held else "door_not_opened_occupied",  # noqa: SLF001
-                        pupil_ref=pupil_ref)
-            elif not slot.door_open and state is S.OPEN_FOR_RELEASE:
-                c._emit(m.CollectionEvent, slot=number, pupil_ref=pupil_ref,  # noqa: SLF001
-                        via=via or "pupil", command_id=command_id)
-                c._move(slot, "door_closed", pupil_ref=None)  # noqa: SLF001
+                slot.opened_since = mono
+                if slot.state in (S.OPENING_FOR_DEPOSIT, S.OPENING_FOR_RELEASE):
+                    change.move(slot, Trigger.DOOR_OPENED)
+            elif slot.state is S.OPENING_FOR_DEPOSIT:
+                change.move(slot, Trigger.DOOR_NOT_OPENED, pupil_ref=None)
+            elif slot.state is S.OPENING_FOR_RELEASE:
+                change.move(slot, Trigger.DOOR_NOT_OPENED_HELD if state.pupil_held(
+                    slot.pupil_ref) else Trigger.DOOR_NOT_OPENED_OCCUPIED)
+            elif slot.state in (S.OPEN_FOR_DEPOSIT, S.OPEN_FOR_RELEASE):
+                slot.door_open = True  # it was open when we went down; it is shut now
+                doors.closed(state, change, slot, bank.occupied(number))
+                slot.door_open = False
     return len(saved)

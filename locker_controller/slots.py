@@ -7,26 +7,47 @@ other move raises :class:`IllegalTransition`, so a bug cannot quietly open a hel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from locker_controller.errors import ControllerError
 from lockers.wire.messages import SlotState as S
 
-TRANSITIONS: tuple[tuple[str, tuple[S, ...], S], ...] = (
-    ("deposit_tap", (S.FREE,), S.OPENING_FOR_DEPOSIT),
-    ("door_opened", (S.OPENING_FOR_DEPOSIT,), S.OPEN_FOR_DEPOSIT),
-    ("door_closed", (S.OPEN_FOR_DEPOSIT,), S.OCCUPIED),
-    ("empty_deposit", (S.OPEN_FOR_DEPOSIT,), S.FREE),
-    ("door_not_opened", (S.OPENING_FOR_DEPOSIT,), S.FREE),
-    ("hold", (S.OCCUPIED,), S.HELD),
-    ("unhold", (S.HELD,), S.OCCUPIED),
-    ("release", (S.OCCUPIED, S.HELD), S.OPENING_FOR_RELEASE),
-    ("door_opened", (S.OPENING_FOR_RELEASE,), S.OPEN_FOR_RELEASE),
-    ("door_closed", (S.OPEN_FOR_RELEASE,), S.FREE),
-    ("door_not_opened_occupied", (S.OPENING_FOR_RELEASE,), S.OCCUPIED),
-    ("door_not_opened_held", (S.OPENING_FOR_RELEASE,), S.HELD),
-    ("fault", tuple(S), S.FAULT),
-    ("clear_fault_empty", (S.FAULT,), S.FREE),
-    ("clear_fault_occupied", (S.FAULT,), S.OCCUPIED),
+
+class Trigger(StrEnum):
+    """What moves a slot: a tap, a door, a timer, staff or the server."""
+
+    DEPOSIT_TAP = "deposit_tap"
+    DOOR_OPENED = "door_opened"
+    DOOR_CLOSED = "door_closed"
+    EMPTY_DEPOSIT = "empty_deposit"
+    DOOR_NOT_OPENED = "door_not_opened"
+    HOLD = "hold"
+    UNHOLD = "unhold"
+    RELEASE = "release"
+    DOOR_NOT_OPENED_OCCUPIED = "door_not_opened_occupied"
+    DOOR_NOT_OPENED_HELD = "door_not_opened_held"
+    FAULT = "fault"
+    CLEAR_FAULT_EMPTY = "clear_fault_empty"
+    CLEAR_FAULT_OCCUPIED = "clear_fault_occupied"
+
+
+T = Trigger
+TRANSITIONS: tuple[tuple[Trigger, tuple[S, ...], S], ...] = (
+    (T.DEPOSIT_TAP, (S.FREE,), S.OPENING_FOR_DEPOSIT),
+    (T.DOOR_OPENED, (S.OPENING_FOR_DEPOSIT,), S.OPEN_FOR_DEPOSIT),
+    (T.DOOR_CLOSED, (S.OPEN_FOR_DEPOSIT,), S.OCCUPIED),
+    (T.EMPTY_DEPOSIT, (S.OPEN_FOR_DEPOSIT,), S.FREE),
+    (T.DOOR_NOT_OPENED, (S.OPENING_FOR_DEPOSIT,), S.FREE),
+    (T.HOLD, (S.OCCUPIED,), S.HELD),
+    (T.UNHOLD, (S.HELD,), S.OCCUPIED),
+    (T.RELEASE, (S.OCCUPIED, S.HELD), S.OPENING_FOR_RELEASE),
+    (T.DOOR_OPENED, (S.OPENING_FOR_RELEASE,), S.OPEN_FOR_RELEASE),
+    (T.DOOR_CLOSED, (S.OPEN_FOR_RELEASE,), S.FREE),
+    (T.DOOR_NOT_OPENED_OCCUPIED, (S.OPENING_FOR_RELEASE,), S.OCCUPIED),
+    (T.DOOR_NOT_OPENED_HELD, (S.OPENING_FOR_RELEASE,), S.HELD),
+    (T.FAULT, tuple(S), S.FAULT),
+    (T.CLEAR_FAULT_EMPTY, (S.FAULT,), S.FREE),
+    (T.CLEAR_FAULT_OCCUPIED, (S.FAULT,), S.OCCUPIED),
 )
 
 _TABLE: dict[tuple[str, S], S] = {}
@@ -66,6 +87,7 @@ class Slot:
     forced_open_alarm: bool = False
     via: str | None = None  # how the current release opening was granted
     command_id: str | None = None
+    custody_id: str | None = None  # the custody record of the device inside
 
     @property
     def is_open_for_someone(self) -> bool:
@@ -78,9 +100,9 @@ def mermaid() -> str:
     """The state diagram as Mermaid text (docs/slot-states.md embeds it)."""
     lines = ["stateDiagram-v2", "    [*] --> free"]
     for trigger, sources, dest in TRANSITIONS:
-        if trigger == "fault":
+        if trigger is Trigger.FAULT:
             lines.append(f"    note right of fault: any state --> fault on {trigger}")
             continue
         for source in sources:
-            lines.append(f"    {source.value} --> {dest.value}: {trigger}")
+            lines.append(f"    {source.value} --> {dest.value}: {trigger.value}")
     return "\n".join(lines) + "\n"

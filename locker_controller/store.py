@@ -8,23 +8,38 @@ either the whole decision or none of it, and sequence numbers never repeat.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from lockers.wire import encode
 from lockers.wire.messages import EventBase, SlotState
+
+if TYPE_CHECKING:
+    from locker_controller.slots import Slot
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS slots (number INTEGER PRIMARY KEY, state TEXT NOT NULL,
-    pupil_ref TEXT, via TEXT, command_id TEXT);
+    pupil_ref TEXT, via TEXT, command_id TEXT, custody_id TEXT);
 CREATE TABLE IF NOT EXISTS commands_seen (id TEXT PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS early_releases_used (id TEXT PRIMARY KEY);
 """
+
+
+class SavedSlot(NamedTuple):
+    """A slot as last committed to the store."""
+
+    state: SlotState
+    pupil_ref: str | None
+    via: str | None
+    command_id: str | None
+    custody_id: str | None
 
 
 class KioskStore:
@@ -38,8 +53,17 @@ class KioskStore:
         # FULL: a committed decision survives a power cut, not just a crash.
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(slots)")}
+        if "custody_id" not in columns:  # a store made before custody records
+            self._db.execute("ALTER TABLE slots ADD COLUMN custody_id TEXT")
         self._lock = threading.RLock()
         self._in_tx = False
+        # The epoch names this store: a new (or lost and remade) file starts a new one, so
+        # the server can tell a restarted sequence from duplicates.
+        self.created = self.get_meta("epoch") is None
+        if self.created:
+            self.set_meta("epoch", secrets.token_hex(8))
+        self.epoch: str = self.get_meta("epoch")  # type: ignore[assignment]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -97,23 +121,23 @@ class KioskStore:
 
     # --- slots, policy, commands ------------------------------------------------------------
 
-    def save_slot(self, number: int, state: SlotState, pupil_ref: str | None, via: str | None,
-                  command_id: str | None) -> None:
+    def save_slot(self, slot: Slot) -> None:
         """Persist one slot's state."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO slots (number, state, pupil_ref, via, command_id) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET state=excluded.state,"
-                " pupil_ref=excluded.pupil_ref, via=excluded.via, "
-                "command_id=excluded.command_id",
-                (number, state.value, pupil_ref, via, command_id))
+                "INSERT INTO slots (number, state, pupil_ref, via, command_id, custody_id) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET "
+                "state=excluded.state, pupil_ref=excluded.pupil_ref, via=excluded.via, "
+                "command_id=excluded.command_id, custody_id=excluded.custody_id",
+                (slot.number, slot.state.value, slot.pupil_ref, slot.via, slot.command_id,
+                 slot.custody_id))
 
-    def load_slots(self) -> dict[int, tuple[SlotState, str | None, str | None, str | None]]:
-        """Slot number -> (state, pupil_ref, via, command_id) as last committed."""
+    def load_slots(self) -> dict[int, SavedSlot]:
+        """Slot number -> the slot as last committed."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT number, state, pupil_ref, via, command_id FROM slots").fetchall()
-        return {n: (SlotState(s), p, v, c) for n, s, p, v, c in rows}
+            rows = self._db.execute("SELECT number, state, pupil_ref, via, command_id, "
+                                    "custody_id FROM slots").fetchall()
+        return {n: SavedSlot(SlotState(s), p, v, c, k) for n, s, p, v, c, k in rows}
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         """A stored setting."""
@@ -127,11 +151,15 @@ class KioskStore:
             self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
                              "DO UPDATE SET value = excluded.value", (key, value))
 
-    def remember_command(self, command_id: str, at: str) -> bool:
-        """Record a command id; False when it was already carried out (a replay)."""
+    def remember_command(self, command_id: str, expires_at: str, forget_before: str) -> bool:
+        """Record a command id until well after it expires; False when it was already
+        carried out (a replay). Ids of commands that expired before ``forget_before`` are
+        forgotten (a replay of one of those is refused as expired), so the table stays small.
+        Times are ISO 8601 UTC text, which sorts as time does."""
         with self._lock:
+            self._db.execute("DELETE FROM commands_seen WHERE at < ?", (forget_before,))
             cur = self._db.execute("INSERT OR IGNORE INTO commands_seen (id, at) VALUES (?, ?)",
-                                   (command_id, at))
+                                   (command_id, expires_at))
             return cur.rowcount == 1
 
     def use_early_release(self, release_id: str) -> bool:

@@ -164,7 +164,7 @@ class Rig:
 
     def tap(self, uid: str, reader: str = "arrival") -> TapResult:
         """A card read by the reader service (the reader itself is tested in firmware)."""
-        self.controller.inbox.put(CardTapped(reader, uid, time.monotonic()))
+        self.controller.deliver(CardTapped(reader, uid, time.monotonic()))
         return self.results.get(timeout=5)
 
     def relay(self, slot: int) -> bool:
@@ -183,8 +183,8 @@ class Rig:
         wait_until(lambda: not self.slot(slot).door_open, what=f"door {slot} closed")
 
     def slot(self, number: int) -> Any:
-        """The controller's slot (read on its thread)."""
-        return self.controller.call(lambda: self.controller.slots[number])
+        """The controller's slot as its view shows it (read on its thread)."""
+        return next(s for s in self.controller.view().slots if s.number == number)
 
     def state(self, number: int) -> m.SlotState:
         """A slot's state."""

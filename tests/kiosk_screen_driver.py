@@ -38,8 +38,8 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 from firmware_py.interfaces import CardTapped  # noqa: E402
 from firmware_py.sim.vpcd_card import VirtualCard  # noqa: E402
 from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
-from locker_controller.controller import Controller  # noqa: E402
-from locker_controller.run import build_controller  # noqa: E402
+from launcher.faults import CuttableLink  # noqa: E402
+from launcher.kiosk import build_controller  # noqa: E402
 from lockers.clock import FakeClock  # noqa: E402
 from lockers.kiosk_config import (  # noqa: E402
     BrokerConfig,
@@ -65,9 +65,9 @@ class Driver:
             pinmap=Path(__file__).resolve().parents[1] / "hardware" / "pinmaps" / "sim8.toml",
             relays=RelayConfig(pulse_s=0.2, max_coils=4, max_on_s=1.0),
             broker=BrokerConfig(**cfg["broker"], reconnect_max_s=1), synchronous="NORMAL")
-        self.controller: Controller
-        self.controller, self.world = build_controller(config, sim=True)  # type: ignore[assignment]
-        self.controller.clock = self.clock
+        self.network = CuttableLink()
+        self.controller, self.world = build_controller(config, sim=True, clock=self.clock,
+                                                       link_factory=self.network)
         self.app = KioskApp(self.controller, threading.Event())
         self.frames: list[tuple[float, float]] = []  # (decided, shown) monotonic pairs
         self.failed: str | None = None
@@ -139,7 +139,7 @@ class Driver:
         if card is not None:
             card.present_uid(uid)
         else:
-            self.controller.inbox.put(CardTapped("arrival", uid, time.monotonic()))
+            self.controller.deliver(CardTapped("arrival", uid, time.monotonic()))
         deadline = time.monotonic() + 10
         while self.screen.taps_shown == before:
             if time.monotonic() > deadline:
@@ -167,7 +167,7 @@ class Driver:
         c = self.cfg
         try:
             deadline = time.monotonic() + 20
-            while self.controller.replica.version < 1 or not self.controller.view().online:
+            while self.controller.view().policy_version < 1 or not self.controller.view().online:
                 if time.monotonic() > deadline:
                     raise AssertionError("the kiosk never got its policy")
                 time.sleep(0.02)
@@ -215,7 +215,7 @@ class Driver:
             self.world.open_door(slot)
             self.world.take_item(slot)
             deadline = time.monotonic() + 5
-            while not self.controller.call(lambda: self.controller.slots[slot].door_open):
+            while not next(s for s in self.controller.view().slots if s.number == slot).door_open:
                 if time.monotonic() > deadline:
                     raise AssertionError("the controller never saw the door open")
                 time.sleep(0.005)
@@ -250,8 +250,7 @@ class Driver:
 
                 print(json.dumps({"latency_ms": latencies, "peak_rss_mb": resource.getrusage(
                     resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
-            assert self.controller.link is not None
-            self.controller.link.client.disconnect()
+            self.network.cut(3600)  # for the rest of the test
             deadline = time.monotonic() + 10
             while not self.screen.banner.text:
                 if time.monotonic() > deadline:

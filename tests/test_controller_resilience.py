@@ -51,7 +51,7 @@ def test_a_whole_morning_without_the_broker_loses_nothing_and_sends_everything_i
     rig = make_rig(tmp_path, mock_pins, broker, readers=readers,
                    start=datetime(2026, 11, 23, 7, 55, tzinfo=UTC))
     try:
-        wait_until(lambda: rig.controller.replica.version == 1)
+        wait_until(lambda: rig.controller.view().policy_version == 1)
         rig.clock.set(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
         broker.stop()
         wait_until(lambda: not rig.controller.view().online, what="the kiosk to see it")
@@ -65,11 +65,11 @@ def test_a_whole_morning_without_the_broker_loses_nothing_and_sends_everything_i
         rig.clock.set(datetime(2026, 11, 23, 11, 0, tzinfo=UTC))
         early = rig.tap("0A000001")  # taps keep being answered offline
         assert early.outcome is m.TapOutcome.NOT_RELEASE_TIME
-        offline_events = rig.controller.store.pending_count()
+        offline_events = rig.controller.view().outbox_pending
         assert offline_events > 6 * 5
         rig.clock.set(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))
         broker.start()
-        wait_until(lambda: rig.controller.store.pending_count() == 0, timeout=20,
+        wait_until(lambda: rig.controller.view().outbox_pending == 0, timeout=20,
                    what="every event to be acknowledged after the broker came back")
         events = server.distinct()
         assert sorted(events) == list(range(1, max(events) + 1))  # none lost
@@ -121,7 +121,7 @@ def kiosk_process(tmp_path: Path, broker: Broker, pcscd: Pcsc) -> Iterator[objec
 
     def start() -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"kiosk{len(procs)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "lockers.cli", "kiosk", "--config",
+        proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "kiosk", "--config",
                                  str(config), "--sim", "--sim-pupils"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)

@@ -45,7 +45,7 @@ def rig(tmp_path: Path, mock_pins, broker: Broker, server: FakeServer,  # noqa: 
         readers: list[ReaderSpec]) -> Iterator[Rig]:
     server.publish(t.POLICY, snapshot(PUPILS))
     r = make_rig(tmp_path, mock_pins, broker, readers=readers)
-    wait_until(lambda: r.controller.replica.version == 1, what="the policy snapshot")
+    wait_until(lambda: r.controller.view().policy_version == 1, what="the policy snapshot")
     yield r
     r.controller.stop()
 
@@ -143,7 +143,7 @@ def test_early_release_approval_opens_the_slot_once(rig: Rig, server: FakeServer
     server.publish(t.POLICY_UPDATES, m.PolicyUpdate(
         kiosk="k1", site="school1", version=2, base_version=1,
         generated_at=rig.clock.now(), upsert_cards=[approved]))
-    wait_until(lambda: rig.controller.replica.version == 2)
+    wait_until(lambda: rig.controller.view().policy_version == 2)
     rig.clock.advance(3 * 3600)  # 11:20, an appointment
     result = rig.tap("04000005", reader="departure")
     assert (result.outcome, result.slot) == (O.EARLY_RELEASE_OPENED, slot)
@@ -171,7 +171,7 @@ def test_late_arrival_is_flagged(tmp_path: Path, mock_pins, broker: Broker,  # n
     server.publish(t.POLICY, snapshot(PUPILS, late_after=dtime(8, 45)))
     r = make_rig(tmp_path, mock_pins, broker, readers=readers)
     try:
-        wait_until(lambda: r.controller.replica.version == 1)
+        wait_until(lambda: r.controller.view().policy_version == 1)
         r.clock.advance(30 * 60)
         assert r.tap("04000001").flags == ("late",)
     finally:
@@ -185,7 +185,7 @@ def test_fixed_assignment_opens_the_pupils_own_slot(tmp_path: Path, mock_pins,  
     server.publish(t.POLICY, snapshot(cards, assignment="fixed"))
     r = make_rig(tmp_path, mock_pins, broker, readers=readers)
     try:
-        wait_until(lambda: r.controller.replica.version == 1)
+        wait_until(lambda: r.controller.view().policy_version == 1)
         assert (r.tap("04000001").slot, r.relay(6)) == (6, True)
         assert r.tap("04000002").outcome is O.SLOT_UNAVAILABLE  # no slot of their own
     finally:
@@ -301,8 +301,8 @@ def test_malformed_policy_and_commands_are_ignored_and_counted(rig: Rig,
     server.publish(t.POLICY, b"{not json")
     server.publish(t.COMMANDS, b'{"v": 1, "id": "x"}')
     server.publish(t.POLICY_UPDATES, b"\xff")
-    wait_until(lambda: rig.controller.malformed == 3)
-    assert rig.controller.replica.version == 1
+    wait_until(lambda: rig.controller.view().messages_refused == 3)
+    assert rig.controller.view().policy_version == 1
     assert rig.tap("04000001").outcome is O.DEPOSIT_OPENED
 
 
@@ -315,7 +315,7 @@ def test_staff_card_and_pin_enrol_a_new_card_and_open_a_slot(rig: Rig,
     assert rig.staff.get(timeout=5).ok is True
     rig.controller.staff_enrol("P9")
     assert rig.staff.get(timeout=5).ok
-    rig.controller.inbox.put(__import__("firmware_py.interfaces").interfaces.CardTapped(
+    rig.controller.deliver(__import__("firmware_py.interfaces").interfaces.CardTapped(
         "arrival", "0E0E0E0E", 0.0))
     assert "enrolled" in rig.staff.get(timeout=5).message
     rig.controller.staff_open_slot(7, "pupil left a coat in it")
@@ -336,7 +336,7 @@ def test_sequence_numbers_continue_after_a_restart_and_the_restart_is_reported(
         readers: list[ReaderSpec]) -> None:
     server.publish(t.POLICY, snapshot(PUPILS))
     r = make_rig(tmp_path, mock_pins, broker, readers=readers)
-    wait_until(lambda: r.controller.replica.version == 1)
+    wait_until(lambda: r.controller.view().policy_version == 1)
     deposit(r, "04000001")
     r.controller.stop()
     mock_pins.reset()
@@ -349,8 +349,8 @@ def test_sequence_numbers_continue_after_a_restart_and_the_restart_is_reported(
 
         wait_until(lambda: len(restarts()) == 2, what="the second restart event")
         assert restarts()[1].clean_shutdown is True
-        wait_until(lambda: r2.controller.store.pending_count() == 0,
-                   what=f"acks {r2.controller.store.pending()[:3]} {len(server.events)}")
+        wait_until(lambda: r2.controller.view().outbox_pending == 0,
+                   what=f"acks {r2.controller.view().outbox_pending} {len(server.events)}")
         seqs = sorted({e.seq for e in server.events})
         assert seqs == list(range(1, len(seqs) + 1))
     finally:

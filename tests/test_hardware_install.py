@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from firmware_py.wiring import render
+from launcher.broker_cli import write_config
+from launcher.cli import main as lockers_cli
 from lockers.broker import BrokerProcess, free_port
-from lockers.broker_cli import write_config
-from lockers.cli import main as lockers_cli
 from lockers.wire import topics as t
 from tests.server_kit import make_clock, seed
 

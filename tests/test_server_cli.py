@@ -33,7 +33,7 @@ def test_lockers_server_runs_from_its_config_and_serves_kiosks_and_web(
         f'[mqtt]\nhost = "{b.host}"\nport = {b.port}\nusername = "{b.server_username}"\n'
         'password_file = "server.password"\n'
         f'[web]\nport = {web_port}\n')
-    lockers = [sys.executable, "-m", "lockers.cli"]
+    lockers = [sys.executable, "-m", "launcher.cli"]
     init = subprocess.run([*lockers, "init", "--config", str(config), "--password",
                            "a long secret", "--site", "main"], capture_output=True, text=True,
                           timeout=60)

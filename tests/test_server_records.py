@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from lockers.cli import main as lockers_cli
+from launcher.cli import main as lockers_cli
 from server import audit
 from server.migrate import upgrade
 from server.models import AuditEntry, Base, Card, Pupil

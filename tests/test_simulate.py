@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lockers.simulate import SimOptions, Simulation, human
+from launcher.simulate import SimOptions, Simulation, human
 
 
 def test_a_short_school_day_with_faults_keeps_every_promise(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def test_parent_collection_opens_the_real_kiosks_locker(tmp_path: Path, mock_pin
                    clock=clock)
     rig.controller.config.card_key = key
     try:
-        wait_until(lambda: rig.controller.replica.version >= 1, 10, "the server's replica")
+        wait_until(lambda: rig.controller.view().policy_version >= 1, 10, "the server's replica")
         result = rig.tap(UID)
         assert result.outcome is m.TapOutcome.DEPOSIT_OPENED
         slot = result.slot

@@ -131,6 +131,9 @@ class AlarmKind(StrEnum):
     RELAY_WATCHDOG = "relay_watchdog"
     FIRE_ALARM = "fire_alarm"
     EMPTY_DEPOSIT = "empty_deposit"
+    # A remote unlock named a custody record this kiosk's own record of the slot disagrees
+    # with: the door stayed shut and staff must check what is inside.
+    CUSTODY_MISMATCH = "custody_mismatch"
 
 
 class EventBase(WireModel):

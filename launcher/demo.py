@@ -25,10 +25,10 @@ from pathlib import Path
 
 import tomli_w
 
+from launcher.demo_school import DemoPupil, make_pupils, release_window, seed_school
 from lockers.broker import BrokerError, BrokerProcess, BrokerSetup, KioskAccount, new_password
-from lockers.demo_school import DemoPupil, make_pupils, release_window, seed_school
 
-log = logging.getLogger("lockers.demo")
+log = logging.getLogger("launcher.demo")
 SITE = "demo"
 LOGINS = {"admin": "admin", "office": "office", "head": "leadership"}
 PASSWORD = "demo-password-1"
@@ -89,7 +89,7 @@ class Demo:
         return path, url
 
     def start_server(self, config: Path) -> None:
-        self._spawn("server", [sys.executable, "-m", "lockers.cli", "server", "--config",
+        self._spawn("server", [sys.executable, "-m", "launcher.cli", "server", "--config",
                                str(config)])
         self._wait_http(f"http://127.0.0.1:{self.web_port}/healthz", 30)
         say(f"started the server: ingest, replica, commands, web on "
@@ -119,7 +119,7 @@ class Demo:
             if account.kiosk == "k3":
                 screen += ["--sim-network-cut", "25", "30"]
             self._spawn(f"kiosk {account.kiosk}", [
-                sys.executable, "-m", "lockers.cli", "kiosk", "--config",
+                sys.executable, "-m", "launcher.cli", "kiosk", "--config",
                 str(kdir / "kiosk.toml"), "--sim", "--sim-pupils", *screen], env=env)
         for kiosk in self.kiosk_ids:
             self._wait_file(self.dir / kiosk / "vpcd.json", 30)

@@ -29,7 +29,7 @@ def simulate(pupils: int, kiosks: int, slots: int, doors_at_once: int, arrival_m
     """Play a school day at speed with the real broker, server and kiosk controllers."""
     import logging
 
-    from lockers.simulate import SimOptions, Simulation, human, to_json
+    from launcher.simulate import SimOptions, Simulation, human, to_json
 
     logging.basicConfig(level=logging.ERROR)  # the report says what matters
     report = Simulation(SimOptions(

@@ -1,5 +1,7 @@
 """The ``lockers`` command line: one entry point for every process of the system.
 
+It lives in the launcher because it assembles every part.
+
 Subcommands import their part lazily so ``lockers --help`` is instant and a kiosk never loads
 the server's code (or the other way round).
 """
@@ -56,8 +58,8 @@ def broker() -> None:
 def broker_config(config_dir: Path, port: int, host: str, site: str, kiosks: tuple[str, ...],
                   tls_dir: Path | None, user: str | None, secrets: Path | None) -> None:
     """Write a production broker configuration with one account per kiosk."""
+    from launcher.broker_cli import write_config
     from lockers.broker import BrokerError
-    from lockers.broker_cli import write_config
 
     try:
         setup = write_config(config_dir, port, host, site, list(kiosks), tls_dir, user,
@@ -76,7 +78,7 @@ def broker_config(config_dir: Path, port: int, host: str, site: str, kiosks: tup
 @click.option("--kiosk", "kiosks", multiple=True, default=("k1", "k2"), show_default=True)
 def broker_run(config_dir: Path, port: int, site: str, kiosks: tuple[str, ...]) -> None:
     """Generate a broker config for SITE's KIOSKs and run Mosquitto in the foreground."""
-    from lockers.broker_cli import run_broker
+    from launcher.broker_cli import run_broker
 
     sys.exit(run_broker(config_dir, port, site, list(kiosks)))
 
@@ -86,26 +88,19 @@ def broker_run(config_dir: Path, port: int, site: str, kiosks: tuple[str, ...]) 
               default=Path("var/demo"), show_default=True)
 def demo(state_dir: Path) -> None:
     """Run the whole system on this machine (what is built so far) until Ctrl-C."""
-    from lockers.demo import run_demo
+    from launcher.demo import run_demo
 
     sys.exit(run_demo(state_dir))
 
 
 # Each part owns the commands of its own processes in ``<part>/cli.py`` (a module that
-# imports only click at load time) and lists them in ``COMMANDS``.
-_PART_CLIS = ("locker_controller.cli", "server.cli", "kiosk_ui.cli", "lockers.simulate_cli")
-
-
+# imports only click at load time, so `lockers --help` is instant and a kiosk never loads the
+# server's code) and lists them in ``COMMANDS``.
 def _register_part_commands() -> None:
-    import importlib
+    from launcher import kiosk_cli, simulate_cli
+    from server import cli as server_cli
 
-    for name in _PART_CLIS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):  # that part has no commands yet
-                continue
-            raise
+    for module in (kiosk_cli, server_cli, simulate_cli):
         for command in module.COMMANDS:
             main.add_command(command)
 

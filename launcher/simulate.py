@@ -30,9 +30,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import tomli_w
 
+from launcher.demo_school import make_pupils, seed_school
+from locker_controller.api import KioskPort
 from lockers.broker import BrokerProcess, BrokerSetup, KioskAccount, free_port, new_password
 from lockers.clock import ScaledClock
-from lockers.demo_school import make_pupils, seed_school
 from lockers.wire import decode_topic
 from lockers.wire import messages as m
 from lockers.wire import topics as t
@@ -57,6 +58,18 @@ class SimOptions:
     collect: bool = True
     workdir: Path | None = None
     progress: bool = True
+
+
+@dataclass
+class SimKiosk:
+    """One simulated kiosk: its controller, the tap results it shows, its pupils at the doors
+    and the network the simulator can cut."""
+
+    controller: KioskPort
+    results: queue.Queue[Any]
+    pupils: Any
+    network: Any
+    key: str = ""
 
 
 @dataclass
@@ -144,20 +157,21 @@ class Simulation:
         try:
             for kiosk in self.kiosk_ids:
                 self._start_kiosk(kiosk, key)
-            self._wait(lambda: all(c.replica.version >= 1 for c in self.controllers.values()),
+            self._wait(lambda: all(k.controller.view().policy_version >= 1
+                                   for k in self.controllers.values()),
                        60, "every kiosk to receive its policy")
             self._morning()
             if o.collect:
                 self._wait(lambda: self.clock.now().time() >= opens, 600,
                            "the release window")
                 self._afternoon()
-            self._wait(lambda: all(c.store.pending_count() == 0
-                                   for c in self.controllers.values()), 120,
+            self._wait(lambda: all(k.controller.view().outbox_pending == 0
+                                   for k in self.controllers.values()), 120,
                        "every kiosk's outbox to drain")
             return self._report(server, monitor)
         finally:
-            for c in self.controllers.values():
-                c.stop()
+            for k in self.controllers.values():
+                k.controller.stop()
             server.send_signal(signal.SIGTERM)
             try:
                 server.wait(15)
@@ -175,7 +189,7 @@ class Simulation:
                   "server": {"replica_tick_s": 5, "log_level": "WARNING"}}
         (self.dir / "server.toml").write_bytes(tomli_w.dumps(config).encode())
         log = open(self.dir / "server.log", "wb")  # noqa: SIM115
-        return subprocess.Popen([sys.executable, "-m", "lockers.cli", "server", "--config",
+        return subprocess.Popen([sys.executable, "-m", "launcher.cli", "server", "--config",
                                  str(self.dir / "server.toml")], stdout=log,
                                 stderr=subprocess.STDOUT)
 
@@ -195,7 +209,9 @@ class Simulation:
 
     def _start_kiosk(self, kiosk: str, key: str) -> None:
         from firmware_py.sim.pupils import SimPupils
-        from locker_controller.run import build_controller
+        from launcher.faults import CuttableLink
+        from launcher.kiosk import build_controller
+        from locker_controller.api import TapResult
         from lockers.kiosk_config import BrokerConfig, KioskConfig, RelayConfig
 
         account = next(a for a in self.broker.setup.kiosks if a.kiosk == kiosk)
@@ -208,18 +224,16 @@ class Simulation:
                                 username=account.username, password=account.password,
                                 reconnect_max_s=2),
             readers=[], tap_hold_off_s=0.0)
-        controller, world = build_controller(config, sim=True)
-        controller.clock = self.clock
-        pupils = SimPupils(world, open_after_s=2.0, close_after_s=6.0,  # type: ignore[arg-type]
+        network = CuttableLink()
+        controller, world = build_controller(config, sim=True, clock=self.clock,
+                                             link_factory=network)
+        pupils = SimPupils(world, open_after_s=2.0, close_after_s=6.0,
                            seed=self.o.seed, speed=self.o.speed)
         results: queue.Queue[Any] = queue.Queue()
-        controller.subscribe(lambda r: results.put(r) if type(r).__name__ == "TapResult"
-                             else None)
+        controller.subscribe(lambda r: results.put(r) if isinstance(r, TapResult) else None)
         controller.start()
         pupils.start()
-        controller.sim_results = results  # type: ignore[attr-defined]
-        controller.sim_pupils = pupils  # type: ignore[attr-defined]
-        self.controllers[kiosk] = controller
+        self.controllers[kiosk] = SimKiosk(controller, results, pupils, network, key)
 
     # --- pupils ---------------------------------------------------------------------------
 
@@ -274,11 +288,11 @@ class Simulation:
                                              / self.o.speed, 0.001)))
                 waited = (self.clock.now() - arrive).total_seconds()
                 for _attempt in range(5):  # nothing on screen (a crashed kiosk): tap again
-                    c = self.controllers[kiosk]
+                    k = self.controllers[kiosk]
                     seen = time.monotonic()
-                    c.inbox.put(CardTapped("arrival", pupil.card_uid, seen))
+                    k.controller.deliver(CardTapped("arrival", pupil.card_uid, seen))
                     try:
-                        result = c.sim_results.get(timeout=5)
+                        result = k.results.get(timeout=5)
                         break
                     except queue.Empty:
                         continue
@@ -329,30 +343,17 @@ class Simulation:
             time.sleep(2.0)
             self.broker.start()
         elif fault == "network-cut":
-            link = self.controllers[self.kiosk_ids[0]].link
-            link.client.disconnect()  # ends paho's loop: bring both back after the cut
-
-            def restore() -> None:
-                link.client.reconnect()
-                link.client.loop_start()
-
-            threading.Timer(3.0, restore).start()
+            self.controllers[self.kiosk_ids[0]].network.cut(3.0)
         elif fault == "kiosk-kill":
             self._kill_kiosk(self.kiosk_ids[-1])
 
     def _kill_kiosk(self, kiosk: str) -> None:
         """Drop a kiosk without a clean stop (its link dies, state stays on disk), then boot
         a new controller from the same state, as after a crash."""
-        c = self.controllers[kiosk]
-        c.sim_pupils.stop()
-        c._stop.set()  # noqa: SLF001 - a crash: no goodbye, no clean-shutdown mark
-        c.inbox.put(None)
-        c.link.client.socket().close() if c.link.client.socket() else None
-        c.link.client.loop_stop()
-        c.hardware.close()
-        c.store.close()
-        key = c.config.card_key
-        self._start_kiosk(kiosk, key)
+        k = self.controllers[kiosk]
+        k.pupils.stop()
+        k.controller.halt()  # a crash: no goodbye, no clean-shutdown mark
+        self._start_kiosk(kiosk, k.key)
 
     def _wait(self, predicate: Any, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -367,7 +368,8 @@ class Simulation:
         from sqlalchemy import create_engine, text
 
         time.sleep(0.5)
-        sent = {k: c.store.next_seq - 1 for k, c in self.controllers.items()}
+        views = {code: k.controller.view() for code, k in self.controllers.items()}
+        sent = {code: v.events_stored for code, v in views.items()}
         engine = create_engine(f"sqlite:///{self.dir / 'lockers.db'}")
         with engine.connect() as db:
             rows = db.execute(text(
@@ -381,8 +383,8 @@ class Simulation:
         snapshot_states = Counter()
         exempt_opened = [ref for ref in self.exempt if self.opened_for.get(ref)]
         held_slots: dict[str, str] = {}
-        for c in self.controllers.values():
-            for slot in c.slots.values():
+        for view in views.values():
+            for slot in view.slots:
                 snapshot_states[slot.state.value] += 1
                 if slot.pupil_ref in self.held:
                     held_slots[slot.pupil_ref] = slot.state.value

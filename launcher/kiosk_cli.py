@@ -25,8 +25,8 @@ def kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
           sim_forget_door: tuple[int, float] | None,
           sim_network_cut: tuple[float, float] | None) -> None:
     """Run a kiosk: readers, relays, doors, decisions, and the link to the server."""
+    from launcher.kiosk import run_kiosk
     from locker_controller.errors import ControllerError
-    from locker_controller.run import run_kiosk
 
     try:
         sys.exit(run_kiosk(config_path, sim=sim, sim_pupils=sim_pupils, ui=ui,
