@@ -71,9 +71,29 @@ def for_tap(result: TapResult, language: str = "en") -> Panel:
     body = text(key, "body", language, **values)
     if not result.first_name:  # never leave "Hi !" on the screen
         body = body.replace("Hi !", "Hello!").replace(", ,", ",").replace(" , ", " ")
+    where = where_lines(result, language)
+    if where:
+        body = f"{body}\n{where}"
     opens_door = result.outcome.value.endswith("_opened")
-    return Panel(key, tone, icon, title, body, slot=result.slot,
+    # Only a locker that is opening is lit: a held one is never shown as if it were open.
+    return Panel(key, tone, icon, title, body, slot=result.slot if opens_door else None,
                  hold_s=10.0 if opens_door else 6.0, pin_pad=key == "staff_card")
+
+
+def where_lines(result: TapResult, language: str = "en") -> str:
+    """Where the pupil's devices are, in words: another kiosk's locker, or how a held device
+    comes back. Empty when the kiosk was told nothing."""
+    lines = []
+    for where in result.elsewhere:
+        if where.held:
+            key = {"parent_or_carer": "held_parent", "office": "held_office"}.get(
+                where.back, "held_window")
+            lines.append(text("where", key, language))
+        elif where.kiosk_name or where.kiosk:
+            name = where.kiosk_name or where.kiosk
+            lines.append(text("where", "at_kiosk" if where.slot else "at_kiosk_no_slot",
+                              language, kiosk=name, slot=where.slot))
+    return "\n".join(dict.fromkeys(lines))  # one line per distinct message
 
 
 def for_view(view: KioskView, language: str = "en") -> Panel | None:

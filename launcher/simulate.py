@@ -223,7 +223,11 @@ class Simulation:
             broker=BrokerConfig(host="127.0.0.1", port=self.broker.setup.port,
                                 username=account.username, password=account.password,
                                 reconnect_max_s=2),
-            readers=[], tap_hold_off_s=0.0)
+            readers=[], tap_hold_off_s=0.0,
+            # Timers run on the scaled clock: give a pupil (a thread on a busy machine) a few
+            # real seconds to pull a released door, as a real pupil has eight.
+            door_open_timeout_s=max(8.0, 5.0 * self.o.speed),
+            command_ack_timeout_s=max(8.0, 5.0 * self.o.speed))
         network = CuttableLink()
         controller, world = build_controller(config, sim=True, clock=self.clock,
                                              link_factory=network)

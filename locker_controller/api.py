@@ -16,10 +16,10 @@ from datetime import datetime, time
 from typing import Protocol
 
 from firmware_py.interfaces import HardwareEvent
-from lockers.wire.messages import AlarmKind, SlotState, TapOutcome
+from lockers.wire.messages import AlarmKind, DeviceWhere, SlotState, TapOutcome
 
-__all__ = ["AlarmKind", "KioskPort", "KioskView", "SlotState", "SlotSummary", "StaffResult",
-           "TapOutcome", "TapResult"]
+__all__ = ["AlarmKind", "DeviceWhere", "KioskPort", "KioskView", "SlotState", "SlotSummary",
+           "StaffResult", "TapOutcome", "TapResult"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class TapResult:
     flags: tuple[str, ...] = ()
     decided_monotonic: float = 0.0  # when the decision was taken (for latency figures)
     read_monotonic: float = 0.0  # when the reader service saw the card
+    # Where the pupil's devices are when not here, or held: "at North entrance, locker 12".
+    elsewhere: tuple[DeviceWhere, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class KioskView:
     fire_alarm: bool = False
     outbox_pending: int = 0
     policy_version: int = 0
+    awaiting_picture: bool = False  # records lost: waiting for the server's custody picture
     notes: tuple[str, ...] = field(default_factory=tuple)
     messages_refused: int = 0  # payloads from the server that failed validation
     events_stored: int = 0  # events this kiosk's store has recorded (its sequence so far)
@@ -114,6 +117,9 @@ class KioskPort(Protocol):
 
     def staff_open_slot(self, slot: int, reason: str) -> None:
         """Open a slot for a stated reason."""
+
+    def staff_hand_in(self, pupil_ref: str, confiscated: bool = False) -> None:
+        """Open a free locker for a device staff hand in for a named pupil."""
 
     def staff_clear_fault(self, slot: int) -> None:
         """Clear a slot's fault after fixing it."""

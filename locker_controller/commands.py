@@ -109,17 +109,21 @@ class CommandDesk:
             self.emergency(None)
 
     def open(self, slots: list[Slot], via: str, command_id: str | None) -> None:
-        """Pulse these slots: occupied ones move to release, others are expected to open.
-        Committed first, then the relays (queued within the coil limit)."""
+        """Pulse these slots. For a person acting on a record (a remote unlock, staff), an
+        occupied slot moves to release and its closing door is a collection. An emergency
+        leaves every record as it was: the doors are expected to open, and each is checked
+        when it closes. A free slot opened by staff is checked too, so nobody is later given
+        a locker with something left inside. Committed first, then the relays."""
         mono = self.state.clock.monotonic()
         with self.state.change() as change:
             for current in slots:
                 slot = change.slot(current.number)
-                if slot.state in (S.OCCUPIED, S.HELD):
+                if slot.state in (S.OCCUPIED, S.HELD) and via != "emergency":
                     slot.via, slot.command_id = via, command_id
                     change.move(slot, Trigger.RELEASE)
                     slot.opening_since = mono
                 else:
+                    slot.check_on_close = "emergency" if via == "emergency" else "staff"
                     change.expect_open(slot.number, mono + self.door_open_timeout_s)
         for slot in slots:
             self.actions.pulse(slot.number)

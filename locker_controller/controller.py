@@ -81,7 +81,7 @@ class Controller:
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.store = KioskStore(config.state_dir / f"{config.kiosk}.sqlite3", config.synchronous)
         self.state = KioskState(config.site, config.kiosk, hardware.bank.slots, self.store,
-                                self.clock)
+                                self.clock, presence=hardware.bank.occupied)
         self.desk = CommandDesk(self.state, self, config.command_ack_timeout_s,
                                 config.door_open_timeout_s)
         self.staff = StaffSession()
@@ -189,6 +189,12 @@ class Controller:
         """Open a slot for a stated reason."""
         self._staff(lambda: staff_actions.open_slot(self.state, self.desk, self.staff, slot,
                                                     reason))
+
+    def staff_hand_in(self, pupil_ref: str, confiscated: bool = False) -> None:
+        """Open a free locker for a device staff hand in for this pupil (a forgotten card, or
+        a confiscated device, which is held at once)."""
+        self._staff(lambda: staff_actions.hand_in(self.state, self, self.staff, pupil_ref,
+                                                  confiscated))
 
     def staff_clear_fault(self, slot: int) -> None:
         """Clear a slot's fault and alarms after fixing it."""
@@ -352,13 +358,19 @@ class Controller:
         state = self.state
         log.info("event=policy_applied version=%s cards=%s", state.replica.version,
                  len(state.replica.cards))
+        restoring = state.awaiting_picture
         with state.change() as change:
+            if restoring:  # our records were lost: the server's picture puts them back
+                restored = state.restore_from_picture(change)
+                log.warning("event=custody_picture_restored slots=%s", restored)
             for current in state.slots.values():
-                held = state.pupil_held(current.pupil_ref)
+                held = state.slot_held(current)
                 if current.state is m.SlotState.OCCUPIED and held:
                     change.move(change.slot(current.number), Trigger.HOLD)
                 elif current.state is m.SlotState.HELD and not held:
                     change.move(change.slot(current.number), Trigger.UNHOLD)
+        if restoring:
+            state.awaiting_picture = False
         if self.link is not None and self.link.connected:
             self.link.publish(t.STATUS, self._status("online", "birth"))
         self.notify(self._view())
@@ -418,4 +430,5 @@ class Controller:
             staff_mode=self.staff.active(mono), staff_pending=self.staff.pending(mono) is not None,
             enrol_waiting=self.staff.enrol_pupil, fire_alarm=state.fire_alarm,
             outbox_pending=self.store.pending_count(), policy_version=state.replica.version,
+            awaiting_picture=state.awaiting_picture,
             messages_refused=self.malformed, events_stored=self.store.next_seq - 1)

@@ -39,8 +39,9 @@ class Decision:
 
 def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now: datetime,
                mode: str = "normal", early_release_used: Callable[[str], bool] = lambda _: False,
-               ) -> Decision:
-    """Decide what a tap of ``card`` does now."""
+               may_give: Callable[[Slot], bool] = lambda _: True) -> Decision:
+    """Decide what a tap of ``card`` does now. ``may_give`` says whether a free slot may be
+    given out (not while it may still hold a device nobody has a record of)."""
     if card in replica.staff:
         return Decision(TapOutcome.STAFF_CARD)
     entry = replica.cards.get(card)
@@ -50,17 +51,20 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
     day = replica.today(now)
     if mode != "normal" or day is None or not day.school_day:
         return Decision(TapOutcome.KIOSK_CLOSED, **who)
-    if entry.status is PupilStatus.HELD:
-        held = next((s.number for s in slots.values() if s.pupil_ref == entry.pupil_ref), None)
-        return Decision(TapOutcome.HELD, slot=held or entry.slot, **who)
-    if entry.status is PupilStatus.EXEMPT:
+    mine = next((s for s in slots.values() if s.pupil_ref == entry.pupil_ref), None)
+    # Held is per device: a pupil whose confiscated device is held may still hand in or
+    # collect their other phone, but never the held one.
+    if mine is not None and mine.state is SlotState.HELD:
+        return Decision(TapOutcome.HELD, slot=mine.number, **who)
+    if mine is None and entry.status is PupilStatus.HELD and entry.slot is not None:
+        # The server says the held device is in one of our slots, and we hold nothing of
+        # this pupil's: the two ends disagree, so nothing opens until they agree.
+        return Decision(TapOutcome.HELD, slot=entry.slot, **who)
+    if entry.status is PupilStatus.EXEMPT and mine is None:
         return Decision(TapOutcome.EXEMPT, **who)
 
     flags: list[str] = [] if entry.eligible else ["not_eligible"]
-    mine = next((s for s in slots.values() if s.pupil_ref == entry.pupil_ref), None)
     if mine is not None:
-        if mine.state is SlotState.HELD:
-            return Decision(TapOutcome.HELD, slot=mine.number, **who)
         if mine.state is not SlotState.OCCUPIED:  # its door is open or opening right now
             return Decision(TapOutcome.ALREADY_DEPOSITED, slot=mine.number, **who)
         if replica.release_open(now):
@@ -74,19 +78,23 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
 
     if replica.release_open(now) or (day.release_closes is not None
                                      and replica.local(now).time() > day.release_closes):
-        return Decision(TapOutcome.NOTHING_TO_COLLECT, **who)
+        # Nothing here to collect: held elsewhere, or at another kiosk (the screen says where).
+        held = entry.status is PupilStatus.HELD or any(w.held for w in entry.elsewhere)
+        return Decision(TapOutcome.HELD if held else TapOutcome.NOTHING_TO_COLLECT,
+                        slot=entry.slot if held else None, **who)
     late = replica.settings.late_after
     if late is not None and replica.local(now).time() > late:
         flags.append("late")
     if replica.settings.assignment == "fixed":
         slot = slots.get(entry.slot) if entry.slot is not None else None
-        if slot is None or slot.state is not SlotState.FREE:
+        if slot is None or slot.state is not SlotState.FREE or not may_give(slot):
             return Decision(TapOutcome.SLOT_UNAVAILABLE, slot=entry.slot, flags=tuple(flags),
                             **who)
     else:
         # Dynamic: the lowest free slot not reserved for someone on fixed assignment.
         reserved = {c.slot for c in replica.cards.values() if c.slot is not None}
-        free = [s for s in slots.values() if s.state is SlotState.FREE and not s.door_open]
+        free = [s for s in slots.values()
+                if s.state is SlotState.FREE and not s.door_open and may_give(s)]
         slot = min((s for s in free if s.number not in reserved), key=lambda s: s.number,
                    default=None) or min(free, key=lambda s: s.number, default=None)
         if slot is None:

@@ -11,6 +11,7 @@ from lockers.wire import messages as m
 
 S = m.SlotState
 A = m.AlarmKind
+STAFF_DEPOSITS = ("staff_assisted", "staff_confiscated")  # slot.via while staff hand in
 
 
 def on_door(state: KioskState, change_: DoorChanged, presence: bool | None) -> bool:
@@ -58,6 +59,9 @@ def closed(state: KioskState, change: Change, slot: Slot, presence: bool | None)
                     custody_id=slot.custody_id)
         slot.via = slot.command_id = None
         change.move(slot, Trigger.DOOR_CLOSED, pupil_ref=None)
+    elif slot.check_on_close:
+        _check_contents(change, slot, presence, slot.check_on_close)
+    slot.check_on_close = None
     if slot.left_open_alarm:
         slot.left_open_alarm = False
         change.alarm(A.DOOR_LEFT_OPEN, slot.number, False, "door closed")
@@ -67,15 +71,40 @@ def closed(state: KioskState, change: Change, slot: Slot, presence: bool | None)
 
 
 def deposit(state: KioskState, change: Change, slot: Slot, empty: bool | None) -> None:
-    """The devices are in: record the deposit under a custody record minted here."""
+    """The devices are in: record the deposit under a custody record minted here. A device
+    staff put in as confiscated is held at once."""
     assert slot.pupil_ref is not None
     if slot.custody_id is None:  # named by the deposit event's own place in the sequence
         slot.custody_id = f"{state.kiosk}.{state.store.epoch}.{state.store.next_seq}"
+    via = slot.via if slot.via in STAFF_DEPOSITS else "pupil"
     change.emit(m.DepositEvent, slot=slot.number, pupil_ref=slot.pupil_ref, empty=empty,
-                custody_id=slot.custody_id)
+                custody_id=slot.custody_id, via=via, staff_ref=slot.staff_ref)
+    slot.via = slot.staff_ref = None
     change.move(slot, Trigger.DOOR_CLOSED)
-    if state.pupil_held(slot.pupil_ref):
+    if via == "staff_confiscated":
         change.move(slot, Trigger.HOLD)
+
+
+def _check_contents(change: Change, slot: Slot, presence: bool | None, opened_by: str) -> None:
+    """A door opened by an emergency, or by staff on a free slot, has closed: does what is
+    inside still match the record? A mismatch, or no sensor to tell, is flagged for staff; a
+    free slot that may now hold something is not given out until staff clear it."""
+    occupied = slot.state in (S.OCCUPIED, S.HELD)
+    if presence is not None and presence == occupied:
+        return  # the sensor agrees with the record
+    if presence is None and not occupied and opened_by == "emergency":
+        return  # nobody stops to put a phone into an empty locker during an evacuation
+    if presence is None and not occupied:
+        what = "opened while free and has no sensor: check it is empty, then clear it"
+    elif presence is None:
+        what = "opened in an emergency and has no sensor: check the device is still inside"
+    elif occupied:
+        what = "the device is no longer inside after the door was opened"
+    else:
+        what = "something is inside a slot that should be empty"
+    change.alarm(A.CONTENTS_CHANGED, slot.number, True, what)
+    if not occupied:
+        change.move(slot, Trigger.FAULT)
 
 
 def tick(state: KioskState, door_open_timeout_s: float) -> None:

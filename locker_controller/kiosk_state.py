@@ -14,7 +14,7 @@ of them knows the dispatcher (:mod:`locker_controller.controller`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -130,7 +130,7 @@ class KioskState:
     """Everything the kiosk knows and decides on, owned by the dispatcher thread."""
 
     def __init__(self, site: str, kiosk: str, slot_numbers: list[int], store: KioskStore,
-                 clock: Clock) -> None:
+                 clock: Clock, presence: Callable[[int], bool | None] = lambda _: None) -> None:
         self.site, self.kiosk, self.store, self.clock = site, kiosk, store, clock
         self.replica = PolicyReplica(store, site, kiosk)
         self.slots: dict[int, Slot] = {n: Slot(n) for n in slot_numbers}
@@ -143,6 +143,13 @@ class KioskState:
         self.view_dirty = False  # the screen must be told (an alarm came or went)
         self.new_events = False  # stored events not yet offered to the server
         self._active: Change | None = None
+        self._presence = presence
+        # A new store (first start, or the state file was lost) knows nothing of what is in
+        # the slots: until the server's custody picture arrives, no slot that may be occupied
+        # is given out.
+        if store.created:
+            store.set_meta("awaiting_picture", "1")
+        self.awaiting_picture = store.get_meta("awaiting_picture") == "1"
 
     @contextmanager
     def change(self) -> Iterator[Change]:
@@ -161,6 +168,34 @@ class KioskState:
         finally:
             self._active = None
         change._apply()  # noqa: SLF001 - the change's own commit hook
+
+    def may_give(self, slot: Slot) -> bool:
+        """Whether a free slot may be given to a pupil: always, unless the kiosk lost its
+        records and neither the server's picture nor an empty presence sensor vouches for it."""
+        return not self.awaiting_picture or self._presence(slot.number) is False
+
+    def slot_held(self, slot: Slot) -> bool:
+        """Whether the device in ``slot`` is held: the server's custody picture says so per
+        device; older servers say it per pupil."""
+        record = self.replica.custody.get(slot.number)
+        if record is not None and slot.custody_id in (None, record.custody_id):
+            return record.held
+        return self.pupil_held(slot.pupil_ref)
+
+    def restore_from_picture(self, change: Change) -> int:
+        """After losing the store: put the server's record of each occupied slot back into a
+        slot this kiosk believes free. Returns how many were restored."""
+        restored = 0
+        for record in self.replica.custody.values():
+            current = self.slots.get(record.slot)
+            if current is None or current.state is not m.SlotState.FREE:
+                continue
+            slot = change.slot(record.slot)
+            change.move(slot, Trigger.RESTORE_HELD if record.held else Trigger.RESTORE,
+                        pupil_ref=record.pupil_ref, custody_id=record.custody_id)
+            restored += 1
+        self.store.set_meta("awaiting_picture", "0")
+        return restored
 
     def pupil_held(self, pupil_ref: str | None) -> bool:
         """Whether the replica says this pupil's device is held (confiscated)."""

@@ -29,6 +29,7 @@ def recover(state: KioskState, bank: LockBank) -> int:
             slot = change.slot(number)
             slot.state, slot.pupil_ref, slot.via = row.state, row.pupil_ref, row.via
             slot.command_id, slot.custody_id = row.command_id, row.custody_id
+            slot.staff_ref = row.staff_ref
             slot.door_open = bank.door_open(number)
             if slot.door_open:
                 slot.opened_since = mono

@@ -20,6 +20,7 @@ from lockers.wire.messages import (
     PolicySnapshot,
     PolicyUpdate,
     ReleaseDay,
+    SlotCustody,
     StaffEntry,
 )
 
@@ -37,6 +38,7 @@ class PolicyReplica:
         self.days: dict[date, ReleaseDay] = {}
         self.cards: dict[str, CardEntry] = {}
         self.staff: dict[str, StaffEntry] = {}
+        self.custody: dict[int, SlotCustody] = {}  # the server's record of our slots
         saved = store.get_meta("policy")
         if saved:
             self._load(decode(t.POLICY, saved))
@@ -67,9 +69,15 @@ class PolicyReplica:
             self.days = {d.day: d for d in update.days}
         if update.settings is not None:
             self.settings = update.settings
+        if update.custody is not None:
+            self.custody = {c.slot: c for c in update.custody}
         self.version = update.version
         self._save()
         return True
+
+    def card_of(self, pupil_ref: str) -> CardEntry | None:
+        """A card entry of this pupil (any of their cards), if the replica knows them."""
+        return next((c for c in self.cards.values() if c.pupil_ref == pupil_ref), None)
 
     def enrol(self, entry: CardEntry) -> None:
         """Add a card enrolled at this kiosk (the server confirms it in the next snapshot)."""
@@ -111,6 +119,7 @@ class PolicyReplica:
         self.days = {d.day: d for d in snapshot.days}
         self.cards = {c.card: c for c in snapshot.cards}
         self.staff = {s.card: s for s in snapshot.staff}
+        self.custody = {c.slot: c for c in snapshot.custody}
         self._at = snapshot.generated_at
 
     def _save(self) -> None:
@@ -119,5 +128,6 @@ class PolicyReplica:
         snapshot = PolicySnapshot(
             kiosk=self._kiosk, site=self._site, version=self.version,
             generated_at=self._at, settings=self.settings, days=list(self.days.values()),
-            cards=list(self.cards.values()), staff=list(self.staff.values()))
+            cards=list(self.cards.values()), staff=list(self.staff.values()),
+            custody=list(self.custody.values()))
         self._store.set_meta("policy", encode(snapshot).decode())

@@ -29,6 +29,8 @@ class Trigger(StrEnum):
     FAULT = "fault"
     CLEAR_FAULT_EMPTY = "clear_fault_empty"
     CLEAR_FAULT_OCCUPIED = "clear_fault_occupied"
+    RESTORE = "restore"  # rebuilt from the server's custody picture after losing the store
+    RESTORE_HELD = "restore_held"
 
 
 T = Trigger
@@ -48,6 +50,8 @@ TRANSITIONS: tuple[tuple[Trigger, tuple[S, ...], S], ...] = (
     (T.FAULT, tuple(S), S.FAULT),
     (T.CLEAR_FAULT_EMPTY, (S.FAULT,), S.FREE),
     (T.CLEAR_FAULT_OCCUPIED, (S.FAULT,), S.OCCUPIED),
+    (T.RESTORE, (S.FREE,), S.OCCUPIED),
+    (T.RESTORE_HELD, (S.FREE,), S.HELD),
 )
 
 _TABLE: dict[tuple[str, S], S] = {}
@@ -88,6 +92,8 @@ class Slot:
     via: str | None = None  # how the current release opening was granted
     command_id: str | None = None
     custody_id: str | None = None  # the custody record of the device inside
+    staff_ref: str | None = None  # staff handing a device in for a pupil
+    check_on_close: str | None = None  # "emergency" or "staff": check what is inside
 
     @property
     def is_open_for_someone(self) -> bool:

@@ -92,3 +92,39 @@ def clear_fault(state: KioskState, staff: StaffSession, number: int) -> StaffRes
             change.move(slot, Trigger.CLEAR_FAULT_OCCUPIED if slot.pupil_ref
                         else Trigger.CLEAR_FAULT_EMPTY)
     return StaffResult("clear_fault", True, f"slot {number} cleared", number)
+
+
+def hand_in(state: KioskState, actions: KioskActions, staff: StaffSession, pupil_ref: str,
+            confiscated: bool) -> StaffResult:
+    """Staff hand a device in for a named pupil: a pupil who forgot their card
+    (``confiscated`` False), or a device staff have confiscated (held at once). A free slot
+    opens; the deposit counts, for that pupil, when its door closes."""
+    action = "confiscated_hand_in" if confiscated else "assisted_hand_in"
+    staff_ref = staff.active(state.clock.monotonic())
+    if not staff_ref:
+        return StaffResult(action, False, "staff mode has ended")
+    entry = state.replica.card_of(pupil_ref.strip())
+    if entry is None:
+        return StaffResult(action, False, f"no pupil {pupil_ref!r} at this school: check the "
+                                          "reference on the office console")
+    mine = state.slot_of(entry.pupil_ref)
+    if mine is not None and not confiscated:
+        return StaffResult(action, False, f"{entry.first_name or entry.pupil_ref} already has "
+                                          f"locker {mine.number} here")
+    free = sorted(n for n, s in state.slots.items()
+                  if s.state is S.FREE and not s.door_open and state.may_give(s))
+    if not free:
+        return StaffResult(action, False, "no free locker here")
+    with state.change() as change:
+        slot = change.slot(free[0])
+        change.emit(m.StaffActionEvent, staff_ref=staff_ref, action=action, slot=slot.number,
+                    pupil_ref=entry.pupil_ref,
+                    reason="confiscated device put in a locker" if confiscated
+                    else "handed in by staff for the pupil")
+        slot.via = "staff_confiscated" if confiscated else "staff_assisted"
+        slot.staff_ref, slot.command_id = staff_ref, None
+        change.move(slot, Trigger.DEPOSIT_TAP, pupil_ref=entry.pupil_ref)
+        slot.opening_since = state.clock.monotonic()
+    actions.pulse(slot.number)
+    return StaffResult(action, True, f"locker {slot.number} is open for "
+                                     f"{entry.first_name or entry.pupil_ref}", slot.number)

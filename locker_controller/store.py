@@ -26,7 +26,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS slots (number INTEGER PRIMARY KEY, state TEXT NOT NULL,
-    pupil_ref TEXT, via TEXT, command_id TEXT, custody_id TEXT);
+    pupil_ref TEXT, via TEXT, command_id TEXT, custody_id TEXT, staff_ref TEXT);
 CREATE TABLE IF NOT EXISTS commands_seen (id TEXT PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS early_releases_used (id TEXT PRIMARY KEY);
 """
@@ -40,6 +40,7 @@ class SavedSlot(NamedTuple):
     via: str | None
     command_id: str | None
     custody_id: str | None
+    staff_ref: str | None
 
 
 class KioskStore:
@@ -54,8 +55,9 @@ class KioskStore:
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(slots)")}
-        if "custody_id" not in columns:  # a store made before custody records
-            self._db.execute("ALTER TABLE slots ADD COLUMN custody_id TEXT")
+        for column in ("custody_id", "staff_ref"):  # a store made before custody records
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE slots ADD COLUMN {column} TEXT")
         self._lock = threading.RLock()
         self._in_tx = False
         # The epoch names this store: a new (or lost and remade) file starts a new one, so
@@ -125,19 +127,20 @@ class KioskStore:
         """Persist one slot's state."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO slots (number, state, pupil_ref, via, command_id, custody_id) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET "
+                "INSERT INTO slots (number, state, pupil_ref, via, command_id, custody_id, "
+                "staff_ref) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET "
                 "state=excluded.state, pupil_ref=excluded.pupil_ref, via=excluded.via, "
-                "command_id=excluded.command_id, custody_id=excluded.custody_id",
+                "command_id=excluded.command_id, custody_id=excluded.custody_id, "
+                "staff_ref=excluded.staff_ref",
                 (slot.number, slot.state.value, slot.pupil_ref, slot.via, slot.command_id,
-                 slot.custody_id))
+                 slot.custody_id, slot.staff_ref))
 
     def load_slots(self) -> dict[int, SavedSlot]:
         """Slot number -> the slot as last committed."""
         with self._lock:
             rows = self._db.execute("SELECT number, state, pupil_ref, via, command_id, "
-                                    "custody_id FROM slots").fetchall()
-        return {n: SavedSlot(SlotState(s), p, v, c, k) for n, s, p, v, c, k in rows}
+                                    "custody_id, staff_ref FROM slots").fetchall()
+        return {r[0]: SavedSlot(SlotState(r[1]), *r[2:]) for r in rows}
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         """A stored setting."""

@@ -29,7 +29,7 @@ def on_tap(state: KioskState, actions: KioskActions, staff: StaffSession, card_k
         staff_actions.enrol(state, actions, staff, card, signed_in)
         return None
     decision = decide_tap(state.replica, state.slots, card, now, state.mode,
-                          state.store.early_release_used)
+                          state.store.early_release_used, state.may_give)
     with state.change() as change:
         change.emit(m.TapEvent, reader=tap.reader, card=card, pupil_ref=decision.pupil_ref,
                     outcome=decision.outcome, slot=decision.slot, flags=list(decision.flags))
@@ -47,5 +47,10 @@ def on_tap(state: KioskState, actions: KioskActions, staff: StaffSession, card_k
     if decision.outcome is m.TapOutcome.STAFF_CARD:
         staff.pending_card, staff.pending_until = card, mono + 30
     actions.signal("ok" if decision.opens_door else "refused")
+    entry = state.replica.cards.get(card)
+    elsewhere = tuple(entry.elsewhere) if entry is not None and decision.outcome in (
+        m.TapOutcome.HELD, m.TapOutcome.NOTHING_TO_COLLECT, m.TapOutcome.NOT_RELEASE_TIME
+    ) else ()
     return TapResult(decision.outcome, now, tap.reader, decision.first_name, decision.slot,
-                     decision.opens_at, decision.flags, time.monotonic(), tap.monotonic)
+                     decision.opens_at, decision.flags, time.monotonic(), tap.monotonic,
+                     elsewhere)

@@ -134,6 +134,9 @@ class AlarmKind(StrEnum):
     # A remote unlock named a custody record this kiosk's own record of the slot disagrees
     # with: the door stayed shut and staff must check what is inside.
     CUSTODY_MISMATCH = "custody_mismatch"
+    # A slot opened by an emergency (or by staff when it was free) closed with contents other
+    # than its record says, or it has no sensor to tell: staff must look inside.
+    CONTENTS_CHANGED = "contents_changed"
 
 
 class EventBase(WireModel):
