@@ -17,6 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from lockers.wire.codec import MODELS, adapter
@@ -25,6 +28,8 @@ from lockers.wire.errors import WireError
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # The MQTT bindings version whose fields (qos and retain on operations) this document uses.
 MQTT_BINDING_VERSION = "0.2.0"
+# What pydantic writes for a time of day: HH:MM:SS with microseconds when there are any.
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
 _DEFS = "#/$defs/"
 _COMPONENT_SCHEMAS = "#/components/schemas/"
 
@@ -64,6 +69,20 @@ _SERVERS: dict[str, Any] = {
 }
 
 
+class WireJsonSchema(GenerateJsonSchema):
+    """Pydantic's JSON Schema generator, saying what the wire really carries for times of day."""
+
+    def time_schema(self, schema: core_schema.TimeSchema) -> JsonSchemaValue:
+        """A local wall-clock time, without an offset.
+
+        Release windows and ``late_after`` are the school's local times in the timezone the
+        policy names (docs/protocol.md), sent without an offset; JSON Schema's ``time`` format
+        (RFC 3339) requires one, so a validator that checks formats would refuse real policies.
+        """
+        return {"type": "string", "pattern": LOCAL_TIME_PATTERN,
+                "description": "Local wall-clock time of the school (HH:MM:SS), no offset."}
+
+
 def payload_name(channel: t.Channel) -> str:
     """The name ``messages.py`` gives a channel's payload type (``KioskStatus``, ``Event``)."""
     model = MODELS[channel.name]
@@ -76,7 +95,7 @@ def payload_name(channel: t.Channel) -> str:
 
 def channel_schema(channel: t.Channel) -> dict[str, Any]:
     """The standalone JSON Schema (draft 2020-12) of one channel's payload."""
-    schema = adapter(channel).json_schema(mode="serialization")
+    schema = adapter(channel).json_schema(mode="serialization", schema_generator=WireJsonSchema)
     schema.setdefault("title", payload_name(channel))
     schema["$schema"] = JSON_SCHEMA_DIALECT
     schema["$id"] = f"urn:lockers:v{t.PROTOCOL_VERSION}:{channel.name}"
