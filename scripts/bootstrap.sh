@@ -12,6 +12,7 @@ DEB_PACKAGES=(
   chromium
   gcc python3-dev python3-venv
   systemd openssl
+  nodejs npm
 )
 
 missing=()
@@ -20,6 +21,10 @@ for p in "${DEB_PACKAGES[@]}"; do
   case "$p" in
     python3-dev) python3 -c 'import sysconfig,os,sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")) else 1)' && continue ;;
     python3-venv) python3 -c 'import venv, ensurepip' 2>/dev/null && continue ;;
+    # nodejs/npm are satisfied by a Node already on PATH (e.g. NodeSource's, which bundles npm
+    # and conflicts with Debian's npm package).
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
   esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -46,3 +51,17 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# --- AsyncAPI check (tools/asyncapi) -------------------------------------------------------------
+# The official AsyncAPI parser, which tests/test_wire_contract.py runs on the published document.
+# Installed with `npm ci` from the committed lock file, again only when that lock file changes.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  node_lock=tools/asyncapi/package-lock.json
+  node_stamp=tools/asyncapi/node_modules/.installed-$(sha256sum "$node_lock" | cut -c1-16)
+  if [ ! -f "$node_stamp" ]; then
+    echo "bootstrap: installing the AsyncAPI parser (npm ci in tools/asyncapi)"
+    (cd tools/asyncapi && npm ci --loglevel=error >/dev/null)
+    touch "$node_stamp"  # npm ci empties node_modules first, so older stamps go with it
+  fi
+fi
+# --- end of the AsyncAPI check -------------------------------------------------------------------

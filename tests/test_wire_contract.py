@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
+from jsonschema import Draft202012Validator
+from polyfactory.factories.pydantic_factory import ModelFactory
 
 from lockers import wire
 from lockers.wire import messages as m
 from lockers.wire import schema
 from lockers.wire import topics as t
-from lockers.wire.codec import adapter
+from lockers.wire.codec import MODELS, adapter
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "protocol.md"
+SCHEMAS = ROOT / "docs" / "schemas"
+ASYNCAPI_CHECK = ROOT / "tools" / "asyncapi" / "check.mjs"
 EXAMPLE = re.compile(r"<!-- example: (\w+) -->\n```json\n(.*?)\n```", re.S)
 
 
@@ -119,3 +125,106 @@ def test_every_channel_has_a_schema_and_the_asyncapi_lists_them_all() -> None:
     api = schema.asyncapi()
     assert api["asyncapi"].startswith("3.")
     assert set(api["channels"]) == {c.name for c in t.CHANNELS}
+
+
+def published_validator(channel: t.Channel) -> Draft202012Validator:
+    """A validator for the committed JSON Schema of ``channel``, checking formats too."""
+    published = json.loads((SCHEMAS / f"{channel.name}.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(published)
+    return Draft202012Validator(published, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def schema_errors(channel: t.Channel, payload: Any) -> list[str]:
+    """What the published JSON Schema of ``channel`` says is wrong with ``payload``."""
+    return [f"{'/'.join(map(str, e.absolute_path)) or 'payload'}: {e.message}"
+            for e in published_validator(channel).iter_errors(payload)]
+
+
+def test_every_documented_example_matches_the_published_json_schema() -> None:
+    by_name = {c.name: c for c in t.CHANNELS}
+    for channel_name, text in doc_examples():
+        assert schema_errors(by_name[channel_name], json.loads(text)) == [], channel_name
+
+
+EVENT_TYPES = get_args(get_args(m.Event)[0])
+MESSAGE_TYPES = [(c, MODELS[c.name]) for c in t.CHANNELS if c is not t.EVENTS] + [
+    (t.EVENTS, event_type) for event_type in EVENT_TYPES
+]
+
+
+@pytest.mark.parametrize("optionals", ["filled", "absent"])
+@pytest.mark.parametrize("channel, model", MESSAGE_TYPES,
+                         ids=[model.__name__ for _, model in MESSAGE_TYPES])
+def test_every_message_the_code_can_send_matches_the_published_json_schema(
+    channel: t.Channel, model: type, optionals: str,
+) -> None:
+    # polyfactory builds valid instances from the models' own types and constraints, one for
+    # each enum value and union member; what a kiosk or the server sends is encode() of one.
+    factory = ModelFactory.create_factory(
+        model, __allow_none_optionals__=optionals == "absent", __random_seed__=11)
+    built = list(factory.coverage())
+    assert built
+    for message in built:
+        payload = json.loads(wire.encode(message))
+        assert schema_errors(channel, payload) == [], payload
+        assert wire.decode(channel, wire.encode(message)) == message
+
+
+@pytest.mark.parametrize("change, where", [
+    ({"seq": 0}, "seq"),
+    ({"type": "teleport"}, "payload"),
+    ({"surname": "Smith"}, "payload"),
+    ({"at": "2026-11-23T08:21:04"}, "at"),
+    ({"card": "04A1B2C3D4"}, "card"),
+    ({"kiosk": "K 1"}, "kiosk"),
+])
+def test_the_published_json_schema_refuses_what_the_receiver_refuses(
+    change: dict[str, Any], where: str,
+) -> None:
+    bad = {**GOOD_TAP, **change}
+    with pytest.raises(wire.WireError):
+        wire.decode(t.EVENTS, json.dumps(bad))
+    errors = schema_errors(t.EVENTS, bad)
+    assert errors, f"the published schema accepts {bad}"
+    assert schema_errors(t.EVENTS, GOOD_TAP) == []
+
+
+def test_policy_release_times_are_local_wall_clock_times_in_the_schema() -> None:
+    snapshot = json.loads(next(text for name, text in doc_examples() if name == "policy"))
+    day = next(d for d in snapshot["days"] if d.get("release_opens"))
+    assert schema_errors(t.POLICY, snapshot) == []
+    day["release_opens"] = "25:10:00"
+    assert any("release_opens" in e for e in schema_errors(t.POLICY, snapshot))
+
+
+def test_the_asyncapi_document_gives_each_operation_its_channels_qos_and_retain() -> None:
+    api = schema.asyncapi()
+    for channel in t.CHANNELS:
+        (operation,) = [op for op in api["operations"].values()
+                        if op["channel"]["$ref"] == f"#/channels/{channel.name}"]
+        mqtt = operation["bindings"]["mqtt"]
+        assert (mqtt["qos"], mqtt["retain"]) == (channel.qos, channel.retain)
+        assert operation["action"] == ("receive" if channel.publisher is t.Publisher.KIOSK
+                                       else "send")
+    assert "$defs" not in json.dumps(api), "a $ref into $defs does not resolve in AsyncAPI"
+
+
+def test_the_official_asyncapi_parser_accepts_the_document_with_no_errors(
+    tmp_path: Path,
+) -> None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail("the AsyncAPI check needs Node.js and npm: install them (as root: "
+                    "`apt-get install nodejs npm`, or `make test`, which bootstraps them), then "
+                    "run scripts/bootstrap.sh")
+    if not (ASYNCAPI_CHECK.parent / "node_modules" / "@asyncapi" / "parser").is_dir():
+        pytest.fail("the AsyncAPI parser is not installed: run scripts/bootstrap.sh (it runs "
+                    "`npm ci` in tools/asyncapi)")
+    # A fresh generation, so the code is checked even before docs/schemas is regenerated.
+    document = tmp_path / "asyncapi.json"
+    document.write_text(schema.render_all()["asyncapi.json"], encoding="utf-8")
+    run = subprocess.run([node, str(ASYNCAPI_CHECK), str(document)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report
+    assert ": 0 error(s)" in report, report
