@@ -31,11 +31,11 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=60)
     args = parser.parse_args()
 
-    import paho.mqtt.client as mqtt
     import uvicorn
     from playwright.sync_api import sync_playwright
 
     from lockers.broker import BrokerProcess, BrokerSetup, KioskAccount, free_port, new_password
+    from lockers.mqtt import make_client
     from lockers.wire import encode
     from lockers.wire import messages as m
     from lockers.wire import topics as t
@@ -71,9 +71,8 @@ def main() -> int:
     threading.Thread(target=web.run, daemon=True).start()
     while not web.started:
         time.sleep(0.05)
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-kiosks",
-                      protocol=mqtt.MQTTv5)
-    pub.username_pw_set("server", broker.setup.server_password)  # may write any kiosk topic
+    # The server's account may write any kiosk's topics.
+    pub = make_client("bench-kiosks", username="server", password=broker.setup.server_password)
     pub.connect("127.0.0.1", broker.setup.port)
     pub.loop_start()
     base = f"http://127.0.0.1:{port}"

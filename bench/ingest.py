@@ -33,6 +33,7 @@ import paho.mqtt.client as mqtt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lockers.mqtt import make_client  # noqa: E402
 from lockers.wire import messages as m  # noqa: E402
 from lockers.wire import topics as t  # noqa: E402
 from lockers.wire.codec import decode, encode  # noqa: E402
@@ -101,9 +102,8 @@ def _kiosk_process(port: int, accounts: dict[str, tuple[str, str]], per_kiosk: i
 
     kiosks = list(accounts)
     for k in kiosks:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{k}-{uuid.uuid4().hex[:4]}",
-                        protocol=mqtt.MQTTv5)
-        c.username_pw_set(*accounts[k])
+        c = make_client(f"{k}-{uuid.uuid4().hex[:4]}", username=accounts[k][0],
+                        password=accounts[k][1])
         c.on_message = on_message
         c.connect("127.0.0.1", port)
         if mode != "raw":
@@ -172,10 +172,9 @@ def measure_broker(setup: object, per_kiosk: int) -> float:
             last[0] = time.time()
             all_in.set()
 
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="raw-sub",
-                      protocol=mqtt.MQTTv5)
+    sub = make_client("raw-sub", username=setup.server_username,  # type: ignore[attr-defined]
+                      password=setup.server_password)  # type: ignore[attr-defined]
     sub.on_message = on_message
-    sub.username_pw_set(setup.server_username, setup.server_password)  # type: ignore
     sub.connect("127.0.0.1", setup.port)  # type: ignore[attr-defined]
     sub.subscribe(t.shared(t.filter_all_kiosks(t.EVENTS), "raw"), qos=1)
     sub.loop_start()

@@ -23,10 +23,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import tomli_w
-
 from launcher.demo_school import DemoPupil, make_pupils, release_window, seed_school
 from lockers.broker import BrokerError, BrokerProcess, BrokerSetup, KioskAccount, new_password
+from lockers.kiosk_config import (
+    REPO,
+    BrokerConfig,
+    KioskConfig,
+    ReaderConfig,
+    dump_kiosk_config,
+)
+from server.config import ServerConfig, WebSettings
+from server.config import dump as dump_server_config
+from server.mqtt_link import MqttSettings
 
 log = logging.getLogger("launcher.demo")
 SITE = "demo"
@@ -70,13 +78,11 @@ class Demo:
         assert self.broker is not None
         url = f"sqlite:///{self.dir / 'lockers.db'}"
         (self.dir / "server.password").write_text(self.broker.setup.server_password)
-        config = {"database": {"url": url},
-                  "mqtt": {"host": "127.0.0.1", "port": self.port, "username": "server",
-                           "password_file": "server.password", "client_id": "demo-server"},
-                  "web": {"host": "127.0.0.1", "port": self.web_port},
-                  "server": {"replica_tick_s": 5}}
+        config = ServerConfig(database_url=url,
+                              mqtt=MqttSettings(port=self.port, client_id="demo-server"),
+                              web=WebSettings(port=self.web_port), replica_tick_s=5)
         path = self.dir / "server.toml"
-        path.write_bytes(tomli_w.dumps(config).encode())
+        path.write_text(dump_server_config(config, password_file="server.password"))
         today, opens, closes = release_window(datetime.now(UTC), "Europe/London", 4)
         self.services, self.card_key = seed_school(
             url, self.pupils, self.kiosk_ids, 60, today, opens, closes, self.dir,
@@ -101,15 +107,13 @@ class Demo:
         for account in self.broker.setup.kiosks:
             kdir = self.dir / account.kiosk
             kdir.mkdir(parents=True, exist_ok=True)
-            cfg = {"site": SITE, "kiosk": account.kiosk, "card_key": key,
-                   "state_dir": str(kdir),
-                   "readers": [{"role": "arrival", "name": "ACR122U"},
-                               {"role": "departure", "name": "ACR122U"}],
-                   "pinmap": str(Path(__file__).resolve().parents[1] / "hardware" /
-                                 "pinmaps" / "sim60.toml"),
-                   "broker": {"host": "127.0.0.1", "port": self.port,
-                              "username": account.username, "password": account.password}}
-            (kdir / "kiosk.toml").write_bytes(tomli_w.dumps(cfg).encode())
+            cfg = KioskConfig(
+                site=SITE, kiosk=account.kiosk, card_key=key, state_dir=kdir,
+                readers=[ReaderConfig(role="arrival"), ReaderConfig(role="departure")],
+                pinmap=REPO / "hardware" / "pinmaps" / "sim60.toml",
+                broker=BrokerConfig(port=self.port, username=account.username,
+                                    password=account.password))
+            (kdir / "kiosk.toml").write_text(dump_kiosk_config(cfg))
             env = {k: v for k, v in os.environ.items() if k != "PCSCLITE_CSOCK_NAME"}
             screen = ["--ui"] if os.environ.get("DISPLAY") and account is \
                 self.broker.setup.kiosks[0] else []

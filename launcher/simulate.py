@@ -28,15 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import tomli_w
 
 from launcher.demo_school import make_pupils, seed_school
 from locker_controller.api import KioskPort
 from lockers.broker import BrokerProcess, BrokerSetup, KioskAccount, free_port, new_password
 from lockers.clock import ScaledClock
+from lockers.mqtt import make_client
 from lockers.wire import decode_topic
 from lockers.wire import messages as m
 from lockers.wire import topics as t
+from server.config import ServerConfig, WebSettings
+from server.config import dump as dump_server_config
+from server.mqtt_link import MqttSettings
 
 SITE = "demo"
 
@@ -181,13 +184,12 @@ class Simulation:
 
     def _start_server(self, url: str) -> subprocess.Popen[bytes]:
         (self.dir / "server.password").write_text(self.broker.setup.server_password)
-        config = {"database": {"url": url},
-                  "mqtt": {"host": "127.0.0.1", "port": self.broker.setup.port,
-                           "username": "server", "password_file": "server.password",
-                           "client_id": "sim-server"},
-                  "web": {"host": "127.0.0.1", "port": free_port()},
-                  "server": {"replica_tick_s": 5, "log_level": "WARNING"}}
-        (self.dir / "server.toml").write_bytes(tomli_w.dumps(config).encode())
+        config = ServerConfig(
+            database_url=url, mqtt=MqttSettings(port=self.broker.setup.port,
+                                                client_id="sim-server"),
+            web=WebSettings(port=free_port()), replica_tick_s=5, log_level="WARNING")
+        (self.dir / "server.toml").write_text(
+            dump_server_config(config, password_file="server.password"))
         log = open(self.dir / "server.log", "wb")  # noqa: SIM115
         return subprocess.Popen([sys.executable, "-m", "launcher.cli", "server", "--config",
                                  str(self.dir / "server.toml")], stdout=log,
@@ -195,9 +197,8 @@ class Simulation:
 
     def _start_monitor(self) -> Monitor:
         monitor = Monitor()
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sim-monitor",
-                             protocol=mqtt.MQTTv5)
-        client.username_pw_set("server", self.broker.setup.server_password)
+        client = make_client("sim-monitor", username="server",
+                             password=self.broker.setup.server_password)
         client.on_message = monitor.on_message
         client.on_connect = lambda c, *_: c.subscribe(
             [(t.filter_all_kiosks(t.EVENTS), 1), (t.filter_all_kiosks(t.EVENT_ACKS), 1)])

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import create_engine, text
 
 from lockers.clock import FakeClock
+from lockers.mqtt import make_client
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from lockers.wire.codec import decode_topic, encode
@@ -69,10 +70,8 @@ class FakeKiosk:
         self.commands: list[m.Command] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                        client_id=f"{kiosk}-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
-        if username:
-            c.username_pw_set(username, password)
+        c = make_client(f"{kiosk}-{uuid.uuid4().hex[:6]}", username=username or None,
+                        password=password)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_subscribe = lambda *a: self._subscribed.set()

@@ -18,6 +18,7 @@ from firmware_py.wiring import render
 from launcher.broker_cli import write_config
 from launcher.cli import main as lockers_cli
 from lockers.broker import BrokerProcess, free_port
+from lockers.mqtt import make_client
 from lockers.wire import topics as t
 from tests.server_kit import make_clock, seed
 
@@ -53,10 +54,7 @@ def test_install_scripts_are_valid_shell() -> None:
 
 
 def _connect_tls(port: int, username: str, password: str, ca: Path) -> mqtt.ReasonCode | str:
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tls-test",
-                    protocol=mqtt.MQTTv5)
-    c.username_pw_set(username, password)
-    c.tls_set(ca_certs=str(ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    c = make_client("tls-test", username=username, password=password, tls_ca=ca)
     try:
         c.connect("127.0.0.1", port)
     except ssl.SSLError as exc:

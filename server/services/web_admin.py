@@ -4,12 +4,13 @@ config file to copy onto its Pi."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import tomli_w
 from sqlalchemy import func, select
 
 from lockers.broker import kiosk_username, new_password
+from lockers.kiosk_config import BrokerConfig, KioskConfig, ReaderConfig, dump_kiosk_config
 from server.models import Kiosk, Site, Slot, Staff
 from server.services.context import ADMIN, ServiceContext
 
@@ -63,17 +64,16 @@ class WebAdmin:
             st = self.ctx.site(act.session, site)
             k = self.ctx.kiosk(act.session, st, kiosk)
             password = new_password()
-            broker: dict[str, Any] = {"host": broker_host, "port": broker_port,
-                                      "username": kiosk_username(st.code, k.code),
-                                      "password": password}
-            if tls_ca:
-                broker["tls_ca"] = tls_ca
-            config = {"site": st.code, "kiosk": k.code, "card_key": st.card_hash_key,
-                      "state_dir": "/var/lib/lockers",
-                      "pinmap": "/opt/lockers/hardware/pinmaps/bank16.toml",
-                      "readers": [{"role": "arrival", "name": "ACR122U"}], "broker": broker}
+            username = kiosk_username(st.code, k.code)
+            config = KioskConfig(
+                site=st.code, kiosk=k.code, card_key=st.card_hash_key,
+                state_dir=Path("/var/lib/lockers"),
+                pinmap=Path("/opt/lockers/hardware/pinmaps/bank16.toml"),
+                readers=[ReaderConfig(role="arrival", name="ACR122U")],
+                broker=BrokerConfig(host=broker_host, port=broker_port, username=username,
+                                    password=password,
+                                    tls_ca=Path(tls_ca) if tls_ca else None))
             act.audit("kiosk", f"{st.code}/{k.code}", reason="provisioned",
-                      detail={"broker_user": broker["username"]})
-            return Provisioned(st.code, k.code, broker["username"], password,
-                               "# Copy to /etc/lockers/kiosk.toml on the kiosk\n"
-                               + tomli_w.dumps(config))
+                      detail={"broker_user": username})
+            return Provisioned(st.code, k.code, username, password, dump_kiosk_config(
+                config, header="Copy to /etc/lockers/kiosk.toml on the kiosk"))
