@@ -50,6 +50,7 @@ OUTCOMES: dict[TapOutcome, tuple[str, str, str]] = {
     TapOutcome.NO_FREE_SLOT: ("no_free_slot", "stop", "cross"),
     TapOutcome.SLOT_UNAVAILABLE: ("slot_unavailable", "stop", "cross"),
     TapOutcome.KIOSK_CLOSED: ("kiosk_closed", "stop", "cross"),
+    TapOutcome.CLOCK_UNSURE: ("clock_unsure", "wait", "clock"),
     TapOutcome.STAFF_CARD: ("staff_card", "info", "card"),
 }
 

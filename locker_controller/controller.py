@@ -81,7 +81,9 @@ class Controller:
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.store = KioskStore(config.state_dir / f"{config.kiosk}.sqlite3", config.synchronous)
         self.state = KioskState(config.site, config.kiosk, hardware.bank.slots, self.store,
-                                self.clock, presence=hardware.bank.occupied)
+                                self.clock, presence=hardware.bank.occupied,
+                                synced_flag=config.clock_synced_flag,
+                                clock_checks=config.clock_checks)
         self.desk = CommandDesk(self.state, self, config.command_ack_timeout_s,
                                 config.door_open_timeout_s)
         self.staff = StaffSession()
@@ -303,6 +305,7 @@ class Controller:
             self.inbox.put("tick")
 
     def _tick(self) -> None:
+        self.state.trust.tick()
         doors.tick(self.state, self.config.door_open_timeout_s)
         self.desk.tick()
         self._send_pending(resend_stale=True)
@@ -344,6 +347,7 @@ class Controller:
         if isinstance(message, m.EventAck):
             if message.epoch in (None, self.store.epoch):
                 self.store.acknowledge(message.seqs)
+            state.trust.server_time(message.at)  # sent the moment the server committed
             self._last_sent = time.monotonic()
         elif isinstance(message, m.PolicySnapshot):
             if state.replica.apply_snapshot(message):

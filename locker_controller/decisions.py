@@ -39,9 +39,11 @@ class Decision:
 
 def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now: datetime,
                mode: str = "normal", early_release_used: Callable[[str], bool] = lambda _: False,
-               may_give: Callable[[Slot], bool] = lambda _: True) -> Decision:
+               may_give: Callable[[Slot], bool] = lambda _: True, clock_doubt: str | None = None,
+               ) -> Decision:
     """Decide what a tap of ``card`` does now. ``may_give`` says whether a free slot may be
-    given out (not while it may still hold a device nobody has a record of)."""
+    given out (not while it may still hold a device nobody has a record of); with a
+    ``clock_doubt`` no locker opens by the release window (an early release still does)."""
     if card in replica.staff:
         return Decision(TapOutcome.STAFF_CARD)
     entry = replica.cards.get(card)
@@ -67,12 +69,15 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
     if mine is not None:
         if mine.state is not SlotState.OCCUPIED:  # its door is open or opening right now
             return Decision(TapOutcome.ALREADY_DEPOSITED, slot=mine.number, **who)
-        if replica.release_open(now):
+        window = replica.release_open(now)
+        if window and not clock_doubt:
             return Decision(TapOutcome.RELEASE_OPENED, slot=mine.number, trigger="release",
                             via="pupil", **who)
         if entry.early_release and not early_release_used(entry.early_release):
             return Decision(TapOutcome.EARLY_RELEASE_OPENED, slot=mine.number, trigger="release",
                             via="early_release", early_release_id=entry.early_release, **who)
+        if window:  # home time by our clock, but the clock is in doubt: say so, open nothing
+            return Decision(TapOutcome.CLOCK_UNSURE, slot=mine.number, **who)
         return Decision(TapOutcome.NOT_RELEASE_TIME, slot=mine.number,
                         opens_at=replica.release_opens_at(now), **who)
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from locker_controller.clock_trust import ClockTrust
 from locker_controller.replica import PolicyReplica
 from locker_controller.slots import Slot, Trigger, next_state
 from locker_controller.store import KioskStore
@@ -76,6 +79,7 @@ class Change:
             kiosk=state.kiosk, site=state.site, seq=seq, at=at, epoch=state.store.epoch,
             **fields))
         self._events += 1
+        state.trust.recorded(at)
         return event
 
     def move(self, slot: Slot, trigger: Trigger, pupil_ref: Any = KEEP,
@@ -130,7 +134,8 @@ class KioskState:
     """Everything the kiosk knows and decides on, owned by the dispatcher thread."""
 
     def __init__(self, site: str, kiosk: str, slot_numbers: list[int], store: KioskStore,
-                 clock: Clock, presence: Callable[[int], bool | None] = lambda _: None) -> None:
+                 clock: Clock, presence: Callable[[int], bool | None] = lambda _: None,
+                 synced_flag: Path | None = None, clock_checks: bool = True) -> None:
         self.site, self.kiosk, self.store, self.clock = site, kiosk, store, clock
         self.replica = PolicyReplica(store, site, kiosk)
         self.slots: dict[int, Slot] = {n: Slot(n) for n in slot_numbers}
@@ -139,6 +144,10 @@ class KioskState:
         self.mode = "normal"
         self.fire_alarm = False
         self.readers_ok: dict[str, bool] = {}
+        last = store.get_meta("last_event_at")
+        self.trust = ClockTrust(clock, synced_flag,
+                                datetime.fromisoformat(last) if last else None)
+        self.clock_checks = clock_checks
         self.snapshot_dirty = True  # the slot snapshot must be published again
         self.view_dirty = False  # the screen must be told (an alarm came or went)
         self.new_events = False  # stored events not yet offered to the server
@@ -168,6 +177,10 @@ class KioskState:
         finally:
             self._active = None
         change._apply()  # noqa: SLF001 - the change's own commit hook
+
+    def clock_doubt(self) -> str | None:
+        """Why the kiosk's clock cannot be trusted to open lockers by the time (None: it can)."""
+        return self.trust.doubt() if self.clock_checks else None
 
     def may_give(self, slot: Slot) -> bool:
         """Whether a free slot may be given to a pupil: always, unless the kiosk lost its

@@ -96,6 +96,7 @@ class KioskStore:
             self._db.execute("INSERT INTO outbox (seq, payload) VALUES (?, ?)",
                              (seq, encode(event)))
             self.set_meta("next_seq", str(seq + 1))
+            self.set_meta("last_event_at", event.at.isoformat())
         return event
 
     def pending(self, after: int = 0, limit: int = 500) -> list[tuple[int, bytes]]:

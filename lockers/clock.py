@@ -69,6 +69,12 @@ class FakeClock:
         """Jump forward to ``when``."""
         self.advance((when.astimezone(UTC) - self.now()).total_seconds())
 
+    def step_wall(self, seconds: float) -> None:
+        """Move the wall clock alone (either way), as when someone sets the clock or NTP
+        steps it; monotonic time does not move."""
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+
 
 class ScaledClock:
     """Real time sped up ``speed`` times from ``start``: a school day in minutes."""

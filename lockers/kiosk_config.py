@@ -72,6 +72,15 @@ class KioskConfig(BaseModel):
                                        description="A pulsed door that never opens: give up.")
     command_ack_timeout_s: float = 8.0
     synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
+    clock_synced_flag: Path | None = Field(
+        default=Path("/run/systemd/timesync/synchronized"),
+        description="A file that exists once NTP has set the clock since boot "
+                    "(systemd-timesyncd's); until then, or without it, only the server's "
+                    "acknowledgements vouch for the kiosk's clock.")
+    clock_checks: bool = Field(
+        default=True, description="Doubt a clock that jumped, is off the server's or was never "
+                                  "synced, and then open nothing by the release window. Only a "
+                                  "simulation with a sped-up clock turns this off.")
 
 
 def load_kiosk_config(path: Path) -> KioskConfig:

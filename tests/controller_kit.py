@@ -199,8 +199,12 @@ class Rig:
 def make_rig(tmp_path: Path, pin_factory: Any, broker: Broker | None, *,
              readers: list[ReaderSpec], pinmap: str = "sim8.toml",
              start: datetime = MONDAY_0820, clock: FakeClock | None = None,
-             state_dir: Path | None = None) -> Rig:
-    """Build and start a controller rig."""
+             state_dir: Path | None = None, ntp_synced: bool = True) -> Rig:
+    """Build and start a controller rig. ``ntp_synced``: the operating system has set the
+    clock since boot, as on a kiosk with network (tests of clock doubt turn it off)."""
+    synced_flag = tmp_path / "ntp-synchronized"
+    if ntp_synced:
+        synced_flag.touch()
     account = broker.kiosk(SITE, KIOSK) if broker else None
     config = KioskConfig(
         site=SITE, kiosk=KIOSK, card_key=KEY, state_dir=state_dir or tmp_path / "kiosk",
@@ -213,6 +217,7 @@ def make_rig(tmp_path: Path, pin_factory: Any, broker: Broker | None, *,
                             password=account.password if account else "x",
                             reconnect_max_s=1),
         door_open_timeout_s=8.0, command_ack_timeout_s=8.0, synchronous="NORMAL",
+        clock_synced_flag=synced_flag if ntp_synced else tmp_path / "never-synced",
     )
     hardware = build_hardware(
         BoardConfig(config.pinmap, [ReaderSpec(r.role, r.name) for r in config.readers],

@@ -64,7 +64,10 @@ class Driver:
             readers=[ReaderConfig(role="arrival", name=pcsc["reader"])] if pcsc else [],
             pinmap=Path(__file__).resolve().parents[1] / "hardware" / "pinmaps" / "sim8.toml",
             relays=RelayConfig(pulse_s=0.2, max_coils=4, max_on_s=1.0),
-            broker=BrokerConfig(**cfg["broker"], reconnect_max_s=1), synchronous="NORMAL")
+            broker=BrokerConfig(**cfg["broker"], reconnect_max_s=1), synchronous="NORMAL",
+            clock_synced_flag=Path(cfg["state_dir"]) / "ntp-synchronized")
+        Path(cfg["state_dir"]).mkdir(parents=True, exist_ok=True)
+        (Path(cfg["state_dir"]) / "ntp-synchronized").touch()  # NTP set the clock at boot
         self.network = CuttableLink()
         self.controller, self.world = build_controller(config, sim=True, clock=self.clock,
                                                        link_factory=self.network)

@@ -119,6 +119,9 @@ class TapOutcome(StrEnum):
     SLOT_UNAVAILABLE = "slot_unavailable"
     STAFF_CARD = "staff_card"
     KIOSK_CLOSED = "kiosk_closed"
+    # The kiosk doubts its own clock (never synced, jumped, off the server's): it opens no
+    # locker by the release window until the time is confirmed.
+    CLOCK_UNSURE = "clock_unsure"
 
 
 class AlarmKind(StrEnum):
