@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,13 +29,14 @@ from firmware_py.interfaces import (
     RelayWatchdogTripped,
 )
 from locker_controller import doors, recovery, staff_actions, taps
-from locker_controller.api import KioskView, SlotSummary, StaffResult
+from locker_controller.api import KioskView, StaffResult
 from locker_controller.commands import CommandDesk
 from locker_controller.kiosk_state import KioskState
 from locker_controller.link import Incoming, LinkDown, LinkUp, ServerLink
 from locker_controller.slots import Trigger
 from locker_controller.staff import StaffSession
 from locker_controller.store import KioskStore
+from locker_controller.uplink import Uplink
 from lockers import __version__
 from lockers.clock import Clock, SystemClock
 from lockers.kiosk_config import KioskConfig
@@ -47,8 +47,6 @@ from lockers.wire import topics as t
 log = logging.getLogger("lockers.kiosk")
 
 TICK_S = 0.1
-RESEND_AFTER_S = 15.0
-SNAPSHOT_EVERY_S = 0.25
 
 LinkFactory = Callable[[KioskConfig, "queue.Queue[Any]"], ServerLink]
 
@@ -93,9 +91,13 @@ class Controller:
         self._ticker_on = ticker
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sent_upto = 0
-        self._last_sent = 0.0
-        self._last_snapshot = 0.0
+        self.uplink = Uplink(self.state, self.link)
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            CardTapped: self._on_tap, DoorChanged: self._on_door, Incoming: self._on_message,
+            _Call: self._on_call, LinkUp: lambda _: self._on_link_up(),
+            LinkDown: self._on_link_down, ReaderFault: self._on_reader_fault,
+            RelayWatchdogTripped: self._on_watchdog,
+            FireAlarmChanged: lambda item: self.desk.fire_alarm(item.active)}
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class Controller:
             return
         self.hardware.close()
         if self.link is not None:
-            self.link.stop(self._status("offline", "shutdown"))
+            self.link.stop(self.uplink.status("offline", "shutdown"))
         self.store.set_meta("clean_shutdown", "1")
         self.store.close()
 
@@ -261,44 +263,51 @@ class Controller:
                 log.exception("event=dispatch_error item=%s", type(item).__name__)
             self._flush()
 
-    def _handle(self, item: Any) -> None:  # noqa: C901 - one branch per kind of input
-        if isinstance(item, CardTapped):
-            result = taps.on_tap(self.state, self, self.staff, self.config.card_key, item)
-            if result is not None:
-                self.notify(result)
-            self.notify(self._view())
-        elif isinstance(item, DoorChanged):
-            if doors.on_door(self.state, item, self.hardware.bank.occupied(item.slot)):
-                if item.open:
-                    self.desk.door_changed(item.slot)
-                self.notify(self._view())
-        elif isinstance(item, Incoming):
-            self._on_message(item)
-        elif isinstance(item, _Call):
-            try:
-                item.result = item.fn()
-            except BaseException as exc:  # handed to the caller
-                item.error = exc
-            item.done.set()
-        elif item == "tick":
+    def _handle(self, item: Any) -> None:
+        if item == "tick":
             self._tick()
-        elif isinstance(item, LinkUp):
-            self._on_link_up()
-        elif isinstance(item, LinkDown):
-            log.warning("event=link_down reason=%s", item.reason)
+            return
+        handler = self._handlers.get(type(item))
+        if handler is None:
+            log.error("event=unknown_item item=%s", type(item).__name__)
+            return
+        handler(item)
+
+    def _on_tap(self, tap: CardTapped) -> None:
+        result = taps.on_tap(self.state, self, self.staff, self.config.card_key, tap)
+        if result is not None:
+            self.notify(result)
+        self.notify(self._view())
+
+    def _on_door(self, change: DoorChanged) -> None:
+        if doors.on_door(self.state, change, self.hardware.bank.occupied(change.slot)):
+            if change.open:
+                self.desk.door_changed(change.slot)
             self.notify(self._view())
-        elif isinstance(item, ReaderFault):
-            self.state.readers_ok[item.reader] = item.cleared
-            with self.state.change() as change:
-                change.alarm(m.AlarmKind.READER_FAULT, None, not item.cleared, item.detail,
-                             reader=item.reader)
-        elif isinstance(item, RelayWatchdogTripped):
-            with self.state.change() as change:
-                change.alarm(m.AlarmKind.RELAY_WATCHDOG, item.slot, True,
-                             f"relay on for {item.on_seconds:.1f} s")
-                change.move(change.slot(item.slot), Trigger.FAULT)
-        elif isinstance(item, FireAlarmChanged):
-            self.desk.fire_alarm(item.active)
+
+    @staticmethod
+    def _on_call(call: _Call) -> None:
+        try:
+            call.result = call.fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            call.error = exc
+        call.done.set()
+
+    def _on_link_down(self, down: LinkDown) -> None:
+        log.warning("event=link_down reason=%s", down.reason)
+        self.notify(self._view())
+
+    def _on_reader_fault(self, fault: ReaderFault) -> None:
+        self.state.readers_ok[fault.reader] = fault.cleared
+        with self.state.change() as change:
+            change.alarm(m.AlarmKind.READER_FAULT, None, not fault.cleared, fault.detail,
+                         reader=fault.reader)
+
+    def _on_watchdog(self, trip: RelayWatchdogTripped) -> None:
+        with self.state.change() as change:
+            change.alarm(m.AlarmKind.RELAY_WATCHDOG, trip.slot, True,
+                         f"relay on for {trip.on_seconds:.1f} s")
+            change.move(change.slot(trip.slot), Trigger.FAULT)
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(TICK_S):
@@ -308,10 +317,7 @@ class Controller:
         self.state.trust.tick()
         doors.tick(self.state, self.config.door_open_timeout_s)
         self.desk.tick()
-        self._send_pending(resend_stale=True)
-        if self.state.snapshot_dirty and time.monotonic() - self._last_snapshot > \
-                SNAPSHOT_EVERY_S:
-            self._publish_snapshot()
+        self.uplink.tick()
 
     def _flush(self) -> None:
         if self.state.view_dirty:  # an alarm came or went, or the mode changed
@@ -319,17 +325,13 @@ class Controller:
             self.notify(self._view())
         if self.state.new_events:
             self.state.new_events = False
-            self._send_pending()
+            self.uplink.send_pending()
 
     # --- the wire ---------------------------------------------------------------------
 
     def _on_link_up(self) -> None:
         log.info("event=link_up outbox_pending=%s", self.store.pending_count())
-        assert self.link is not None
-        self.link.publish(t.STATUS, self._status("online", "birth"))
-        self._publish_snapshot()
-        self._sent_upto = 0  # offer everything not yet acknowledged again, in order
-        self._send_pending()
+        self.uplink.link_up()
         self.notify(self._view())
 
     def _on_message(self, msg: Incoming) -> None:
@@ -348,7 +350,7 @@ class Controller:
             if message.epoch in (None, self.store.epoch):
                 self.store.acknowledge(message.seqs)
             state.trust.server_time(message.at)  # sent the moment the server committed
-            self._last_sent = time.monotonic()
+            self.uplink.acknowledged()
         elif isinstance(message, m.PolicySnapshot):
             if state.replica.apply_snapshot(message):
                 self._after_policy()
@@ -375,64 +377,12 @@ class Controller:
                     change.move(change.slot(current.number), Trigger.UNHOLD)
         if restoring:
             state.awaiting_picture = False
-        if self.link is not None and self.link.connected:
-            self.link.publish(t.STATUS, self._status("online", "birth"))
+        self.uplink.publish_status()
         self.notify(self._view())
 
-    def _send_pending(self, resend_stale: bool = False) -> None:
-        if self.link is None or not self.link.connected:
-            return
-        if resend_stale and self._sent_upto and time.monotonic() - self._last_sent > \
-                RESEND_AFTER_S and self.store.pending_count():
-            self._sent_upto = 0  # the server may have missed them: offer again
-        batch = self.store.pending(after=self._sent_upto)
-        for seq, payload in batch:
-            self.link.publish(t.EVENTS, payload)
-            self._sent_upto = seq
-        if batch:
-            self._last_sent = time.monotonic()
-
-    def _publish_snapshot(self) -> None:
-        state = self.state
-        state.snapshot_dirty = False
-        self._last_snapshot = time.monotonic()
-        if self.link is None or not self.link.connected:
-            state.snapshot_dirty = True
-            return
-        self.link.publish(t.SLOTS, m.SlotSnapshot(
-            kiosk=state.kiosk, site=state.site, at=self.clock.now(),
-            slots=[m.SlotView(slot=s.number, state=s.state, pupil_ref=s.pupil_ref,
-                              door_open=s.door_open, custody_id=s.custody_id)
-                   for s in state.slots.values()]))
-
-    def _status(self, online: str, reason: str) -> m.KioskStatus:
-        state = self.state
-        readers = state.readers_ok
-        return m.KioskStatus(kiosk=state.kiosk, site=state.site, state=online, reason=reason,
-                             at=self.clock.now(), software=__version__,
-                             policy_version=state.replica.version or None,
-                             outbox_pending=self.store.pending_count(),
-                             readers_ok=all(readers.values()) if readers else None,
-                             mode="emergency" if state.fire_alarm else state.mode)
-
     def _view(self) -> KioskView:
-        state = self.state
-        S = m.SlotState
         mono = self.clock.monotonic()
-        slots = state.slots.values()
-        return KioskView(
-            site=state.site, kiosk=state.kiosk,
-            online=bool(self.link is not None and self.link.connected), mode=state.mode,
-            slots=tuple(SlotSummary(s.number, s.state, s.door_open, s.pupil_ref, s.custody_id)
-                        for s in slots),
-            open_for_deposit=tuple(s.number for s in slots
-                                   if s.state in (S.OPENING_FOR_DEPOSIT, S.OPEN_FOR_DEPOSIT)),
-            open_for_release=tuple(s.number for s in slots
-                                   if s.state in (S.OPENING_FOR_RELEASE, S.OPEN_FOR_RELEASE)),
-            alarms=tuple((k[0], k[1]) for k in state.alarms),
-            readers_ok=all(state.readers_ok.values()) if state.readers_ok else True,
+        return self.state.view(
+            online=bool(self.link is not None and self.link.connected),
             staff_mode=self.staff.active(mono), staff_pending=self.staff.pending(mono) is not None,
-            enrol_waiting=self.staff.enrol_pupil, fire_alarm=state.fire_alarm,
-            outbox_pending=self.store.pending_count(), policy_version=state.replica.version,
-            awaiting_picture=state.awaiting_picture,
-            messages_refused=self.malformed, events_stored=self.store.next_seq - 1)
+            enrol_waiting=self.staff.enrol_pupil, messages_refused=self.malformed)

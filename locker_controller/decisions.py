@@ -14,7 +14,7 @@ from datetime import datetime, time
 
 from locker_controller.replica import PolicyReplica
 from locker_controller.slots import Slot
-from lockers.wire.messages import PupilStatus, SlotState, TapOutcome
+from lockers.wire.messages import CardEntry, PupilStatus, SlotState, TapOutcome
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,22 @@ class Decision:
         return self.trigger is not None
 
 
+@dataclass(frozen=True)
+class _Tap:
+    """One tap being decided: the pupil's card entry and what the kiosk knows."""
+
+    replica: PolicyReplica
+    slots: Mapping[int, Slot]
+    entry: CardEntry
+    now: datetime
+    may_give: Callable[[Slot], bool]
+
+    def decision(self, outcome: TapOutcome, **fields: object) -> Decision:
+        """A decision for this pupil."""
+        return Decision(outcome, pupil_ref=self.entry.pupil_ref,
+                        first_name=self.entry.first_name, **fields)  # type: ignore[arg-type]
+
+
 def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now: datetime,
                mode: str = "normal", early_release_used: Callable[[str], bool] = lambda _: False,
                may_give: Callable[[Slot], bool] = lambda _: True, clock_doubt: str | None = None,
@@ -49,60 +65,82 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
     entry = replica.cards.get(card)
     if entry is None:
         return Decision(TapOutcome.UNKNOWN_CARD)
-    who = {"pupil_ref": entry.pupil_ref, "first_name": entry.first_name}
+    tap = _Tap(replica, slots, entry, now, may_give)
     day = replica.today(now)
     if mode != "normal" or day is None or not day.school_day:
-        return Decision(TapOutcome.KIOSK_CLOSED, **who)
+        return tap.decision(TapOutcome.KIOSK_CLOSED)
     mine = next((s for s in slots.values() if s.pupil_ref == entry.pupil_ref), None)
-    # Held is per device: a pupil whose confiscated device is held may still hand in or
-    # collect their other phone, but never the held one.
-    if mine is not None and mine.state is SlotState.HELD:
-        return Decision(TapOutcome.HELD, slot=mine.number, **who)
-    if mine is None and entry.status is PupilStatus.HELD and entry.slot is not None:
+    if mine is not None:
+        return _collect(tap, mine, early_release_used, clock_doubt)
+    if entry.status is PupilStatus.HELD and entry.slot is not None:
         # The server says the held device is in one of our slots, and we hold nothing of
         # this pupil's: the two ends disagree, so nothing opens until they agree.
-        return Decision(TapOutcome.HELD, slot=entry.slot, **who)
-    if entry.status is PupilStatus.EXEMPT and mine is None:
-        return Decision(TapOutcome.EXEMPT, **who)
-
-    flags: list[str] = [] if entry.eligible else ["not_eligible"]
-    if mine is not None:
-        if mine.state is not SlotState.OCCUPIED:  # its door is open or opening right now
-            return Decision(TapOutcome.ALREADY_DEPOSITED, slot=mine.number, **who)
-        window = replica.release_open(now)
-        if window and not clock_doubt:
-            return Decision(TapOutcome.RELEASE_OPENED, slot=mine.number, trigger="release",
-                            via="pupil", **who)
-        if entry.early_release and not early_release_used(entry.early_release):
-            return Decision(TapOutcome.EARLY_RELEASE_OPENED, slot=mine.number, trigger="release",
-                            via="early_release", early_release_id=entry.early_release, **who)
-        if window:  # home time by our clock, but the clock is in doubt: say so, open nothing
-            return Decision(TapOutcome.CLOCK_UNSURE, slot=mine.number, **who)
-        return Decision(TapOutcome.NOT_RELEASE_TIME, slot=mine.number,
-                        opens_at=replica.release_opens_at(now), **who)
-
-    if replica.release_open(now) or (day.release_closes is not None
-                                     and replica.local(now).time() > day.release_closes):
+        return tap.decision(TapOutcome.HELD, slot=entry.slot)
+    if entry.status is PupilStatus.EXEMPT:
+        return tap.decision(TapOutcome.EXEMPT)
+    closes = day.release_closes
+    if replica.release_open(now) or (closes is not None and replica.local(now).time() > closes):
         # Nothing here to collect: held elsewhere, or at another kiosk (the screen says where).
         held = entry.status is PupilStatus.HELD or any(w.held for w in entry.elsewhere)
-        return Decision(TapOutcome.HELD if held else TapOutcome.NOTHING_TO_COLLECT,
-                        slot=entry.slot if held else None, **who)
+        return tap.decision(TapOutcome.HELD, slot=entry.slot) if held \
+            else tap.decision(TapOutcome.NOTHING_TO_COLLECT)
+    return _hand_in(tap)
+
+
+def _collect(tap: _Tap, mine: Slot, early_release_used: Callable[[str], bool],
+             clock_doubt: str | None) -> Decision:
+    """The pupil has devices here: collect them if the window (or an early release) allows.
+    Held is per device: a held slot never opens for its pupil."""
+    entry, replica = tap.entry, tap.replica
+    if mine.state is SlotState.HELD:
+        return tap.decision(TapOutcome.HELD, slot=mine.number)
+    if mine.state is not SlotState.OCCUPIED:  # its door is open or opening right now
+        return tap.decision(TapOutcome.ALREADY_DEPOSITED, slot=mine.number)
+    window = replica.release_open(tap.now)
+    if window and not clock_doubt:
+        return tap.decision(TapOutcome.RELEASE_OPENED, slot=mine.number, trigger="release",
+                            via="pupil")
+    if entry.early_release and not early_release_used(entry.early_release):
+        return tap.decision(TapOutcome.EARLY_RELEASE_OPENED, slot=mine.number,
+                            trigger="release", via="early_release",
+                            early_release_id=entry.early_release)
+    if window:  # home time by our clock, but the clock is in doubt: say so, open nothing
+        return tap.decision(TapOutcome.CLOCK_UNSURE, slot=mine.number)
+    return tap.decision(TapOutcome.NOT_RELEASE_TIME, slot=mine.number,
+                        opens_at=replica.release_opens_at(tap.now))
+
+
+def _hand_in(tap: _Tap) -> Decision:
+    """A hand-in: the pupil's fixed slot, or the lowest free one (late and eligibility
+    flagged for the office)."""
+    entry, replica = tap.entry, tap.replica
+    flags: list[str] = [] if entry.eligible else ["not_eligible"]
     late = replica.settings.late_after
-    if late is not None and replica.local(now).time() > late:
+    if late is not None and replica.local(tap.now).time() > late:
         flags.append("late")
-    if replica.settings.assignment == "fixed":
-        slot = slots.get(entry.slot) if entry.slot is not None else None
-        if slot is None or slot.state is not SlotState.FREE or not may_give(slot):
-            return Decision(TapOutcome.SLOT_UNAVAILABLE, slot=entry.slot, flags=tuple(flags),
-                            **who)
-    else:
-        # Dynamic: the lowest free slot not reserved for someone on fixed assignment.
-        reserved = {c.slot for c in replica.cards.values() if c.slot is not None}
-        free = [s for s in slots.values()
-                if s.state is SlotState.FREE and not s.door_open and may_give(s)]
-        slot = min((s for s in free if s.number not in reserved), key=lambda s: s.number,
-                   default=None) or min(free, key=lambda s: s.number, default=None)
-        if slot is None:
-            return Decision(TapOutcome.NO_FREE_SLOT, flags=tuple(flags), **who)
-    return Decision(TapOutcome.DEPOSIT_OPENED, slot=slot.number, flags=tuple(flags),
-                    trigger="deposit_tap", **who)
+    slot = _fixed_slot(tap) if replica.settings.assignment == "fixed" else _free_slot(tap)
+    if slot is None:
+        unavailable = TapOutcome.SLOT_UNAVAILABLE if replica.settings.assignment == "fixed" \
+            else TapOutcome.NO_FREE_SLOT
+        return tap.decision(unavailable, flags=tuple(flags),
+                            slot=entry.slot if unavailable is TapOutcome.SLOT_UNAVAILABLE
+                            else None)
+    return tap.decision(TapOutcome.DEPOSIT_OPENED, slot=slot.number, flags=tuple(flags),
+                        trigger="deposit_tap")
+
+
+def _fixed_slot(tap: _Tap) -> Slot | None:
+    """Fixed assignment: the pupil's own slot, if it is free to give."""
+    slot = tap.slots.get(tap.entry.slot) if tap.entry.slot is not None else None
+    if slot is None or slot.state is not SlotState.FREE or not tap.may_give(slot):
+        return None
+    return slot
+
+
+def _free_slot(tap: _Tap) -> Slot | None:
+    """Dynamic: the lowest free slot not reserved for someone on fixed assignment."""
+    reserved = {c.slot for c in tap.replica.cards.values() if c.slot is not None}
+    free = [s for s in tap.slots.values()
+            if s.state is SlotState.FREE and not s.door_open and tap.may_give(s)]
+    return min((s for s in free if s.number not in reserved), key=lambda s: s.number,
+               default=None) or min(free, key=lambda s: s.number, default=None)

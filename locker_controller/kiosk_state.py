@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from locker_controller.api import KioskView, SlotSummary
 from locker_controller.clock_trust import ClockTrust
 from locker_controller.replica import PolicyReplica
 from locker_controller.slots import Slot, Trigger, next_state
@@ -220,3 +221,23 @@ class KioskState:
     def slot_of(self, pupil_ref: str) -> Slot | None:
         """The slot holding this pupil's devices here, if any."""
         return next((s for s in self.slots.values() if s.pupil_ref == pupil_ref), None)
+
+    def view(self, online: bool, staff_mode: str | None, staff_pending: bool,
+             enrol_waiting: str | None, messages_refused: int) -> KioskView:
+        """The kiosk at a glance, for the screen and the simulator."""
+        S = m.SlotState  # noqa: N806 - the wire's enum, short
+        slots = self.slots.values()
+        return KioskView(
+            site=self.site, kiosk=self.kiosk, online=online, mode=self.mode,
+            slots=tuple(SlotSummary(s.number, s.state, s.door_open, s.pupil_ref, s.custody_id)
+                        for s in slots),
+            open_for_deposit=tuple(s.number for s in slots
+                                   if s.state in (S.OPENING_FOR_DEPOSIT, S.OPEN_FOR_DEPOSIT)),
+            open_for_release=tuple(s.number for s in slots
+                                   if s.state in (S.OPENING_FOR_RELEASE, S.OPEN_FOR_RELEASE)),
+            alarms=tuple((k[0], k[1]) for k in self.alarms),
+            readers_ok=all(self.readers_ok.values()) if self.readers_ok else True,
+            staff_mode=staff_mode, staff_pending=staff_pending, enrol_waiting=enrol_waiting,
+            fire_alarm=self.fire_alarm, outbox_pending=self.store.pending_count(),
+            policy_version=self.replica.version, awaiting_picture=self.awaiting_picture,
+            messages_refused=messages_refused, events_stored=self.store.next_seq - 1)
