@@ -69,7 +69,10 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
     day = replica.today(now)
     if mode != "normal" or day is None or not day.school_day:
         return tap.decision(TapOutcome.KIOSK_CLOSED)
-    mine = next((s for s in slots.values() if s.pupil_ref == entry.pupil_ref), None)
+    # A pupil may have two devices here (a confiscated second one held): the one they may
+    # collect comes first, so a held one never blocks their own phone.
+    mine = min((s for s in slots.values() if s.pupil_ref == entry.pupil_ref), default=None,
+               key=lambda s: (s.state is SlotState.HELD, s.number))
     if mine is not None:
         return _collect(tap, mine, early_release_used, clock_doubt)
     if entry.status is PupilStatus.HELD and entry.slot is not None:
