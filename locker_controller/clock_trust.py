@@ -34,11 +34,13 @@ class ClockTrust:
         self.clock, self.synced_flag, self.last_recorded = clock, synced_flag, last_recorded
         self._offset = self._wall_minus_mono()
         self._server_skew: timedelta | None = None  # our wall clock minus the server's
+        self._anchor: tuple[datetime, float] | None = None  # (server time, our monotonic)
         self._jumped = False
 
     def server_time(self, at: datetime) -> None:
         """A fresh message stamped by the server just now (an event acknowledgement)."""
         self._server_skew = self.clock.now() - at
+        self._anchor = (at, self.clock.monotonic())
         self._jumped = False
         self._offset = self._wall_minus_mono()
         if abs(self._server_skew) <= MAX_SKEW:
@@ -48,6 +50,14 @@ class ClockTrust:
         """An event was recorded at ``at``: the clock must never read earlier than this."""
         if self.last_recorded is None or at > self.last_recorded:
             self.last_recorded = at
+
+    def server_now(self) -> datetime:
+        """The server's time as best we know it: its last word plus the monotonic time since
+        (so neither a wrong nor a jumping wall clock moves it); our own clock before that."""
+        if self._anchor is None:
+            return self.clock.now()
+        at, mono = self._anchor
+        return at + timedelta(seconds=self.clock.monotonic() - mono)
 
     def tick(self) -> None:
         """Notice a jump of the wall clock (call often, e.g. every timer tick)."""

@@ -39,7 +39,7 @@ class CommandDesk:
     def handle(self, cmd: m.Command) -> None:
         """Carry out a command from the server and acknowledge it."""
         state = self.state
-        now = state.clock.now()
+        now = state.trust.server_now()  # a command's expiry is the server's time, not ours
         if cmd.kiosk != state.kiosk:
             return
         if cmd.expires_at <= now:

@@ -106,3 +106,21 @@ def test_a_clock_set_hours_fast_opens_nothing_early_until_the_server_confirms_th
         assert rig.tap("04000001", reader="departure").outcome is O.RELEASE_OPENED
     finally:
         rig.controller.stop()
+
+
+def test_a_commands_expiry_is_judged_by_the_servers_time_not_a_wrong_kiosk_clock(
+        rig: Rig, server: FakeServer) -> None:
+    slot = deposit(rig, "04000001")
+    ack_all(server, rig, rig.clock.now())  # the server's time, as the kiosk last heard it
+    rig.clock.step_wall(-3 * 3600)  # the kiosk's clock drops three hours behind
+    rig.controller.tick_now()
+    server_now = MONDAY_0820 + timedelta(minutes=5)
+    # Issued an hour ago by the server's clock and long expired: a slow kiosk clock would
+    # still think it was fresh.
+    server.command(m.CommandKind.REMOTE_UNLOCK, slot=slot, purpose="parent_collection",
+                   cid="stale-command", now=server_now - timedelta(hours=1), expires_in=120)
+    assert server.acks.get(timeout=5).outcome is m.CommandOutcome.EXPIRED
+    assert not rig.relay(slot)
+    server.command(m.CommandKind.REMOTE_UNLOCK, slot=slot, purpose="parent_collection",
+                   cid="fresh-command", now=server_now, expires_in=120)
+    wait_until(lambda: rig.relay(slot), what="the fresh unlock to pulse the relay")
