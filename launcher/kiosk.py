@@ -16,6 +16,7 @@ from firmware_py.board import BoardConfig, build_hardware
 from firmware_py.errors import FirmwareError
 from firmware_py.nfc import ReaderSpec
 from launcher.faults import CuttableLink
+from launcher.kiosk_script import KioskScript
 from locker_controller.controller import Controller, LinkFactory, server_link
 from locker_controller.errors import ControllerError
 from lockers.clock import Clock
@@ -49,7 +50,8 @@ def build_controller(config: KioskConfig, sim: bool, clock: Clock | None = None,
 
 def run_kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
               forget_door: tuple[int, float] | None = None,
-              network_cut: tuple[float, float] | None = None) -> int:
+              network_cut: tuple[float, float] | None = None,
+              script: Path | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code. Whatever it started is stopped on the
     way out, a failed start included (no pcscd is left behind)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -74,6 +76,10 @@ def run_kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
             started.callback(pupils.stop)
         if cuttable is not None and network_cut is not None:
             cuttable.cut_later(*network_cut)
+        if sim and script is not None:
+            played = KioskScript.from_file(controller, script)
+            played.start()
+            started.callback(played.stop)
         if ui:
             from kiosk_ui.app import run_app  # the screen runs on the main thread
 

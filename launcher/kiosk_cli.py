@@ -21,17 +21,21 @@ import click
               help="Sim: the Nth door opened is left open for SECONDS.")
 @click.option("--sim-network-cut", type=(float, float), default=None, metavar="AFTER SECONDS",
               help="Sim: lose the network AFTER seconds, for SECONDS.")
+@click.option("--sim-script", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sim: staff actions to play at the kiosk (JSON, see launcher/kiosk_script.py).")
 def kiosk(config_path: Path, sim: bool, sim_pupils: bool, ui: bool,
           sim_forget_door: tuple[int, float] | None,
-          sim_network_cut: tuple[float, float] | None) -> None:
+          sim_network_cut: tuple[float, float] | None, sim_script: Path | None) -> None:
     """Run a kiosk: readers, relays, doors, decisions, and the link to the server."""
     from launcher.kiosk import run_kiosk
     from locker_controller.errors import ControllerError
+    from lockers.kiosk_config import KioskConfigError
 
     try:
         sys.exit(run_kiosk(config_path, sim=sim, sim_pupils=sim_pupils, ui=ui,
-                           forget_door=sim_forget_door, network_cut=sim_network_cut))
-    except ControllerError as exc:
+                           forget_door=sim_forget_door, network_cut=sim_network_cut,
+                           script=sim_script))
+    except (ControllerError, KioskConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
