@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiosk_ui.strings import text
-from locker_controller.api import AlarmKind, KioskView, TapOutcome, TapResult
+from locker_controller.api import AlarmKind, KioskMode, KioskView, TapOutcome, TapResult
 
 # tone -> background colour (RGBA); chosen for contrast with white text (WCAG AA at 40 px).
 TONES = {
@@ -102,7 +102,7 @@ def for_view(view: KioskView, language: str = "en") -> Panel | None:
     if view.fire_alarm:
         return Panel("fire", "alarm", "fire", text("fire", "title", language),
                      text("fire", "body", language), hold_s=0)
-    if not view.readers_ok or view.mode == "maintenance":
+    if not view.readers_ok or view.mode == KioskMode.MAINTENANCE:
         return Panel("fault", "alarm", "warning", text("fault", "title", language),
                      text("fault", "body", language), hold_s=0)
     left_open = [slot for kind, slot in view.alarms if kind is AlarmKind.DOOR_LEFT_OPEN]

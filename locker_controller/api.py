@@ -16,10 +16,10 @@ from datetime import datetime, time
 from typing import Protocol
 
 from firmware_py.interfaces import HardwareEvent
-from lockers.wire.messages import AlarmKind, DeviceWhere, SlotState, TapOutcome
+from lockers.wire.messages import AlarmKind, DeviceWhere, KioskMode, SlotState, TapOutcome
 
-__all__ = ["AlarmKind", "DeviceWhere", "KioskPort", "KioskView", "SlotState", "SlotSummary",
-           "StaffResult", "TapOutcome", "TapResult"]
+__all__ = ["AlarmKind", "DeviceWhere", "KioskMode", "KioskPort", "KioskView", "SlotState",
+           "SlotSummary", "StaffResult", "TapOutcome", "TapResult"]
 
 
 @dataclass(frozen=True)

@@ -33,17 +33,20 @@ class ClockTrust:
                  last_recorded: datetime | None) -> None:
         self.clock, self.synced_flag, self.last_recorded = clock, synced_flag, last_recorded
         self._offset = self._wall_minus_mono()
-        self._server_skew: timedelta | None = None  # our wall clock minus the server's
         self._anchor: tuple[datetime, float] | None = None  # (server time, our monotonic)
         self._jumped = False
 
     def server_time(self, at: datetime) -> None:
-        """A fresh message stamped by the server just now (an event acknowledgement)."""
-        self._server_skew = self.clock.now() - at
-        self._anchor = (at, self.clock.monotonic())
+        """A message the server stamped as it sent it (an event acknowledgement). Delays in
+        transit only ever make a stamp older, so the latest word wins; a stamp well behind
+        what we already know is a delayed message and says nothing about now."""
+        if self._anchor is None or at >= self.server_now():
+            self._anchor = (at, self.clock.monotonic())
+        elif self.server_now() - at > MAX_SKEW:
+            return
         self._jumped = False
         self._offset = self._wall_minus_mono()
-        if abs(self._server_skew) <= MAX_SKEW:
+        if abs(self._skew()) <= MAX_SKEW:
             self.last_recorded = None  # events stamped by a wrong clock are history now
 
     def recorded(self, at: datetime) -> None:
@@ -73,14 +76,19 @@ class ClockTrust:
             return "the clock reads earlier than an event already recorded here"
         if self._jumped:
             return "the clock jumped since the server last confirmed the time"
-        if self._server_skew is not None:
-            if abs(self._server_skew) > MAX_SKEW:
-                minutes = round(self._server_skew.total_seconds() / 60)
+        if self._anchor is not None:
+            skew = self._skew()
+            if abs(skew) > MAX_SKEW:
+                minutes = round(skew.total_seconds() / 60)
                 return f"the clock is {abs(minutes)} min {'fast' if minutes > 0 else 'slow'}"
             return None
         if self.synced_flag is not None and self.synced_flag.exists():
             return None  # the operating system's NTP has set the clock since boot
         return "the time has not been confirmed since the kiosk started"
+
+    def _skew(self) -> timedelta:
+        """Our wall clock minus the server's time."""
+        return self.clock.now() - self.server_now()
 
     def _wall_minus_mono(self) -> float:
         return self.clock.now().timestamp() - self.clock.monotonic()

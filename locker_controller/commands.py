@@ -58,7 +58,7 @@ class CommandDesk:
             self.actions.resync()
             self._ack(cmd, O.DONE, "status, slots and outbox sent again; policy requested")
         elif cmd.kind is m.CommandKind.SET_MODE:
-            state.mode = cmd.mode or "normal"
+            state.mode = cmd.mode or m.KioskMode.NORMAL
             state.view_dirty = True
             self._ack(cmd, O.DONE, f"mode is now {state.mode}")
 
@@ -78,7 +78,7 @@ class CommandDesk:
             log.warning("event=remote_unlock_refused id=%s slot=%s reason=%r", cmd.id,
                         slot.number, mismatch)
             return self._ack(cmd, O.REFUSED, mismatch)
-        self.open([slot], via="remote_unlock", command_id=cmd.id)
+        self.open([slot], via=m.OpenedVia.REMOTE_UNLOCK, command_id=cmd.id)
         self.pending[cmd.id] = PendingCommand(
             cmd, self.state.clock.monotonic() + self.ack_timeout_s, {slot.number: None})
 
@@ -92,7 +92,8 @@ class CommandDesk:
             else:
                 outcomes[slot.number] = None
                 to_open.append(slot)
-        self.open(to_open, via="emergency", command_id=command.id if command else None)
+        self.open(to_open, via=m.OpenedVia.EMERGENCY,
+                  command_id=command.id if command else None)
         if command is not None:
             self.pending[command.id] = PendingCommand(
                 command, self.state.clock.monotonic() + self.ack_timeout_s, outcomes)
@@ -108,7 +109,7 @@ class CommandDesk:
         if active:
             self.emergency(None)
 
-    def open(self, slots: list[Slot], via: str, command_id: str | None) -> None:
+    def open(self, slots: list[Slot], via: m.OpenedVia, command_id: str | None) -> None:
         """Pulse these slots. For a person acting on a record (a remote unlock, staff), an
         occupied slot moves to release and its closing door is a collection. An emergency
         leaves every record as it was: the doors are expected to open, and each is checked
@@ -118,12 +119,12 @@ class CommandDesk:
         with self.state.change() as change:
             for current in slots:
                 slot = change.slot(current.number)
-                if slot.state in (S.OCCUPIED, S.HELD) and via != "emergency":
+                if slot.state in (S.OCCUPIED, S.HELD) and via is not m.OpenedVia.EMERGENCY:
                     slot.via, slot.command_id = via, command_id
                     change.move(slot, Trigger.RELEASE)
                     slot.opening_since = mono
                 else:
-                    slot.check_on_close = "emergency" if via == "emergency" else "staff"
+                    slot.check_on_close = via
                     change.expect_open(slot.number, mono + self.door_open_timeout_s)
         for slot in slots:
             self.actions.pulse(slot.number)

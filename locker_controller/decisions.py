@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from locker_controller.replica import PolicyReplica
-from locker_controller.slots import Slot
-from lockers.wire.messages import CardEntry, PupilStatus, SlotState, TapOutcome
+from locker_controller.slots import Slot, Trigger
+from lockers.wire.messages import (
+    CardEntry,
+    KioskMode,
+    OpenedVia,
+    PupilStatus,
+    SlotState,
+    TapOutcome,
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,8 @@ class Decision:
     first_name: str | None = None
     opens_at: time | None = None
     flags: tuple[str, ...] = ()
-    trigger: str | None = None  # the slot transition to make ("deposit_tap" or "release")
-    via: str | None = None  # how a release was granted
+    trigger: Trigger | None = None  # the slot transition to make (deposit_tap or release)
+    via: OpenedVia | None = None  # how a release was granted
     early_release_id: str | None = None
 
     @property
@@ -54,7 +61,8 @@ class _Tap:
 
 
 def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now: datetime,
-               mode: str = "normal", early_release_used: Callable[[str], bool] = lambda _: False,
+               mode: KioskMode = KioskMode.NORMAL,
+               early_release_used: Callable[[str], bool] = lambda _: False,
                may_give: Callable[[Slot], bool] = lambda _: True, clock_doubt: str | None = None,
                ) -> Decision:
     """Decide what a tap of ``card`` does now. ``may_give`` says whether a free slot may be
@@ -67,7 +75,7 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
         return Decision(TapOutcome.UNKNOWN_CARD)
     tap = _Tap(replica, slots, entry, now, may_give)
     day = replica.today(now)
-    if mode != "normal" or day is None or not day.school_day:
+    if mode is not KioskMode.NORMAL or day is None or not day.school_day:
         return tap.decision(TapOutcome.KIOSK_CLOSED)
     # A pupil may have two devices here (a confiscated second one held): the one they may
     # collect comes first, so a held one never blocks their own phone.
@@ -101,11 +109,11 @@ def _collect(tap: _Tap, mine: Slot, early_release_used: Callable[[str], bool],
         return tap.decision(TapOutcome.ALREADY_DEPOSITED, slot=mine.number)
     window = replica.release_open(tap.now)
     if window and not clock_doubt:
-        return tap.decision(TapOutcome.RELEASE_OPENED, slot=mine.number, trigger="release",
-                            via="pupil")
+        return tap.decision(TapOutcome.RELEASE_OPENED, slot=mine.number,
+                            trigger=Trigger.RELEASE, via=OpenedVia.PUPIL)
     if entry.early_release and not early_release_used(entry.early_release):
         return tap.decision(TapOutcome.EARLY_RELEASE_OPENED, slot=mine.number,
-                            trigger="release", via="early_release",
+                            trigger=Trigger.RELEASE, via=OpenedVia.EARLY_RELEASE,
                             early_release_id=entry.early_release)
     if window:  # home time by our clock, but the clock is in doubt: say so, open nothing
         return tap.decision(TapOutcome.CLOCK_UNSURE, slot=mine.number)
@@ -129,7 +137,7 @@ def _hand_in(tap: _Tap) -> Decision:
                             slot=entry.slot if unavailable is TapOutcome.SLOT_UNAVAILABLE
                             else None)
     return tap.decision(TapOutcome.DEPOSIT_OPENED, slot=slot.number, flags=tuple(flags),
-                        trigger="deposit_tap")
+                        trigger=Trigger.DEPOSIT_TAP)
 
 
 def _fixed_slot(tap: _Tap) -> Slot | None:

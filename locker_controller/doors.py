@@ -92,7 +92,7 @@ def _check_contents(change: Change, slot: Slot, presence: bool | None, opened_by
     occupied = slot.state in (S.OCCUPIED, S.HELD)
     if presence is not None and presence == occupied:
         return  # the sensor agrees with the record
-    if presence is None and not occupied and opened_by == "emergency":
+    if presence is None and not occupied and opened_by == m.OpenedVia.EMERGENCY:
         return  # nobody stops to put a phone into an empty locker during an evacuation
     if presence is None and not occupied:
         what = "opened while free and has no sensor: check it is empty, then clear it"

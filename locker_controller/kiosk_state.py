@@ -142,7 +142,7 @@ class KioskState:
         self.slots: dict[int, Slot] = {n: Slot(n) for n in slot_numbers}
         self.alarms: dict[AlarmKey, str] = {}
         self.expect_open: dict[int, float] = {}  # slots pulsed outside a pupil's tap
-        self.mode = "normal"
+        self.mode = m.KioskMode.NORMAL
         self.fire_alarm = False
         self.readers_ok: dict[str, bool] = {}
         last = store.get_meta("last_event_at")

@@ -93,7 +93,7 @@ class Slot:
     command_id: str | None = None
     custody_id: str | None = None  # the custody record of the device inside
     staff_ref: str | None = None  # staff handing a device in for a pupil
-    check_on_close: str | None = None  # "emergency" or "staff": check what is inside
+    check_on_close: str | None = None  # opened by whom (OpenedVia): check what is inside
 
     @property
     def is_open_for_someone(self) -> bool:

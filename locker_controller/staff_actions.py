@@ -72,7 +72,7 @@ def open_slot(state: KioskState, desk: CommandDesk, staff: StaffSession, number:
     with state.change() as change:
         change.emit(m.StaffActionEvent, staff_ref=staff_ref, action="open_slot", slot=number,
                     pupil_ref=slot.pupil_ref, reason=reason.strip()[:500])
-        desk.open([slot], via="staff", command_id=None)
+        desk.open([slot], via=m.OpenedVia.STAFF, command_id=None)
     return StaffResult("open_slot", True, f"slot {number} opened", number)
 
 

@@ -93,4 +93,4 @@ class Uplink:
                              policy_version=state.replica.version or None,
                              outbox_pending=state.store.pending_count(),
                              readers_ok=all(readers.values()) if readers else None,
-                             mode="emergency" if state.fire_alarm else state.mode)
+                             mode=m.KioskMode.EMERGENCY if state.fire_alarm else state.mode)

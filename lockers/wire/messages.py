@@ -63,6 +63,25 @@ class SlotState(StrEnum):
     FAULT = "fault"
 
 
+class KioskMode(StrEnum):
+    """How a kiosk is working: normally, in maintenance (no pupil taps), or in an emergency
+    (the fire alarm is on)."""
+
+    NORMAL = "normal"
+    MAINTENANCE = "maintenance"
+    EMERGENCY = "emergency"
+
+
+class OpenedVia(StrEnum):
+    """Who or what opened a slot for its device to come out."""
+
+    PUPIL = "pupil"
+    EARLY_RELEASE = "early_release"
+    REMOTE_UNLOCK = "remote_unlock"
+    EMERGENCY = "emergency"
+    STAFF = "staff"
+
+
 # --- kiosk status (retained; birth and last will) ---------------------------------------
 
 
@@ -78,7 +97,7 @@ class KioskStatus(WireModel):
     policy_version: int | None = None
     outbox_pending: int | None = Field(default=None, ge=0)
     readers_ok: bool | None = None
-    mode: Literal["normal", "maintenance", "emergency"] | None = None
+    mode: KioskMode | None = None
 
 
 class SlotView(Part):
@@ -213,7 +232,7 @@ class CollectionEvent(EventBase):
     type: Literal["collected"] = "collected"
     slot: SlotNumber
     pupil_ref: PupilRef | None = None
-    via: Literal["pupil", "early_release", "remote_unlock", "emergency", "staff"]
+    via: OpenedVia
     command_id: Text | None = None
     custody_id: CustodyId | None = None
 
@@ -398,7 +417,7 @@ class Command(WireModel):
     purpose: Literal["parent_collection", "early_release", "staff", "fault_fix",
                      "fire_alarm", "drill", "dsl_handover", "police_handover",
                      "return_to_pupil"] | None = None
-    mode: Literal["normal", "maintenance"] | None = None
+    mode: Literal[KioskMode.NORMAL, KioskMode.MAINTENANCE] | None = None
     # A remote unlock names the custody record it opens for and whose device that is: the
     # kiosk opens only if its own record of the slot matches, else refuses (DESIGN: custody).
     custody_id: CustodyId | None = None
