@@ -12,6 +12,7 @@ DEB_PACKAGES=(
   chromium
   gcc python3-dev python3-venv
   systemd openssl
+  socat
 )
 
 missing=()
