@@ -194,11 +194,11 @@ class BoardBank(LockBank):
         with self._lock:
             was = self._silent.pop(board.name, None)
             self._fails[board.name] = 0
-        self._apply(board, inputs)
         if was is not None:
             log.info("event=board_fault_cleared board=%s address=%s", board.name, board.address)
             self._emit(BoardFault(board.name, self.map.slots_of(board.name),
                                   "answering again", cleared=True))
+        self._apply(board, inputs)  # after the clearance: doors that moved while it was silent
 
     def _poll(self) -> None:
         period = self.map.bus.poll_ms / 1000

@@ -76,7 +76,9 @@ class SimBoards:
         self._silent: set[str] = set()
         self._by_address = {b.address: b for b in boardmap.boards.values()}
         self._slot = {s.number: s for s in boardmap.slots}
+        self._slot_at = {(s.board, s.coil): s.number for s in boardmap.slots}
         self.most_coils_on = 0  # the most coils energised at once, across every board
+        self.released: list[int] = []  # slots in the order their locks were released
         self._loop = asyncio.new_event_loop()
         self._server: ModbusSerialServer | None = None
         self._ready = threading.Event()
@@ -158,10 +160,14 @@ class SimBoards:
             if function_code in (WRITE_COIL, WRITE_COILS) and values is not None:
                 coils = self._coils[board.name]
                 for i, value in enumerate(values):
-                    if address + i < board.channels:
-                        coils[address + i] = bool(value)
-                        if value and self.spring_doors:
-                            self._door_shut[board.name][address + i] = False
+                    coil = address + i
+                    if coil >= board.channels:
+                        continue
+                    if value and not coils[coil] and (board.name, coil) in self._slot_at:
+                        self.released.append(self._slot_at[board.name, coil])
+                    coils[coil] = bool(value)
+                    if value and self.spring_doors:
+                        self._door_shut[board.name][coil] = False
                 self.most_coils_on = max(self.most_coils_on,
                                          sum(sum(c) for c in self._coils.values()))
             elif function_code == READ_DISCRETE_INPUTS:

@@ -1,0 +1,205 @@
+"""Lock-control boards on an RS-485 bus: the Modbus RTU driver against pymodbus's own server
+playing the boards on the far end of a socat pty pair (real RTU frames both ways)."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from firmware_py.board import BoardConfig, build_hardware
+from firmware_py.board_bank import BoardBank
+from firmware_py.boardmap import BoardMap, load_boardmap
+from firmware_py.errors import BoardMapError
+from firmware_py.interfaces import BoardFault, DoorChanged
+from firmware_py.modbus_bus import ModbusBus
+from firmware_py.sim.boards import SerialPair, SimBoards
+from tests.server_kit import wait_until
+
+BOARDMAPS = Path(__file__).resolve().parents[1] / "hardware" / "boardmaps"
+
+
+class Bus:
+    """A bank on three 16-channel boards (slots 1-16, 17-32, 33-48) and the boards' world."""
+
+    def __init__(self, bank: BoardBank, boards: SimBoards, events: queue.Queue) -> None:
+        self.bank, self.boards, self.events = bank, boards, events
+
+    def next_of(self, kind: type, timeout: float = 10.0, **match: object) -> object:
+        """The next event of ``kind`` whose fields match ``match``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            item = self.events.get(timeout=max(deadline - time.monotonic(), 0.001))
+            if isinstance(item, kind) and all(getattr(item, k) == v for k, v in match.items()):
+                return item
+
+
+def start_bus(boardmap: BoardMap, *, max_coils: int = 4, pulse_s: float = 0.3,
+              silent_at_start: tuple[str, ...] = ()) -> Iterator[Bus]:
+    pair = SerialPair()
+    boards = SimBoards(boardmap, pair.boards_end)
+    for name in silent_at_start:
+        boards.silence(name)
+    bank = BoardBank(boardmap, ModbusBus(pair.kiosk_end, boardmap.bus), pulse_s=pulse_s,
+                     max_coils=max_coils, max_on_s=pulse_s + 2,
+                     on_close=[boards.close, pair.close])
+    events: queue.Queue = queue.Queue()
+    bank.start(events)
+    try:
+        yield Bus(bank, boards, events)
+    finally:
+        bank.close()
+
+
+@pytest.fixture
+def bus() -> Iterator[Bus]:
+    yield from start_bus(load_boardmap(BOARDMAPS / "bus3x16.toml"))
+
+
+def test_a_pulse_releases_the_lock_of_that_slot_on_its_board_only(bus: Bus) -> None:
+    bus.bank.pulse(20)  # board b2, channel 4
+    bus.boards.wait_coil_on(20, timeout=5)
+    assert bus.boards.released == [20]
+    assert bus.boards.coils_on() == 1
+    wait_until(lambda: not bus.boards.coil_on(20), what="the pulse to end")
+    assert bus.boards.coils_on() == 0
+
+
+def test_a_door_pulled_open_and_pushed_shut_is_reported_with_its_slot(bus: Bus) -> None:
+    assert bus.bank.door_open(35) is False
+    bus.boards.open_door(35)
+    assert bus.next_of(DoorChanged, slot=35).open is True  # type: ignore[attr-defined]
+    assert bus.bank.door_open(35) is True
+    bus.boards.close_door(35)
+    assert bus.next_of(DoorChanged, slot=35).open is False  # type: ignore[attr-defined]
+    assert bus.bank.door_open(35) is False
+
+
+def test_several_boards_share_the_bus_each_at_its_own_address(bus: Bus) -> None:
+    for slot in (16, 17, 48):  # the last channel of b1, the first of b2, the last of b3
+        bus.boards.open_door(slot)
+    opened = {bus.next_of(DoorChanged, open=True).slot for _ in range(3)}  # type: ignore[attr-defined]
+    assert opened == {16, 17, 48}
+    assert [s for s in bus.bank.slots if bus.bank.door_open(s)] == [16, 17, 48]
+
+
+def test_the_coil_limit_holds_across_every_board_and_pulses_wait_their_turn() -> None:
+    boardmap = load_boardmap(BOARDMAPS / "bus3x16.toml")
+    for bus in start_bus(boardmap, max_coils=2, pulse_s=0.2):
+        order = [1, 17, 33, 2, 18, 34]
+        for slot in order:
+            bus.bank.pulse(slot)
+        wait_until(lambda: len(bus.boards.released) == len(order), timeout=15,  # noqa: B023
+                   what="every queued pulse")
+        wait_until(lambda: bus.boards.coils_on() == 0, what="the last pulse to end")  # noqa: B023
+        assert bus.boards.released == order  # first in, first out across boards
+        assert bus.boards.most_coils_on == 2  # never a third solenoid on the supply
+
+
+def test_a_silent_board_faults_only_its_own_slots_and_comes_back(bus: Bus) -> None:
+    bus.boards.silence("b2")
+    fault = bus.next_of(BoardFault, board="b2")
+    assert fault.slots == tuple(range(17, 33)) and not fault.cleared  # type: ignore[attr-defined]
+    assert "address 2" in fault.detail  # type: ignore[attr-defined]
+    assert bus.bank.faults.keys() == {"b2"}
+
+    # The other boards go on working while b2 is silent.
+    bus.bank.pulse(3)
+    bus.boards.wait_coil_on(3, timeout=5)
+    bus.boards.open_door(40)
+    assert bus.next_of(DoorChanged, slot=40).open is True  # type: ignore[attr-defined]
+    bus.bank.pulse(20)  # on the silent board: no release, and no second fault
+    bus.boards.open_door(21)  # moved while nobody could see it
+
+    bus.boards.restore("b2")
+    cleared = bus.next_of(BoardFault, board="b2")
+    assert cleared.cleared and cleared.slots == fault.slots  # type: ignore[attr-defined]
+    assert bus.next_of(DoorChanged, slot=21).open is True  # type: ignore[attr-defined]
+    assert bus.bank.faults == {}
+    bus.bank.pulse(22)
+    bus.boards.wait_coil_on(22, timeout=5)
+    assert 20 not in bus.boards.released
+
+
+def test_a_board_unplugged_at_start_up_is_reported_and_the_others_serve() -> None:
+    boardmap = load_boardmap(BOARDMAPS / "bus3x16.toml")
+    for bus in start_bus(boardmap, silent_at_start=("b3",)):
+        fault = bus.next_of(BoardFault, board="b3")
+        assert fault.slots == tuple(range(33, 49)) and not fault.cleared  # type: ignore[attr-defined]
+        bus.bank.pulse(1)
+        bus.boards.wait_coil_on(1, timeout=5)
+        bus.boards.restore("b3")
+        assert bus.next_of(BoardFault, board="b3").cleared  # type: ignore[attr-defined]
+
+
+def test_a_sim_kiosk_built_from_config_runs_its_locks_on_simulated_boards() -> None:
+    hw = build_hardware(BoardConfig(None, readers=[], boardmap=BOARDMAPS / "bus3x16.toml",
+                                    pulse_s=0.2), sim=True)
+    try:
+        events: queue.Queue = queue.Queue()
+        hw.bank.start(events)
+        boards = hw.extras["sim_boards"]
+        assert isinstance(boards, SimBoards) and hw.bank.slots == list(range(1, 49))
+        hw.bank.pulse(30)
+        boards.wait_coil_on(30, timeout=5)
+        # Sprung doors: the released door pops open and the kiosk sees it.
+        assert Bus(hw.bank, boards, events).next_of(DoorChanged, slot=30).open is True  # type: ignore[arg-type, attr-defined]
+    finally:
+        hw.close()
+
+
+def test_the_300_slot_kiosk_map_puts_every_slot_on_one_of_seven_boards() -> None:
+    boardmap = load_boardmap(BOARDMAPS / "kiosk300.toml")
+    assert [s.number for s in boardmap.slots] == list(range(1, 301))
+    assert sorted(b.address for b in boardmap.boards.values()) == list(range(1, 8))
+    assert {s.board for s in boardmap.slots} == set(boardmap.boards)
+
+
+GOOD = """
+[boards.b1]
+address = 1
+channels = 16
+[boards.b2]
+address = 2
+channels = 8
+[[runs]]
+board = "b1"
+first_slot = 1
+count = 16
+"""
+
+
+@pytest.mark.parametrize(("extra", "good_part", "says"), [
+    ("[[slots]]\nnumber = 17\nboard = \"b2\"\nchannel = 9\n", "",
+     "uses channel 9 of board b2, which has channels 1 to 8"),
+    ("[[slots]]\nnumber = 5\nboard = \"b2\"\nchannel = 1\n", "", "slot 5 is declared twice"),
+    ("[[slots]]\nnumber = 17\nboard = \"b1\"\nchannel = 3\n", "",
+     "channel 3 of board b1 is wired to slot 17 and to slot 3"),
+    ("[[slots]]\nnumber = 17\nboard = \"b9\"\nchannel = 1\n", "",
+     "names board 'b9', which is not declared"),
+    ("", "address = 2\nchannels = 8", "both use address 2"),
+    ("", "address = 0\nchannels = 8", "address must be 1 to 247"),
+    ("", "address = 248\nchannels = 8", "address must be 1 to 247"),
+    ("", "address = 3\nchannels = 80", "channels must be 1 to 64"),
+])
+def test_a_board_map_that_cannot_be_wired_is_refused_saying_what_to_fix(
+        tmp_path: Path, extra: str, good_part: str, says: str) -> None:
+    text = GOOD + extra
+    if good_part:  # rewrite board b1's address and channels
+        text = text.replace("address = 1\nchannels = 16", good_part, 1).replace(
+            "count = 16", "count = 8")
+    path = tmp_path / "boards.toml"
+    path.write_text(text)
+    with pytest.raises(BoardMapError) as refused:
+        load_boardmap(path)
+    assert says in str(refused.value)
+    assert str(path) in str(refused.value)
+
+
+def test_the_good_board_map_of_the_refusal_tests_loads(tmp_path: Path) -> None:
+    path = tmp_path / "boards.toml"
+    path.write_text(GOOD)
+    assert len(load_boardmap(path).slots) == 16
