@@ -93,7 +93,8 @@ def demo(state_dir: Path) -> None:
 
 # Each part owns the commands of its own processes in ``<part>/cli.py`` (a module that
 # imports only click at load time) and lists them in ``COMMANDS``.
-_PART_CLIS = ("locker_controller.cli", "server.cli", "kiosk_ui.cli", "lockers.simulate_cli")
+_PART_CLIS = ("locker_controller.cli", "server.cli", "kiosk_ui.cli", "lockers.simulate_cli",
+              "launcher.plan_cli")
 
 
 def _register_part_commands() -> None:
