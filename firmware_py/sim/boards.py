@@ -79,6 +79,7 @@ class SimBoards:
         self._slot_at = {(s.board, s.coil): s.number for s in boardmap.slots}
         self.most_coils_on = 0  # the most coils energised at once, across every board
         self.released: list[int] = []  # slots in the order their locks were released
+        self.released_at: dict[int, float] = {}  # slot -> time.monotonic() of its last release
         self._loop = asyncio.new_event_loop()
         self._server: ModbusSerialServer | None = None
         self._ready = threading.Event()
@@ -164,7 +165,9 @@ class SimBoards:
                     if coil >= board.channels:
                         continue
                     if value and not coils[coil] and (board.name, coil) in self._slot_at:
-                        self.released.append(self._slot_at[board.name, coil])
+                        slot = self._slot_at[board.name, coil]
+                        self.released.append(slot)
+                        self.released_at[slot] = time.monotonic()
                     coils[coil] = bool(value)
                     if value and self.spring_doors:
                         self._door_shut[board.name][coil] = False
