@@ -30,30 +30,31 @@ class CoilOutput(OutputLine):
 
     def __init__(self, bank: BoardBank, board: Board, coil: int) -> None:
         self._bank, self.board, self.coil = bank, board, coil
-        self._on = False
+        # None: unknown. A write whose reply was lost may have energised the coil, so the
+        # next "off" must go on the wire whatever we believe.
+        self._on: bool | None = False
 
     def set(self, on: bool) -> None:
         """Energise or release the channel. Never raises for a silent board: the fault is
         reported once as a :class:`BoardFault` and the lock simply does not release."""
-        if on == self._on and not on:
+        if not on and self._on is False:
             return  # already off as far as the board confirmed: spare the bus a frame
         if not self._bank.answering(self.board.name):
-            self._on = False
-            return
+            return  # reported already; the board's outputs go off when it answers again
         for attempt in (1, 2):  # one garbled frame is noise: try once more at once
             try:
                 self._bank.bus.write_coil(self.board, self.coil, on)
                 self._on = on
                 return
             except BoardSilent as exc:
-                self._on = False
+                self._on = None
                 if attempt == 2:
                     self._bank.board_failed(self.board, str(exc), at_once=True)
 
     @property
     def is_on(self) -> bool:
         """Whether the board confirmed the channel is energised."""
-        return self._on
+        return self._on is True
 
     def forget(self) -> None:
         """The board's coils were all turned off in one frame."""
