@@ -145,7 +145,10 @@ class BoardBank(LockBank):
         self.relays.all_off()
 
     def close(self) -> None:
-        """Stop polling, every board's relays off in one frame each, the port closed."""
+        """Stop polling, every board's relays off in one frame each, the port closed
+        (idempotent)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._poller is not None and self._poller is not threading.current_thread():
             self._poller.join(2)
