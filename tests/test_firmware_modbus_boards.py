@@ -62,8 +62,7 @@ def bus() -> Iterator[Bus]:
 def test_a_pulse_releases_the_lock_of_that_slot_on_its_board_only(bus: Bus) -> None:
     bus.bank.pulse(20)  # board b2, channel 4
     bus.boards.wait_coil_on(20, timeout=5)
-    assert bus.boards.released == [20]
-    assert bus.boards.coils_on() == 1
+    assert bus.boards.released == [20]  # no other lock on any board
     wait_until(lambda: not bus.boards.coil_on(20), what="the pulse to end")
     assert bus.boards.coils_on() == 0
 
@@ -88,7 +87,7 @@ def test_several_boards_share_the_bus_each_at_its_own_address(bus: Bus) -> None:
 
 def test_the_coil_limit_holds_across_every_board_and_pulses_wait_their_turn() -> None:
     boardmap = load_boardmap(BOARDMAPS / "bus3x16.toml")
-    for bus in start_bus(boardmap, max_coils=2, pulse_s=0.2):
+    for bus in start_bus(boardmap, max_coils=2, pulse_s=0.5):
         order = [1, 17, 33, 2, 18, 34]
         for slot in order:
             bus.bank.pulse(slot)
