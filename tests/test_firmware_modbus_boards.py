@@ -13,7 +13,7 @@ import pytest
 from firmware_py.board import BoardConfig, build_hardware
 from firmware_py.board_bank import BoardBank
 from firmware_py.boardmap import BoardMap, load_boardmap
-from firmware_py.errors import BoardMapError
+from firmware_py.errors import BoardBusError, BoardMapError
 from firmware_py.interfaces import BoardFault, DoorChanged
 from firmware_py.modbus_bus import ModbusBus
 from firmware_py.sim.boards import SerialPair, SimBoards
@@ -202,3 +202,10 @@ def test_the_good_board_map_of_the_refusal_tests_loads(tmp_path: Path) -> None:
     path = tmp_path / "boards.toml"
     path.write_text(GOOD)
     assert len(load_boardmap(path).slots) == 16
+
+
+def test_a_kiosk_whose_rs485_adapter_is_missing_says_which_port_to_check(tmp_path: Path) -> None:
+    port = str(tmp_path / "ttyUSB9")
+    with pytest.raises(BoardBusError, match=f"cannot open the RS-485 port {port}"):
+        build_hardware(BoardConfig(None, readers=[], boardmap=BOARDMAPS / "bus3x16.toml",
+                                   serial_port=port))
