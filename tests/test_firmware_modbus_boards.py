@@ -12,6 +12,7 @@ import pytest
 
 from firmware_py.board import BoardConfig, build_hardware
 from firmware_py.board_bank import BoardBank
+from firmware_py.board_wiring import dip_switches, sheet
 from firmware_py.boardmap import BoardMap, load_boardmap
 from firmware_py.errors import BoardBusError, BoardMapError
 from firmware_py.interfaces import BoardFault, DoorChanged
@@ -209,3 +210,15 @@ def test_a_kiosk_whose_rs485_adapter_is_missing_says_which_port_to_check(tmp_pat
     with pytest.raises(BoardBusError, match=f"cannot open the RS-485 port {port}"):
         build_hardware(BoardConfig(None, readers=[], boardmap=BOARDMAPS / "bus3x16.toml",
                                    serial_port=port))
+
+
+def test_the_board_wiring_sheets_are_generated_from_the_board_maps() -> None:
+    for path in sorted(BOARDMAPS.glob("*.toml")):
+        committed = BOARDMAPS.parent / "wiring" / f"{path.stem}.md"
+        assert committed.read_text(encoding="utf-8") == sheet(load_boardmap(path)), (
+            f"{committed} is stale: run `python -m firmware_py.board_wiring`")
+
+
+def test_a_board_s_address_dip_switches_spell_its_address_in_binary() -> None:
+    assert dip_switches(5) == "1:ON 2:off 3:ON 4:off 5:off 6:off 7:off 8:off"
+    assert dip_switches(247).startswith("1:ON 2:ON 3:ON 4:off 5:ON 6:ON 7:ON 8:ON")
