@@ -65,7 +65,8 @@ def main() -> int:
         hw.close()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {os.uname().sysname} {os.uname().machine}, {os.cpu_count()} cores, "
-          f"python {sys.version.split()[0]}; 300 slots on 7 boards, 16 doors open, "
+          f"load {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}; "
+          "300 slots on 7 boards, 16 doors open, "
           f"{args.taps} taps")
     print(f"decision ms: p50={pct(decision, 50):.2f} p99={pct(decision, 99):.2f}")
     print(f"tap->energised ms (Modbus, pty): p50={pct(energised, 50):.2f} "

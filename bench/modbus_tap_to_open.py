@@ -152,13 +152,18 @@ def modbus_path(taps: int, work: Path) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--taps", type=int, default=100)
+    parser.add_argument("--taps", type=int, default=45, help="per round (48 slots at most)")
+    parser.add_argument("--rounds", type=int, default=3, help="each on a fresh, empty kiosk")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="lockers-bench-modbus-"))
-    gpio = gpio_path(args.taps, work)
-    modbus = modbus_path(args.taps, work)
+    gpio: list[float] = []
+    modbus: list[float] = []
+    for _ in range(args.rounds):
+        work = Path(tempfile.mkdtemp(prefix="lockers-bench-modbus-"))
+        gpio += gpio_path(args.taps, work)
+        modbus += modbus_path(args.taps, work)
     print(f"machine: {os.uname().sysname} {os.uname().machine}, {os.cpu_count()} cores, "
-          f"python {sys.version.split()[0]}, taps={args.taps} per path")
+          f"load {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, "
+          f"{args.rounds} x {args.taps} taps per path")
     print(f"gpio   tap->energised ms: p50={pct(gpio, 50):.2f} p99={pct(gpio, 99):.2f}")
     print(f"modbus tap->energised ms: p50={pct(modbus, 50):.2f} p99={pct(modbus, 99):.2f} "
           "(pty, 115200)")
