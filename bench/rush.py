@@ -2,9 +2,11 @@
 of 300 slots: the p95 queue wait, and the part of it the kiosk software causes (the same run
 with the controller's latency set to zero, compared).
 
-The controller's latency per tap is a parameter (default from bench/tap_to_open.py's
-reader_to_relay p99, 1.98 ms, plus about a millisecond for a Modbus coil write); pass
-``--software-ms`` with a fresh figure from bench/modbus_tap_to_open.py to re-state it.
+The controller's latency per tap is measured first with a real controller driving simulated
+lock boards over the Modbus stack (bench/modbus_tap_to_open.py's path, 45 taps): the mean
+tap -> lock energised time becomes the model's software time a tap. ``--software-ms MS``
+skips the measurement and takes MS instead (3.0 is bench/tap_to_open.py's reader_to_relay
+p99 of 1.98 ms plus about a millisecond for a Modbus coil write).
 
 Run: .venv/bin/python bench/rush.py [--software-ms MS] [--readers N]
 Last line: rush morning_p95_s=... morning_software_s=... home_p95_s=... home_software_s=...
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,10 +31,17 @@ from launcher.rush import RushParams, describe, software_share  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--software-ms", type=float, default=3.0)
+    parser.add_argument("--software-ms", type=float, default=None)
     parser.add_argument("--readers", type=int, default=1)
     parser.add_argument("--home-window-min", type=float, default=10.0)
     args = parser.parse_args()
+    if args.software_ms is None:
+        from bench.modbus_tap_to_open import modbus_path
+
+        measured = modbus_path(45, Path(tempfile.mkdtemp(prefix="lockers-bench-rush-")))
+        args.software_ms = statistics.fmean(measured)
+        print(f"measured tap->lock energised (real controller, Modbus stack, 45 taps): mean "
+              f"{args.software_ms:.2f} ms, max {max(measured):.2f} ms")
     base = RushParams(pupils=1500, kiosks=5, readers_per_kiosk=args.readers, window_s=20 * 60,
                       software_s=args.software_ms / 1000)
     t0 = time.monotonic()
