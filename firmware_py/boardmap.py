@@ -167,8 +167,8 @@ def _validate(path: Path, data: dict[str, Any]) -> BoardMap:
     numbers: set[int] = set()
     wired: dict[tuple[str, int], int] = {}
     for number, board, channel, where in _slot_entries(path, data):
-        if not 1 <= number <= 9999:
-            raise BoardMapError(f"{path}: {where}: slot numbers run from 1 to 9999")
+        if not 1 <= number <= 999:  # as pin maps, and as the wire's slot numbers allow
+            raise BoardMapError(f"{path}: {where}: slot numbers run from 1 to 999")
         if number in numbers:
             raise BoardMapError(f"{path}: slot {number} is declared twice")
         if board not in boards:

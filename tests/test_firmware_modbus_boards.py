@@ -15,7 +15,7 @@ from firmware_py.board_bank import BoardBank
 from firmware_py.board_wiring import dip_switches, sheet
 from firmware_py.boardmap import BoardMap, load_boardmap
 from firmware_py.errors import BoardBusError, BoardMapError
-from firmware_py.interfaces import BoardFault, DoorChanged
+from firmware_py.interfaces import BoardFault, CardTapped, DoorChanged
 from firmware_py.modbus_bus import ModbusBus
 from firmware_py.sim.boards import SerialPair, SimBoards
 from tests.server_kit import wait_until
@@ -222,3 +222,39 @@ def test_the_board_wiring_sheets_are_generated_from_the_board_maps() -> None:
 def test_a_board_s_address_dip_switches_spell_its_address_in_binary() -> None:
     assert dip_switches(5) == "1:ON 2:off 3:ON 4:off 5:off 6:off 7:off 8:off"
     assert dip_switches(247).startswith("1:ON 2:ON 3:ON 4:off 5:ON 6:ON 7:ON 8:ON")
+
+
+def test_a_pupil_deposits_through_a_real_controller_whose_locks_are_on_boards(
+        tmp_path: Path) -> None:
+    from locker_controller.api import TapResult
+    from locker_controller.controller import Controller
+    from lockers.clock import FakeClock
+    from lockers.kiosk_config import KioskConfig, RelayConfig
+    from lockers.wire.messages import SlotState
+    from tests.controller_kit import KEY, KIOSK, MONDAY_0820, PUPILS, SITE, snapshot
+
+    hw = build_hardware(BoardConfig(None, readers=[], boardmap=BOARDMAPS / "bus3x16.toml",
+                                    pulse_s=0.2), sim=True)
+    boards = hw.extras["sim_boards"]
+    config = KioskConfig(site=SITE, kiosk=KIOSK, card_key=KEY, state_dir=tmp_path / "kiosk",
+                         boardmap=BOARDMAPS / "bus3x16.toml", readers=[],
+                         relays=RelayConfig(pulse_s=0.2, max_coils=4, max_on_s=1.0),
+                         synchronous="NORMAL")
+    controller = Controller(config, hw, clock=FakeClock(MONDAY_0820), connect=False,
+                            ticker=False)
+    results: queue.Queue = queue.Queue()
+    controller.subscribe(lambda r: results.put(r) if isinstance(r, TapResult) else None)
+    controller.replica.apply_snapshot(snapshot(PUPILS))
+    controller.start()
+    try:
+        controller.inbox.put(CardTapped("arrival", "04000001", time.monotonic()))
+        slot = results.get(timeout=10).slot
+        assert slot is not None
+        boards.wait_coil_on(slot, timeout=5)  # type: ignore[attr-defined]
+        # The sprung door pops open on release; the pupil puts the phone in and shuts it.
+        state = lambda: controller.call(lambda: controller.slots[slot].state)  # noqa: E731
+        wait_until(lambda: state() is SlotState.OPEN_FOR_DEPOSIT, what="the door seen open")
+        boards.close_door(slot)  # type: ignore[attr-defined]
+        wait_until(lambda: state() is SlotState.OCCUPIED, what="the deposit counted")
+    finally:
+        controller.stop()
