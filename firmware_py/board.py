@@ -136,11 +136,16 @@ def _build_on_boards(config: BoardConfig, pin_factory: Any, sim: bool) -> Hardwa
             close()
         raise
     extras["pin_factory"] = pin_factory
+    fire = None
+    if boardmap.fire_alarm is not None:
+        fire = ContactFireAlarm(
+            GpioInput(boardmap.fire_alarm, pin_factory, None if sim else config.door_bounce_s),
+            boardmap.fire_alarm_active_when)
     return Hardware(
         readers=_readers(config, sim), bank=bank,
         feedback=GpioFeedback(boardmap.led_ok, boardmap.led_refused, boardmap.buzzer,
                               pin_factory),
-        extras=extras,
+        fire_alarm=fire, extras=extras,
     )
 
 

@@ -78,6 +78,8 @@ class BoardMap:
     led_ok: Pin | None = None
     led_refused: Pin | None = None
     buzzer: Pin | None = None
+    fire_alarm: Pin | None = None  # the fire panel's contact, on a header GPIO
+    fire_alarm_active_when: Literal["closed", "open"] = "closed"
     description: str = ""
 
     def slots_of(self, board: str) -> tuple[int, ...]:
@@ -186,18 +188,26 @@ def _validate(path: Path, data: dict[str, Any]) -> BoardMap:
         slots.append(SlotChannel(number, board, channel))
 
     feedback: dict[str, Pin | None] = {}
-    for key in ("led_ok", "led_refused", "buzzer"):
-        text = (data.get("feedback") or {}).get(key)
+    for key in ("led_ok", "led_refused", "buzzer", "fire_alarm"):
+        text = (data.get("fire_alarm") or {}).get("pin") if key == "fire_alarm" else \
+            (data.get("feedback") or {}).get(key)
         try:
             pin = parse_pin(text, key) if text else None
         except PinMapError as exc:
             raise BoardMapError(f"{path}: {exc}") from None
         if pin is not None and pin.on_expander:
-            raise BoardMapError(f"{path}: {key} must be a header GPIO (it blinks and beeps)")
+            raise BoardMapError(f"{path}: {key} must be a header GPIO (expanders are for "
+                                "pin maps)")
+        if pin is not None and pin.text in {p.text for p in feedback.values() if p}:
+            raise BoardMapError(f"{path}: {pin.text} is used twice")
         feedback[key] = pin
+    fire_when = (data.get("fire_alarm") or {}).get("active_when", "closed")
+    if fire_when not in ("closed", "open"):
+        raise BoardMapError(f"{path}: fire_alarm.active_when must be \"closed\" or \"open\"")
     return BoardMap(
         name=str(data.get("name", path.stem)), path=path, bus=bus, boards=boards,
         slots=tuple(sorted(slots, key=lambda s: s.number)), led_ok=feedback["led_ok"],
         led_refused=feedback["led_refused"], buzzer=feedback["buzzer"],
+        fire_alarm=feedback["fire_alarm"], fire_alarm_active_when=fire_when,
         description=str(data.get("description", "")),
     )

@@ -15,7 +15,7 @@ from firmware_py.board_bank import BoardBank
 from firmware_py.board_wiring import dip_switches, sheet
 from firmware_py.boardmap import BoardMap, load_boardmap
 from firmware_py.errors import BoardBusError, BoardMapError
-from firmware_py.interfaces import BoardFault, CardTapped, DoorChanged
+from firmware_py.interfaces import BoardFault, CardTapped, DoorChanged, FireAlarmChanged
 from firmware_py.modbus_bus import ModbusBus
 from firmware_py.sim.boards import SerialPair, SimBoards
 from tests.server_kit import wait_until
@@ -147,6 +147,11 @@ def test_a_sim_kiosk_built_from_config_runs_its_locks_on_simulated_boards() -> N
         boards.wait_coil_on(30, timeout=5)
         # Sprung doors: the released door pops open and the kiosk sees it.
         assert Bus(hw.bank, boards, events).next_of(DoorChanged, slot=30).open is True  # type: ignore[arg-type, attr-defined]
+        # The fire panel's contact stays on a header GPIO (GPIO27 in the board map).
+        assert hw.fire_alarm is not None and not hw.fire_alarm.active()
+        hw.fire_alarm.start(events)
+        hw.extras["pin_factory"].pin(27).drive_low()  # type: ignore[attr-defined]
+        assert Bus(hw.bank, boards, events).next_of(FireAlarmChanged) == FireAlarmChanged(True)  # type: ignore[arg-type]
     finally:
         hw.close()
 
@@ -184,6 +189,8 @@ count = 16
     ("", "address = 0\nchannels = 8", "address must be 1 to 247"),
     ("", "address = 248\nchannels = 8", "address must be 1 to 247"),
     ("", "address = 3\nchannels = 80", "channels must be 1 to 64"),
+    ("[feedback]\nled_ok = \"GPIO27\"\n[fire_alarm]\npin = \"GPIO27\"\n", "",
+     "GPIO27 is used twice"),
 ])
 def test_a_board_map_that_cannot_be_wired_is_refused_saying_what_to_fix(
         tmp_path: Path, extra: str, good_part: str, says: str) -> None:
