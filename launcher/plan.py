@@ -2,10 +2,10 @@
 wait stays under the school's target at both the morning rush and home time (by the rush
 model), and the slots, lock boards and power supplies they need.
 
-Assumptions, stated so a school can argue with them: pupils spread evenly over the kiosks
-(each entrance gets kiosks in proportion to its pupils); one slot per pupil plus a spare
-share; at most 300 slots per kiosk (seven 48-channel boards on one RS-485 bus, see
-hardware/README.md); the rush model's default human times (launcher/rush.py).
+Assumptions, stated so a school can argue with them: pupils come in evenly through the
+entrances, kiosks are shared out between them and pupils join the shortest queue at theirs;
+one slot per pupil plus a spare share; at most 300 slots per kiosk (seven 48-channel boards
+on one RS-485 bus, see hardware/README.md); the rush model's default human times (launcher/rush.py).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class KioskPlan:
 def _sessions(school: SchoolNumbers, kiosks: int, readers: int) -> tuple[SoftwareShare,
                                                                           SoftwareShare]:
     base = RushParams(pupils=school.pupils, kiosks=kiosks, readers_per_kiosk=readers,
-                      window_s=school.arrival_window_min * 60, max_coils=school.max_coils)
+                      entrances=school.entrances, window_s=school.arrival_window_min * 60,
+                      max_coils=school.max_coils)
     morning = software_share(base)
     home = software_share(replace(base, session="home", window_s=school.home_window_min * 60))
     return morning, home

@@ -49,6 +49,7 @@ class RushParams:
     pupils: int = 1500
     kiosks: int = 5
     readers_per_kiosk: int = 1
+    entrances: int = 1  # kiosks are shared out between them
     window_s: float = 20 * 60  # arrivals spread over this (morning); release spread (home)
     session: Session = "morning"
     walk_to_kiosk: Spread = Spread(20, 10)  # from the gate (or the classroom door)
@@ -122,13 +123,15 @@ class _Kiosk:
 
 
 
-def _pupil(env: simpy.Environment, kiosk: _Kiosk, kiosks: list[_Kiosk], at: float,
+def _pupil(env: simpy.Environment, choices: list[_Kiosk], kiosks: list[_Kiosk], at: float,
            rng: random.Random, result: RushResult) -> Generator[Any, Any, None]:
-    p = kiosk.params
+    p = choices[0].params
     walk, tap = p.walk_to_kiosk.draw(rng), p.tap.draw(rng)
     to_door, handle, close = (p.walk_to_door.draw(rng), p.handle_phone.draw(rng),
                               p.close_door.draw(rng))
     yield env.timeout(at + walk - env.now)
+    # At the kiosks of their entrance, pupils join the shortest queue they can see.
+    kiosk = min(choices, key=lambda k: len(k.readers.queue) + k.readers.count)
     queued = env.now
     with kiosk.readers.request() as reader:
         result.longest_queue = max(result.longest_queue, len(kiosk.readers.queue))
@@ -154,16 +157,19 @@ def _end_pulse(env: simpy.Environment, kiosk: _Kiosk,
 
 
 def run_rush(params: RushParams) -> RushResult:
-    """Simulate one session; pupils are shared evenly between kiosks (each entrance's
-    pupils go to its own kiosks), every pupil to one kiosk."""
+    """Simulate one session. Pupils come in evenly through the entrances and join the
+    shortest queue among their entrance's kiosks."""
     if params.kiosks < 1 or params.readers_per_kiosk < 1:
         raise ValueError("a school needs at least one kiosk with one reader")
     rng = random.Random(params.seed)
     env = simpy.Environment()
     result = RushResult(params)
     kiosks = [_Kiosk(env, params, result) for _ in range(params.kiosks)]
+    entrances = max(1, min(params.entrances, params.kiosks))
+    # Kiosks are shared out between entrances; pupils come in evenly through each.
+    at_entrance = [kiosks[e::entrances] for e in range(entrances)]
     for i, at in enumerate(arrival_times(params, rng)):
-        env.process(_pupil(env, kiosks[i % params.kiosks], kiosks, at, rng, result))
+        env.process(_pupil(env, at_entrance[i % entrances], kiosks, at, rng, result))
     env.run()
     return result
 

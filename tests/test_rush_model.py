@@ -64,3 +64,14 @@ def test_morning_arrivals_fill_the_window_and_peak_late_and_home_time_comes_at_o
 def test_a_school_without_kiosks_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one kiosk"):
         run_rush(replace(BY_HAND, kiosks=0))
+
+
+def test_pupils_join_the_shortest_queue_at_their_own_entrance_only() -> None:
+    # Six pupils at once, 2.5 s each at a reader, three kiosks. Through one entrance they
+    # fill the three queues evenly: waits 0, 0, 0, 2.5, 2.5, 2.5. Through two entrances the
+    # first entrance has kiosks 1 and 3 and the second only kiosk 2: its three pupils wait
+    # 0, 2.5 and 5 s while the first entrance's wait 0, 0, 2.5.
+    six = replace(BY_HAND, pupils=6, kiosks=3, arrivals=[0.0] * 6)
+    assert sorted(run_rush(six).waits) == pytest.approx([0, 0, 0, 2.5, 2.5, 2.5])
+    two = run_rush(replace(six, entrances=2))
+    assert sorted(two.waits) == pytest.approx([0, 0, 0, 2.5, 2.5, 5.0])
