@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["tap_to_open.py", "ingest.py", "kiosk_screen.py", "dashboard.py", "school_morning.py"]
+ORDER = ["tap_to_open.py", "modbus_tap_to_open.py", "ingest.py", "kiosk_screen.py", "dashboard.py",
+         "school_morning.py", "kiosk300.py", "rush.py"]
 
 
 def machine() -> str:

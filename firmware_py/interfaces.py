@@ -62,7 +62,25 @@ class RelayWatchdogTripped:
     on_seconds: float
 
 
-HardwareEvent = CardTapped | ReaderFault | DoorChanged | FireAlarmChanged | RelayWatchdogTripped
+@dataclass(frozen=True)
+class BoardFault:
+    """A lock-control board on the RS-485 bus stopped answering (``cleared`` when it answers
+    again).
+
+    Only ``slots`` (the board's slots) are affected: their locks cannot be released and their
+    doors are not seen until it is cleared; every other board's slots work as before. When a
+    board answers again the driver first turns all its relays off, then reports ``cleared``
+    and a :class:`DoorChanged` for every door that moved while it was silent.
+    """
+
+    board: str  # the board's name in the board map, e.g. "b3"
+    slots: tuple[int, ...]
+    detail: str  # what the bus said, e.g. "no response from address 3"
+    cleared: bool = False
+
+
+HardwareEvent = (CardTapped | ReaderFault | DoorChanged | FireAlarmChanged | RelayWatchdogTripped
+                 | BoardFault)
 EventQueue = queue.Queue  # of HardwareEvent
 
 

@@ -97,10 +97,10 @@ def demo(state_dir: Path) -> None:
 # imports only click at load time, so `lockers --help` is instant and a kiosk never loads the
 # server's code) and lists them in ``COMMANDS``.
 def _register_part_commands() -> None:
-    from launcher import kiosk_cli, simulate_cli
+    from launcher import kiosk_cli, plan_cli, simulate_cli
     from server import cli as server_cli
 
-    for module in (kiosk_cli, server_cli, simulate_cli):
+    for module in (kiosk_cli, server_cli, simulate_cli, plan_cli):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -35,12 +35,14 @@ def build_controller(config: KioskConfig, sim: bool, clock: Clock | None = None,
             BoardConfig(config.pinmap, [ReaderSpec(r.role, r.name) for r in config.readers],
                         pulse_s=config.relays.pulse_s, max_coils=config.relays.max_coils,
                         relay_max_on_s=config.relays.max_on_s,
-                        tap_hold_off_s=config.tap_hold_off_s),
+                        tap_hold_off_s=config.tap_hold_off_s, boardmap=config.boardmap,
+                        serial_port=config.serial.port,
+                        serial_baudrate=config.serial.baudrate),
             sim=sim)
     except FirmwareError as exc:
         raise ControllerError(str(exc)) from None
     world = None
-    if sim:
+    if sim and config.boardmap is None:  # boards' sim twins have sprung doors of their own
         from firmware_py.sim.world import SimWorld
 
         world = SimWorld(hardware)

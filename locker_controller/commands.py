@@ -70,6 +70,9 @@ class CommandDesk:
             return self._ack(cmd, O.DOOR_ALREADY_OPEN, f"slot {slot.number} is already open")
         if slot.is_open_for_someone:
             return self._ack(cmd, O.REFUSED, f"slot {slot.number} is in use by a pupil right now")
+        if slot.number in self.state.unreachable:
+            return self._ack(cmd, O.REFUSED, f"the lock board of slot {slot.number} is not "
+                                             "answering: check its power and bus cable")
         mismatch = custody_mismatch(slot, cmd)
         if mismatch:
             with self.state.change() as change:  # staff must look: the two ends disagree

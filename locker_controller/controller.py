@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firmware_py.interfaces import (
+    BoardFault,
     CardTapped,
     DoorChanged,
     FireAlarmChanged,
@@ -96,7 +97,7 @@ class Controller:
             CardTapped: self._on_tap, DoorChanged: self._on_door, Incoming: self._on_message,
             _Call: self._on_call, LinkUp: lambda _: self._on_link_up(),
             LinkDown: self._on_link_down, ReaderFault: self._on_reader_fault,
-            RelayWatchdogTripped: self._on_watchdog,
+            RelayWatchdogTripped: self._on_watchdog, BoardFault: self._on_board_fault,
             FireAlarmChanged: lambda item: self.desk.fire_alarm(item.active)}
 
     # --- life cycle -------------------------------------------------------------------
@@ -302,6 +303,18 @@ class Controller:
         with self.state.change() as change:
             change.alarm(m.AlarmKind.READER_FAULT, None, not fault.cleared, fault.detail,
                          reader=fault.reader)
+
+    def _on_board_fault(self, fault: BoardFault) -> None:
+        """A lock board stopped answering (or answers again): its slots alone are out of
+        use meanwhile; nothing about what is inside them changes."""
+        if fault.cleared:
+            self.state.unreachable.difference_update(fault.slots)
+        else:
+            self.state.unreachable.update(fault.slots)
+        slots = ", ".join(map(str, fault.slots))
+        with self.state.change() as change:
+            change.alarm(m.AlarmKind.BOARD_FAULT, None, not fault.cleared,
+                         f"{fault.detail}; lockers {slots}", board=fault.board)
 
     def _on_watchdog(self, trip: RelayWatchdogTripped) -> None:
         with self.state.change() as change:

@@ -64,7 +64,7 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
                mode: KioskMode = KioskMode.NORMAL,
                early_release_used: Callable[[str], bool] = lambda _: False,
                may_give: Callable[[Slot], bool] = lambda _: True, clock_doubt: str | None = None,
-               ) -> Decision:
+               reachable: Callable[[Slot], bool] = lambda _: True) -> Decision:
     """Decide what a tap of ``card`` does now. ``may_give`` says whether a free slot may be
     given out (not while it may still hold a device nobody has a record of); with a
     ``clock_doubt`` no locker opens by the release window (an early release still does)."""
@@ -81,6 +81,8 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
     # collect comes first, so a held one never blocks their own phone.
     mine = min((s for s in slots.values() if s.pupil_ref == entry.pupil_ref), default=None,
                key=lambda s: (s.state is SlotState.HELD, s.number))
+    if mine is not None and not reachable(mine):  # its lock board is not answering
+        return tap.decision(TapOutcome.SLOT_UNAVAILABLE, slot=mine.number)
     if mine is not None:
         return _collect(tap, mine, early_release_used, clock_doubt)
     if entry.status is PupilStatus.HELD and entry.slot is not None:

@@ -28,7 +28,7 @@ from locker_controller.store import KioskStore
 from lockers.clock import Clock
 from lockers.wire import messages as m
 
-AlarmKey = tuple[m.AlarmKind, int | None, str | None]  # (kind, slot, reader)
+AlarmKey = tuple[m.AlarmKind, int | None, str | None]  # (kind, slot, reader or board)
 KEEP: Any = object()  # "leave the slot's pupil as it is" in Change.move
 
 
@@ -100,9 +100,9 @@ class Change:
         self._state.store.save_slot(slot)
 
     def alarm(self, kind: m.AlarmKind, slot: int | None, raised: bool, detail: str,
-              reader: str | None = None) -> None:
+              reader: str | None = None, board: str | None = None) -> None:
         """Raise or clear an alarm; nothing is recorded when it is already in that state."""
-        key = (kind, slot, reader)
+        key = (kind, slot, reader or board)
         if raised == (key in self.alarms):
             return
         if self._alarms is None:
@@ -112,7 +112,7 @@ class Change:
         else:
             self._alarms.pop(key, None)
         self.emit(m.AlarmEvent, alarm=kind, state="raised" if raised else "cleared",
-                  slot=slot, reader=reader, detail=detail[:500])
+                  slot=slot, reader=reader, board=board, detail=detail[:500])
 
     def expect_open(self, number: int, until: float) -> None:
         """A door may open without a tap until ``until`` (monotonic): staff or a command."""
@@ -145,6 +145,7 @@ class KioskState:
         self.mode = m.KioskMode.NORMAL
         self.fire_alarm = False
         self.readers_ok: dict[str, bool] = {}
+        self.unreachable: set[int] = set()  # slots on a lock board that stopped answering
         last = store.get_meta("last_event_at")
         self.trust = ClockTrust(clock, synced_flag,
                                 datetime.fromisoformat(last) if last else None)
@@ -186,6 +187,8 @@ class KioskState:
     def may_give(self, slot: Slot) -> bool:
         """Whether a free slot may be given to a pupil: always, unless the kiosk lost its
         records and neither the server's picture nor an empty presence sensor vouches for it."""
+        if slot.number in self.unreachable:
+            return False
         return not self.awaiting_picture or self._presence(slot.number) is False
 
     def slot_held(self, slot: Slot) -> bool:

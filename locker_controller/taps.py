@@ -29,7 +29,8 @@ def on_tap(state: KioskState, actions: KioskActions, staff: StaffSession, card_k
         staff_actions.enrol(state, actions, staff, card, signed_in)
         return None
     decision = decide_tap(state.replica, state.slots, card, now, state.mode,
-                          state.store.early_release_used, state.may_give, state.clock_doubt())
+                          state.store.early_release_used, state.may_give, state.clock_doubt(),
+                          lambda slot: slot.number not in state.unreachable)
     with state.change() as change:
         change.emit(m.TapEvent, reader=tap.reader, card=card, pupil_ref=decision.pupil_ref,
                     outcome=decision.outcome, slot=decision.slot, flags=list(decision.flags))

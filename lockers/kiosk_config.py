@@ -54,6 +54,15 @@ class RelayConfig(BaseModel):
     max_on_s: float = Field(default=3.0, gt=0, le=10)
 
 
+class SerialConfig(BaseModel):
+    """The RS-485 adapter of the lock-control boards (only with a board map)."""
+
+    model_config = ConfigDict(extra="forbid")
+    port: str | None = Field(default=None, description="e.g. /dev/ttyUSB0; None: the board "
+                             "map's port")
+    baudrate: int | None = Field(default=None, description="None: the board map's baud rate")
+
+
 class KioskConfig(BaseModel):
     """Everything one kiosk needs."""
 
@@ -64,6 +73,9 @@ class KioskConfig(BaseModel):
                           description="The site's card hash key (from provisioning).")
     state_dir: Path = Path("var/kiosk")
     pinmap: Path = REPO / "hardware" / "pinmaps" / "sim8.toml"
+    boardmap: Path | None = Field(default=None, description="Lock-control boards on RS-485 "
+                                  "(hardware/boardmaps/); when set, the slots are on the boards")
+    serial: SerialConfig = SerialConfig()
     readers: list[ReaderConfig] = Field(default_factory=lambda: [ReaderConfig()])
     relays: RelayConfig = RelayConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -102,6 +114,9 @@ def load_kiosk_config(path: Path) -> KioskConfig:
     base = path.parent
     if not config.pinmap.is_absolute() and not config.pinmap.exists():
         config.pinmap = base / config.pinmap
+    if config.boardmap is not None and not config.boardmap.is_absolute() \
+            and not config.boardmap.exists():
+        config.boardmap = base / config.boardmap
     return config
 
 

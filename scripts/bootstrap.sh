@@ -13,6 +13,7 @@ DEB_PACKAGES=(
   gcc python3-dev python3-venv
   systemd openssl
   nodejs npm
+  socat
 )
 
 missing=()

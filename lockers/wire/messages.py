@@ -159,6 +159,8 @@ class AlarmKind(StrEnum):
     # A slot opened by an emergency (or by staff when it was free) closed with contents other
     # than its record says, or it has no sensor to tell: staff must look inside.
     CONTENTS_CHANGED = "contents_changed"
+    # A lock-control board stopped answering: its slots can neither open nor be watched.
+    BOARD_FAULT = "board_fault"
 
 
 class EventBase(WireModel):
@@ -245,6 +247,7 @@ class AlarmEvent(EventBase):
     state: Literal["raised", "cleared"]
     slot: SlotNumber | None = None
     reader: Id | None = None
+    board: Id | None = None  # a lock-control board that stopped answering (its slots in detail)
     detail: Text | None = None
 
 
