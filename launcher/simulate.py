@@ -34,7 +34,7 @@ from locker_controller.api import KioskPort
 from lockers.broker import BrokerProcess, BrokerSetup, KioskAccount, free_port, new_password
 from lockers.clock import ScaledClock
 from lockers.mqtt import make_client
-from lockers.wire import decode_topic
+from lockers.wire import WireError, decode_topic
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from server.config import ServerConfig, WebSettings
@@ -85,10 +85,11 @@ class Monitor:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        """Note when each event is first seen and how long until the server acknowledged it."""
         now = time.monotonic()
         try:
             parsed, message = decode_topic(msg.topic, msg.payload)
-        except Exception:  # noqa: BLE001 - the monitor only counts what is valid
+        except WireError:  # the monitor only counts what is valid
             return
         with self.lock:
             if isinstance(message, m.EventBase):
@@ -116,6 +117,15 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+@dataclass
+class _PhaseProgress:
+    """The taps served so far in one phase (morning or home time), and the bar showing them."""
+
+    bar: Any = None
+    done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the lanes' threads share it
 
 
 class Simulation:
@@ -269,69 +279,94 @@ class Simulation:
 
     def _serve(self, arrivals: list[tuple[float, Any]], phase: str,
                confiscate_at: int | None, fault_at: dict[str, int]) -> None:
-        from firmware_py.interfaces import CardTapped
+        """Serve one phase's pupils at their kiosks, each kiosk's queue on its own thread."""
+        progress = _PhaseProgress(self._progress_bar(len(arrivals), phase))
+        threads = [threading.Thread(target=self._walk_lane,
+                                    args=(k, v, progress, confiscate_at, fault_at), daemon=True)
+                   for k, v in self._lanes(arrivals, phase).items()]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if progress.bar is not None:
+            progress.bar.close()
 
+    def _lanes(self, arrivals: list[tuple[float, Any]],
+               phase: str) -> dict[str, list[tuple[float, Any]]]:
+        """Which kiosk each pupil queues at, in the order they arrive."""
         lanes: dict[str, list[tuple[float, Any]]] = {k: [] for k in self.kiosk_ids}
         for i, item in enumerate(arrivals):
             # In the morning pupils spread over the kiosks; at home time each goes back to
             # the kiosk holding their phone.
             kiosk = self.kiosk_of.get(item[1].reference) if phase == "departure" else None
             lanes[kiosk or self.kiosk_ids[i % len(self.kiosk_ids)]].append(item)
-        done = [0]
-        lock = threading.Lock()
-        bar = None
-        if self.o.progress:
-            from tqdm import tqdm
+        return lanes
 
-            bar = tqdm(total=len(arrivals), desc=f"{phase} taps", unit="tap", file=sys.stderr)
+    def _progress_bar(self, total: int, phase: str) -> Any:
+        """A progress bar of the phase's taps on stderr, or None when asked for quiet."""
+        if not self.o.progress:
+            return None
+        from tqdm import tqdm
 
-        def lane(kiosk: str, items: list[tuple[float, Any]]) -> None:
-            day0 = self.clock.now().replace(hour=8, minute=0, second=0, microsecond=0)
-            for arrive_s, pupil in items:
-                arrive = day0 + timedelta(seconds=arrive_s)
-                while self.clock.now() < arrive:
-                    time.sleep(min(0.05, max((arrive - self.clock.now()).total_seconds()
-                                             / self.o.speed, 0.001)))
-                waited = (self.clock.now() - arrive).total_seconds()
-                for _attempt in range(5):  # nothing on screen (a crashed kiosk): tap again
-                    k = self.controllers[kiosk]
-                    seen = time.monotonic()
-                    k.controller.deliver(CardTapped("arrival", pupil.card_uid, seen))
-                    try:
-                        result = k.results.get(timeout=5)
-                        break
-                    except queue.Empty:
-                        continue
-                else:
-                    raise TimeoutError(f"kiosk {kiosk} stopped answering taps")
-                self.tap_ms.append((result.decided_monotonic - seen) * 1000)
-                self.queue_wait_s.append(max(waited, 0.0))
-                with lock:
-                    self.outcomes[result.outcome.value] += 1
-                    if result.slot and result.outcome.value.endswith("_opened"):
-                        self.opened_for.setdefault(pupil.reference, []).append(
-                            result.outcome.value)
-                        self.kiosk_of.setdefault(pupil.reference, kiosk)
-                    done[0] += 1
-                    n = done[0]
-                if bar is not None:
-                    bar.update(1)
-                if confiscate_at is not None and n == confiscate_at:
-                    self._confiscate()
-                for fault, at in fault_at.items():
-                    if n == at:
-                        self._inject(fault)
-                # The pupil steps aside while the door is used: a few seconds of kiosk time.
-                time.sleep(3.0 / self.o.speed)
+        return tqdm(total=total, desc=f"{phase} taps", unit="tap", file=sys.stderr)
 
-        threads = [threading.Thread(target=lane, args=(k, v), daemon=True)
-                   for k, v in lanes.items()]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        if bar is not None:
-            bar.close()
+    def _walk_lane(self, kiosk: str, items: list[tuple[float, Any]], progress: _PhaseProgress,
+                   confiscate_at: int | None, fault_at: dict[str, int]) -> None:
+        """The pupils of one kiosk's queue, each tapping when their simulated moment comes."""
+        day0 = self.clock.now().replace(hour=8, minute=0, second=0, microsecond=0)
+        for arrive_s, pupil in items:
+            arrive = day0 + timedelta(seconds=arrive_s)
+            self._sleep_until(arrive)
+            waited = (self.clock.now() - arrive).total_seconds()
+            result, seen = self._tap_until_answered(kiosk, pupil)
+            self.tap_ms.append((result.decided_monotonic - seen) * 1000)
+            self.queue_wait_s.append(max(waited, 0.0))
+            n = self._count_tap(kiosk, pupil, result, progress)
+            self._play_incidents(n, confiscate_at, fault_at)
+            # The pupil steps aside while the door is used: a few seconds of kiosk time.
+            time.sleep(3.0 / self.o.speed)
+
+    def _sleep_until(self, moment: datetime) -> None:
+        """Wait in real time until the simulated clock reaches ``moment``."""
+        while self.clock.now() < moment:
+            time.sleep(min(0.05, max((moment - self.clock.now()).total_seconds()
+                                     / self.o.speed, 0.001)))
+
+    def _tap_until_answered(self, kiosk: str, pupil: Any) -> tuple[Any, float]:
+        """Tap the pupil's card until the kiosk answers; returns (its result, when tapped)."""
+        from firmware_py.interfaces import CardTapped
+
+        for _attempt in range(5):  # nothing on screen (a crashed kiosk): tap again
+            k = self.controllers[kiosk]  # a killed kiosk is replaced: look it up each time
+            seen = time.monotonic()
+            k.controller.deliver(CardTapped("arrival", pupil.card_uid, seen))
+            try:
+                return k.results.get(timeout=5), seen
+            except queue.Empty:
+                continue
+        raise TimeoutError(f"kiosk {kiosk} stopped answering taps")
+
+    def _count_tap(self, kiosk: str, pupil: Any, result: Any, progress: _PhaseProgress) -> int:
+        """Record the tap's outcome and whose phone went where; returns the phase's tap count."""
+        with progress.lock:
+            self.outcomes[result.outcome.value] += 1
+            if result.slot and result.outcome.value.endswith("_opened"):
+                self.opened_for.setdefault(pupil.reference, []).append(result.outcome.value)
+                self.kiosk_of.setdefault(pupil.reference, kiosk)
+            progress.done += 1
+            n = progress.done
+        if progress.bar is not None:
+            progress.bar.update(1)
+        return n
+
+    def _play_incidents(self, n: int, confiscate_at: int | None,
+                        fault_at: dict[str, int]) -> None:
+        """At the n-th tap of the phase, the confiscation and faults planned for it."""
+        if confiscate_at is not None and n == confiscate_at:
+            self._confiscate()
+        for fault, at in fault_at.items():
+            if n == at:
+                self._inject(fault)
 
     def _confiscate(self) -> None:
         for ref, opened in self.opened_for.items():
@@ -420,7 +455,7 @@ class Simulation:
             "peak_rss_mb": {"simulator_and_kiosks": round(
                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "server": _rss_mb(server.pid),
-                "broker": _rss_mb(self.broker._proc.pid) if self.broker._proc else 0.0},  # noqa: SLF001
+                "broker": _rss_mb(self.broker.pid) if self.broker.pid else 0.0},
             "invariants": {"held_phones_still_held": held_still_held,
                            "exempt_pupils_never_opened_a_slot": not exempt_opened,
                            "slot_states_at_close": dict(snapshot_states)},
