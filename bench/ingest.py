@@ -83,62 +83,79 @@ def kiosk_events(kiosk: str, count: int) -> list[m.EventBase]:
     return events[:count]
 
 
+class _Acks:
+    """The events each kiosk still waits to see acknowledged, set done when none are left."""
+
+    def __init__(self, kiosks: list[str], per_kiosk: int) -> None:
+        self.pending: dict[str, set[int]] = {k: set(range(1, per_kiosk + 1)) for k in kiosks}
+        self.done = threading.Event()
+        self._lock = threading.Lock()  # paho's network threads, one per kiosk client
+
+    def on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        """Strike the acknowledged sequence numbers off the kiosk's list."""
+        ack = decode(t.EVENT_ACKS, msg.payload)
+        with self._lock:
+            self.pending[ack.kiosk].difference_update(ack.seqs)
+            if not any(self.pending.values()):
+                self.done.set()
+
+
+def _connect_kiosk(kiosk: str, account: tuple[str, str], port: int, mode: str,
+                   acks: _Acks) -> mqtt.Client:
+    """One kiosk's client, connected on its own account; in ingest mode listening for acks."""
+    c = make_client(f"{kiosk}-{uuid.uuid4().hex[:4]}", username=account[0],
+                    password=account[1])
+    c.on_message = acks.on_message
+    c.connect("127.0.0.1", port)
+    if mode != "raw":
+        c.subscribe(t.topic(t.EVENT_ACKS, SITE, kiosk), qos=1)
+    c.loop_start()
+    return c
+
+
+def _pump(c: mqtt.Client, kiosk: str, events: list[m.EventBase], started: float,
+          gap: float) -> None:
+    """Publish one kiosk's events at QoS 1, ``gap`` seconds apart (0: flat out)."""
+    topic = t.topic(t.EVENTS, SITE, kiosk)  # the same topics in both modes
+    info = None
+    for i, ev in enumerate(events):
+        if gap:  # paced: hold each kiosk to its share of the rate
+            time.sleep(max(0.0, started + i * gap - time.time()))
+        # Stamp the publish moment: the server measures publish -> commit from it.
+        payload = encode(ev.model_copy(update={"at": datetime.now(UTC)}))
+        info = c.publish(topic, payload, qos=1)
+    if info is not None:
+        info.wait_for_publish(120)
+
+
+def _publish_all(clients: list[mqtt.Client], kiosks: list[str],
+                 templates: dict[str, list[m.EventBase]], started: float, rate: float) -> None:
+    """Every kiosk publishing at once, each on its own thread; return when all have sent."""
+    gap = len(kiosks) / rate if rate else 0.0
+    threads = [threading.Thread(target=_pump, args=(c, k, templates[k], started, gap))
+               for c, k in zip(clients, kiosks, strict=True)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
 def _kiosk_process(port: int, accounts: dict[str, tuple[str, str]], per_kiosk: int, mode: str,
                    rate: float, go: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
     """Publish every kiosk's events (as fast as possible, or ``rate`` events/s in all); in
     ingest mode also wait for every event's acknowledgement."""
-    clients = []
-    pending: dict[str, set[int]] = {}
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
-        ack = decode(t.EVENT_ACKS, msg.payload)
-        with lock:
-            left = pending[ack.kiosk]
-            left.difference_update(ack.seqs)
-            if not any(pending.values()):
-                done.set()
-
     kiosks = list(accounts)
-    for k in kiosks:
-        c = make_client(f"{k}-{uuid.uuid4().hex[:4]}", username=accounts[k][0],
-                        password=accounts[k][1])
-        c.on_message = on_message
-        c.connect("127.0.0.1", port)
-        if mode != "raw":
-            c.subscribe(t.topic(t.EVENT_ACKS, SITE, k), qos=1)
-        c.loop_start()
-        clients.append(c)
-        pending[k] = set(range(1, per_kiosk + 1))
+    acks = _Acks(kiosks, per_kiosk)
+    clients = [_connect_kiosk(k, accounts[k], port, mode, acks) for k in kiosks]
     templates = {k: kiosk_events(k, per_kiosk) for k in kiosks}
     time.sleep(0.5)  # let subscriptions settle before the clock starts
     out.put("ready")
     go.wait()
     started = time.time()
-
-    def pump(c: mqtt.Client, k: str) -> None:
-        topic = t.topic(t.EVENTS, SITE, k)  # the same topics in both modes
-        info = None
-        gap = len(kiosks) / rate if rate else 0.0
-        for i, ev in enumerate(templates[k]):
-            if gap:  # paced: hold each kiosk to its share of the rate
-                time.sleep(max(0.0, started + i * gap - time.time()))
-            # Stamp the publish moment: the server measures publish -> commit from it.
-            payload = encode(ev.model_copy(update={"at": datetime.now(UTC)}))
-            info = c.publish(topic, payload, qos=1)
-        if info is not None:
-            info.wait_for_publish(120)
-
-    threads = [threading.Thread(target=pump, args=(c, k)) for c, k in zip(clients, kiosks,
-                                                                           strict=True)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    _publish_all(clients, kiosks, templates, started, rate)
     published = time.time()
     if mode != "raw":
-        done.wait(300)
+        acks.done.wait(300)
     out.put((started, published, time.time()))
     for c in clients:
         c.disconnect()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from launcher.simulate import SimOptions, Simulation, human  # noqa: E402
+from launcher.simulate import SimOptions, Simulation, human
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import time as dtime
 from datetime import timedelta
 from pathlib import Path
@@ -82,7 +83,8 @@ def run(taps: int, work: Path, pcscd: IsolatedPcscd) -> int:
     for slot, line in relays._lines.items():  # noqa: SLF001 - measure the pin, nothing else
         original = line.set
 
-        def timed(on: bool, slot: int = slot, original=original) -> None:  # noqa: ANN001
+        def timed(on: bool, slot: int = slot,
+                  original: Callable[[bool], None] = original) -> None:
             if on:
                 energised[slot] = time.monotonic()
             original(on)

@@ -16,7 +16,7 @@ class SlotBank(LockBank):
 
     def __init__(self, relays: RelayBank, doors: dict[int, InputLine],
                  presence: dict[int, InputLine]) -> None:
-        missing = set(doors) ^ set(relays._lines)  # noqa: SLF001 - same package
+        missing = set(doors) ^ set(relays.slots)
         if missing:
             raise FirmwareError(f"slots {sorted(missing)} lack a relay or a door switch")
         self.relays, self._doors, self._presence = relays, doors, presence

@@ -162,9 +162,9 @@ def _slot_entries(path: Path, data: dict[str, Any]) -> list[tuple[int, str, int,
     return entries
 
 
-def _validate(path: Path, data: dict[str, Any]) -> BoardMap:
-    bus = _bus(path, data.get("bus") or {})
-    boards = _boards(path, data.get("boards") or {})
+def _slot_channels(path: Path, data: dict[str, Any], boards: dict[str, Board]
+                   ) -> list[SlotChannel]:
+    """Every slot's board and channel, each slot and each channel used once."""
     slots: list[SlotChannel] = []
     numbers: set[int] = set()
     wired: dict[tuple[str, int], int] = {}
@@ -186,7 +186,11 @@ def _validate(path: Path, data: dict[str, Any]) -> BoardMap:
         numbers.add(number)
         wired[board, channel] = number
         slots.append(SlotChannel(number, board, channel))
+    return slots
 
+
+def _feedback_pins(path: Path, data: dict[str, Any]) -> dict[str, Pin | None]:
+    """The LEDs, the buzzer and the fire-alarm input: header GPIOs, each used once."""
     feedback: dict[str, Pin | None] = {}
     for key in ("led_ok", "led_refused", "buzzer", "fire_alarm"):
         text = (data.get("fire_alarm") or {}).get("pin") if key == "fire_alarm" else \
@@ -201,6 +205,14 @@ def _validate(path: Path, data: dict[str, Any]) -> BoardMap:
         if pin is not None and pin.text in {p.text for p in feedback.values() if p}:
             raise BoardMapError(f"{path}: {pin.text} is used twice")
         feedback[key] = pin
+    return feedback
+
+
+def _validate(path: Path, data: dict[str, Any]) -> BoardMap:
+    bus = _bus(path, data.get("bus") or {})
+    boards = _boards(path, data.get("boards") or {})
+    slots = _slot_channels(path, data, boards)
+    feedback = _feedback_pins(path, data)
     fire_when = (data.get("fire_alarm") or {}).get("active_when", "closed")
     if fire_when not in ("closed", "open"):
         raise BoardMapError(f"{path}: fire_alarm.active_when must be \"closed\" or \"open\"")

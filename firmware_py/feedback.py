@@ -61,6 +61,16 @@ class ContactFireAlarm(FireAlarmInput):
     def __init__(self, line: InputLine, active_when: Literal["closed", "open"] = "closed") -> None:
         self._line, self._active_when = line, active_when
 
+    @property
+    def line(self) -> InputLine:
+        """The input the contact is wired to (the simulator drives it as the panel would)."""
+        return self._line
+
+    @property
+    def active_when(self) -> Literal["closed", "open"]:
+        """Whether the contact closes or opens when the alarm sounds."""
+        return self._active_when
+
     def active(self) -> bool:
         """Whether the alarm sounds now."""
         return self._line.closed == (self._active_when == "closed")

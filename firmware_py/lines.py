@@ -121,8 +121,13 @@ class GpioInput(InputLine):
 class I2cBus(Protocol):
     """The two calls of ``smbus2.SMBus`` the expander driver needs."""
 
-    def read_byte_data(self, i2c_addr: int, register: int) -> int: ...  # noqa: D102
-    def write_byte_data(self, i2c_addr: int, register: int, value: int) -> None: ...  # noqa: D102
+    def read_byte_data(self, i2c_addr: int, register: int) -> int:
+        """Read one register of the chip at ``i2c_addr``."""
+        ...
+
+    def write_byte_data(self, i2c_addr: int, register: int, value: int) -> None:
+        """Write one register of the chip at ``i2c_addr``."""
+        ...
 
 
 class Mcp23017:

@@ -90,7 +90,7 @@ class _ReaderWatcher:
                 self._watch()
             except ReaderError as exc:
                 self._fault(str(exc))
-            except Exception as exc:  # noqa: BLE001 - any PC/SC surprise: recover, never die
+            except Exception as exc:  # any PC/SC surprise: recover, never die (logged in full)
                 log.exception("event=reader_error role=%s", self.spec.role)
                 self._fault(f"unexpected error: {exc}")
             self._stop.wait(RETRY_S)

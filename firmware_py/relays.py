@@ -65,6 +65,11 @@ class RelayBank:
                 self._waiting.append(slot)
             self._cond.notify()
 
+    @property
+    def slots(self) -> list[int]:
+        """The slots this bank has a relay for, in order."""
+        return sorted(self._lines)
+
     def is_on(self, slot: int) -> bool:
         """Whether ``slot``'s relay is energised now."""
         return self._lines[slot].is_on

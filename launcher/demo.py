@@ -23,6 +23,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from launcher.demo_school import DemoPupil, make_pupils, release_window, seed_school
 from lockers.broker import BrokerError, BrokerProcess, BrokerSetup, KioskAccount, new_password
 from lockers.kiosk_config import (
@@ -34,12 +36,16 @@ from lockers.kiosk_config import (
 )
 from server.config import ServerConfig, WebSettings
 from server.config import dump as dump_server_config
+from server.errors import ServerError
 from server.mqtt_link import MqttSettings
 
 log = logging.getLogger("launcher.demo")
 SITE = "demo"
 LOGINS = {"admin": "admin", "office": "office", "head": "leadership"}
 PASSWORD = "demo-password-1"
+# What an office action played by the demo can meet: the server refusing it (a school rule,
+# a record not there yet) or the database busy with the server process beside it.
+_DEMO_ACTION_ERRORS = (ServerError, SQLAlchemyError)
 
 
 def say(text: str) -> None:
@@ -64,6 +70,7 @@ class Demo:
     # --- set-up ---------------------------------------------------------------------
 
     def start_broker(self) -> None:
+        """Start Mosquitto with an account and ACL for the server and each kiosk."""
         setup = BrokerSetup(config_dir=self.dir / "broker", port=self.port,
                             server_password=new_password(),
                             kiosks=[KioskAccount(SITE, k, new_password())
@@ -75,6 +82,7 @@ class Demo:
             f"{setup.config_dir})")
 
     def seed_server(self) -> tuple[Path, str]:
+        """Write server.toml and seed the invented school; returns (config path, database URL)."""
         assert self.broker is not None
         url = f"sqlite:///{self.dir / 'lockers.db'}"
         (self.dir / "server.password").write_text(self.broker.setup.server_password)
@@ -95,6 +103,7 @@ class Demo:
         return path, url
 
     def start_server(self, config: Path) -> None:
+        """Start the server process and wait until its web pages answer."""
         self._spawn("server", [sys.executable, "-m", "launcher.cli", "server", "--config",
                                str(config)])
         self._wait_http(f"http://127.0.0.1:{self.web_port}/healthz", 30)
@@ -102,6 +111,7 @@ class Demo:
             f"http://127.0.0.1:{self.web_port}")
 
     def start_kiosks(self) -> None:
+        """Start every kiosk in sim mode (k2 and k3 with their incidents) and wait for readers."""
         key = self.card_key
         assert self.broker is not None
         for account in self.broker.setup.kiosks:
@@ -133,32 +143,58 @@ class Demo:
     # --- the day ------------------------------------------------------------------------
 
     def play_day(self) -> None:
-        from firmware_py.sim.vpcd_card import VirtualCard
-
-        order = self.pupils[:]
-        self.rng.shuffle(order)
-        lanes = {k: order[i::len(self.kiosk_ids)] for i, k in enumerate(self.kiosk_ids)}
-        self._lanes = lanes
+        """Play the school day: the morning rush with its incidents, then home time."""
+        self._lanes = self._queue_pupils_at_kiosks()
         ports = {k: json.loads((self.dir / k / "vpcd.json").read_text())["ports"][0]
                  for k in self.kiosk_ids}
         say("morning rush: pupils tap in at every kiosk")
         done: dict[str, list[DemoPupil]] = {k: [] for k in self.kiosk_ids}
+        self._morning_rush(ports, done)
+        if self.stop.is_set():
+            return
+        self._parent_collection()
+        say("morning over; waiting for the release window to open")
+        if not self._wait_for_release_window():
+            return
+        say("release window open: pupils tap out and collect their phones")
+        self._home_time(ports, done)
+        self._list_uncollected()
 
-        def lane(kiosk: str, pupils: list[DemoPupil]) -> None:
-            card = VirtualCard(port=ports[kiosk])
-            for pupil in pupils:
-                if self.stop.is_set():
-                    return
-                card.present_uid(pupil.card_uid)
-                self.stop.wait(0.8)  # long enough for pcscd's ~400 ms poll to see it
-                card.remove()
-                done[kiosk].append(pupil)
-                self.stop.wait(self.rng.uniform(0.7, 1.2))  # and to see it leave
+    def _queue_pupils_at_kiosks(self) -> dict[str, list[DemoPupil]]:
+        """Every pupil in a random order, dealt out to the kiosks like a queue at each."""
+        order = self.pupils[:]
+        self.rng.shuffle(order)
+        return {k: order[i::len(self.kiosk_ids)] for i, k in enumerate(self.kiosk_ids)}
 
-        threads = [threading.Thread(target=lane, args=(k, p), daemon=True)
-                   for k, p in lanes.items()]
+    def _walk_lane(self, card_port: int, pupils: list[DemoPupil],
+                   done: list[DemoPupil]) -> None:
+        """The pupils queueing at one kiosk tap their cards on its reader, one after another."""
+        from firmware_py.sim.vpcd_card import VirtualCard
+
+        card = VirtualCard(port=card_port)
+        for pupil in pupils:
+            if self.stop.is_set():
+                return
+            card.present_uid(pupil.card_uid)
+            self.stop.wait(0.8)  # long enough for pcscd's ~400 ms poll to see it
+            card.remove()
+            done.append(pupil)
+            self.stop.wait(self.rng.uniform(0.7, 1.2))  # and to see it leave
+
+    def _start_lanes(self, ports: dict[str, int],
+                     done: dict[str, list[DemoPupil]]) -> list[threading.Thread]:
+        """Every kiosk's queue tapping at once, each on its own thread."""
+        threads = [threading.Thread(target=self._walk_lane, args=(ports[k], p, done[k]),
+                                    daemon=True)
+                   for k, p in self._lanes.items()]
         for th in threads:
             th.start()
+        return threads
+
+    def _morning_rush(self, ports: dict[str, int], done: dict[str, list[DemoPupil]]) -> None:
+        """Pupils tap in; a third of the way through the office confiscates a phone, half way
+        it approves an early release."""
+        threads = self._start_lanes(ports, done)
         confiscated = early = False
         while any(th.is_alive() for th in threads) and not self.stop.wait(1):
             if not confiscated and sum(map(len, done.values())) > len(self.pupils) // 3:
@@ -166,29 +202,29 @@ class Demo:
             if not early and sum(map(len, done.values())) > len(self.pupils) // 2:
                 early = self._early_release(done[self.kiosk_ids[1 % len(self.kiosk_ids)]][-3])
             self._progress()
-        if self.stop.is_set():
-            return
-        self._parent_collection()
-        say("morning over; waiting for the release window to open")
+
+    def _wait_for_release_window(self) -> bool:
+        """Wait until today's release window opens; False if the demo was stopped first."""
         release_at = self._release_opens()
         while datetime.now(UTC) < release_at and not self.stop.wait(1):
             pass
-        if self.stop.is_set():
-            return
-        say("release window open: pupils tap out and collect their phones")
-        threads = [threading.Thread(target=lane, args=(k, p), daemon=True)
-                   for k, p in lanes.items()]
-        for th in threads:
-            th.start()
+        return not self.stop.is_set()
+
+    def _home_time(self, ports: dict[str, int], done: dict[str, list[DemoPupil]]) -> None:
+        """Pupils tap again at home time and collect their phones."""
+        threads = self._start_lanes(ports, done)
         while any(th.is_alive() for th in threads) and not self.stop.wait(2):
             self._progress()
         self._progress(force=True)
+
+    def _list_uncollected(self) -> None:
+        """Say which devices were left at close, as the office would see them."""
         try:
             left = self.services.reports.uncollected(site=SITE)
             say(f"at close, {len(left)} device(s) not collected, listed for the office:")
             for row in left[:10]:
                 say(f"  {row}")
-        except Exception as exc:  # noqa: BLE001 - the demo goes on; say what happened
+        except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
             say(f"could not list uncollected devices: {exc}")
 
     def _confiscate(self, candidates: list[DemoPupil]) -> bool:
@@ -205,7 +241,7 @@ class Demo:
                 kiosk=where.kiosk, slot=where.slot, serious=True)
             say(f"the office confiscated {pupil.first_name}'s phone: it is now held for "
                 "parent collection and their tap will not open it")
-        except Exception as exc:  # noqa: BLE001 - the demo goes on; say what happened
+        except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
             say(f"could not record the demo confiscation: {exc}")
         return True
 
@@ -246,7 +282,7 @@ class Demo:
                 "opens their locker once")
             kiosk = next(k for k in self.kiosk_ids if pupil in self._lanes.get(k, []))
             threading.Timer(8.0, self._tap_once, args=(kiosk, pupil)).start()
-        except Exception as exc:  # noqa: BLE001 - the demo goes on; say what happened
+        except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
             say(f"could not record the demo early release: {exc}")
         return True
 

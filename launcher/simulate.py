@@ -9,11 +9,9 @@ every acknowledgement, so losses and commit latency are measured from outside.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import random
-import resource
 import signal
 import subprocess
 import sys
@@ -30,11 +28,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from launcher.demo_school import make_pupils, seed_school
+from launcher.sim_report import day_report
+from launcher.sim_report import human as human  # re-exported: callers import it from here
+from launcher.sim_report import to_json as to_json  # re-exported, as human
 from locker_controller.api import KioskPort
 from lockers.broker import BrokerProcess, BrokerSetup, KioskAccount, free_port, new_password
 from lockers.clock import ScaledClock
 from lockers.mqtt import make_client
-from lockers.wire import decode_topic
+from lockers.wire import WireError, decode_topic
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from server.config import ServerConfig, WebSettings
@@ -88,10 +89,11 @@ class Monitor:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        """Note when each event is first seen and how long until the server acknowledged it."""
         now = time.monotonic()
         try:
             parsed, message = decode_topic(msg.topic, msg.payload)
-        except Exception:  # noqa: BLE001 - the monitor only counts what is valid
+        except WireError:  # the monitor only counts what is valid
             return
         with self.lock:
             if isinstance(message, m.EventBase):
@@ -109,21 +111,13 @@ class Monitor:
                     self.acked.add(key)
 
 
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))], 2)
+@dataclass
+class _PhaseProgress:
+    """The taps served so far in one phase (morning or home time), and the bar showing them."""
 
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
+    bar: Any = None
+    done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the lanes' threads share it
 
 
 class Simulation:
@@ -177,7 +171,7 @@ class Simulation:
                            "the release window")
                 self._afternoon()
             self._wait(self._closed, 120, "every door to be shut and every outbox drained")
-            return self._report(server, monitor)
+            return day_report(self, server, monitor)
         finally:
             for k in self.controllers.values():
                 k.controller.stop()
@@ -283,69 +277,94 @@ class Simulation:
 
     def _serve(self, arrivals: list[tuple[float, Any]], phase: str,
                confiscate_at: int | None, fault_at: dict[str, int]) -> None:
-        from firmware_py.interfaces import CardTapped
+        """Serve one phase's pupils at their kiosks, each kiosk's queue on its own thread."""
+        progress = _PhaseProgress(self._progress_bar(len(arrivals), phase))
+        threads = [threading.Thread(target=self._walk_lane,
+                                    args=(k, v, progress, confiscate_at, fault_at), daemon=True)
+                   for k, v in self._lanes(arrivals, phase).items()]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if progress.bar is not None:
+            progress.bar.close()
 
+    def _lanes(self, arrivals: list[tuple[float, Any]],
+               phase: str) -> dict[str, list[tuple[float, Any]]]:
+        """Which kiosk each pupil queues at, in the order they arrive."""
         lanes: dict[str, list[tuple[float, Any]]] = {k: [] for k in self.kiosk_ids}
         for i, item in enumerate(arrivals):
             # In the morning pupils spread over the kiosks; at home time each goes back to
             # the kiosk holding their phone.
             kiosk = self.kiosk_of.get(item[1].reference) if phase == "departure" else None
             lanes[kiosk or self.kiosk_ids[i % len(self.kiosk_ids)]].append(item)
-        done = [0]
-        lock = threading.Lock()
-        bar = None
-        if self.o.progress:
-            from tqdm import tqdm
+        return lanes
 
-            bar = tqdm(total=len(arrivals), desc=f"{phase} taps", unit="tap", file=sys.stderr)
+    def _progress_bar(self, total: int, phase: str) -> Any:
+        """A progress bar of the phase's taps on stderr, or None when asked for quiet."""
+        if not self.o.progress:
+            return None
+        from tqdm import tqdm
 
-        def lane(kiosk: str, items: list[tuple[float, Any]]) -> None:
-            day0 = self.clock.now().replace(hour=8, minute=0, second=0, microsecond=0)
-            for arrive_s, pupil in items:
-                arrive = day0 + timedelta(seconds=arrive_s)
-                while self.clock.now() < arrive:
-                    time.sleep(min(0.05, max((arrive - self.clock.now()).total_seconds()
-                                             / self.o.speed, 0.001)))
-                waited = (self.clock.now() - arrive).total_seconds()
-                for _attempt in range(5):  # nothing on screen (a crashed kiosk): tap again
-                    k = self.controllers[kiosk]
-                    seen = time.monotonic()
-                    k.controller.deliver(CardTapped("arrival", pupil.card_uid, seen))
-                    try:
-                        result = k.results.get(timeout=5)
-                        break
-                    except queue.Empty:
-                        continue
-                else:
-                    raise TimeoutError(f"kiosk {kiosk} stopped answering taps")
-                self.tap_ms.append((result.decided_monotonic - seen) * 1000)
-                self.queue_wait_s.append(max(waited, 0.0))
-                with lock:
-                    self.outcomes[result.outcome.value] += 1
-                    if result.slot and result.outcome.value.endswith("_opened"):
-                        self.opened_for.setdefault(pupil.reference, []).append(
-                            result.outcome.value)
-                        self.kiosk_of.setdefault(pupil.reference, kiosk)
-                    done[0] += 1
-                    n = done[0]
-                if bar is not None:
-                    bar.update(1)
-                if confiscate_at is not None and n == confiscate_at:
-                    self._confiscate()
-                for fault, at in fault_at.items():
-                    if n == at:
-                        self._inject(fault)
-                # The pupil steps aside while the door is used: a few seconds of kiosk time.
-                time.sleep(3.0 / self.o.speed)
+        return tqdm(total=total, desc=f"{phase} taps", unit="tap", file=sys.stderr)
 
-        threads = [threading.Thread(target=lane, args=(k, v), daemon=True)
-                   for k, v in lanes.items()]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        if bar is not None:
-            bar.close()
+    def _walk_lane(self, kiosk: str, items: list[tuple[float, Any]], progress: _PhaseProgress,
+                   confiscate_at: int | None, fault_at: dict[str, int]) -> None:
+        """The pupils of one kiosk's queue, each tapping when their simulated moment comes."""
+        day0 = self.clock.now().replace(hour=8, minute=0, second=0, microsecond=0)
+        for arrive_s, pupil in items:
+            arrive = day0 + timedelta(seconds=arrive_s)
+            self._sleep_until(arrive)
+            waited = (self.clock.now() - arrive).total_seconds()
+            result, seen = self._tap_until_answered(kiosk, pupil)
+            self.tap_ms.append((result.decided_monotonic - seen) * 1000)
+            self.queue_wait_s.append(max(waited, 0.0))
+            n = self._count_tap(kiosk, pupil, result, progress)
+            self._play_incidents(n, confiscate_at, fault_at)
+            # The pupil steps aside while the door is used: a few seconds of kiosk time.
+            time.sleep(3.0 / self.o.speed)
+
+    def _sleep_until(self, moment: datetime) -> None:
+        """Wait in real time until the simulated clock reaches ``moment``."""
+        while self.clock.now() < moment:
+            time.sleep(min(0.05, max((moment - self.clock.now()).total_seconds()
+                                     / self.o.speed, 0.001)))
+
+    def _tap_until_answered(self, kiosk: str, pupil: Any) -> tuple[Any, float]:
+        """Tap the pupil's card until the kiosk answers; returns (its result, when tapped)."""
+        from firmware_py.interfaces import CardTapped
+
+        for _attempt in range(5):  # nothing on screen (a crashed kiosk): tap again
+            k = self.controllers[kiosk]  # a killed kiosk is replaced: look it up each time
+            seen = time.monotonic()
+            k.controller.deliver(CardTapped("arrival", pupil.card_uid, seen))
+            try:
+                return k.results.get(timeout=5), seen
+            except queue.Empty:
+                continue
+        raise TimeoutError(f"kiosk {kiosk} stopped answering taps")
+
+    def _count_tap(self, kiosk: str, pupil: Any, result: Any, progress: _PhaseProgress) -> int:
+        """Record the tap's outcome and whose phone went where; returns the phase's tap count."""
+        with progress.lock:
+            self.outcomes[result.outcome.value] += 1
+            if result.slot and result.outcome.value.endswith("_opened"):
+                self.opened_for.setdefault(pupil.reference, []).append(result.outcome.value)
+                self.kiosk_of.setdefault(pupil.reference, kiosk)
+            progress.done += 1
+            n = progress.done
+        if progress.bar is not None:
+            progress.bar.update(1)
+        return n
+
+    def _play_incidents(self, n: int, confiscate_at: int | None,
+                        fault_at: dict[str, int]) -> None:
+        """At the n-th tap of the phase, the confiscation and faults planned for it."""
+        if confiscate_at is not None and n == confiscate_at:
+            self._confiscate()
+        for fault, at in fault_at.items():
+            if n == at:
+                self._inject(fault)
 
     def _confiscate(self) -> None:
         for ref, opened in self.opened_for.items():
@@ -382,106 +401,7 @@ class Simulation:
                 raise TimeoutError(f"timed out waiting for {what}")
             time.sleep(0.05)
 
-    # --- the report -------------------------------------------------------------------------
-
-    def _report(self, server: subprocess.Popen[bytes], monitor: Monitor) -> dict[str, Any]:
-        from sqlalchemy import create_engine, text
-
-        time.sleep(0.5)
-        views = {code: k.controller.view() for code, k in self.controllers.items()}
-        sent = {code: v.events_stored for code, v in views.items()}
-        engine = create_engine(f"sqlite:///{self.dir / 'lockers.db'}")
-        with engine.connect() as db:
-            rows = db.execute(text(
-                "SELECT k.code, count(*), count(DISTINCT e.seq) FROM events e "
-                "JOIN kiosks k ON k.id = e.kiosk_id GROUP BY k.code")).all()
-            deposits_in_db = db.execute(text("SELECT count(*) FROM deposits")).scalar_one()
-        engine.dispose()
-        committed = {code: distinct for code, _n, distinct in rows}
-        duplicates = sum(n - distinct for _c, n, distinct in rows)
-        lost = sum(max(sent[k] - committed.get(k, 0), 0) for k in sent)
-        snapshot_states = Counter()
-        exempt_opened = [ref for ref in self.exempt if self.opened_for.get(ref)]
-        held_slots: dict[str, str] = {}
-        for view in views.values():
-            for slot in view.slots:
-                snapshot_states[slot.state.value] += 1
-                if slot.pupil_ref in self.held:
-                    held_slots[slot.pupil_ref] = slot.state.value
-        # Every parent-only held phone is still in its slot, held, at close.
-        held_still_held = all(held_slots.get(ref) == "held" for ref in self.held)
-        # Phones handed in and phones collected, counted from what the kiosks recorded (a
-        # tap that opens a door is not yet a hand-in: the door must close on the phone).
-        with monitor.lock:
-            deposits, releases = len(monitor.deposits), len(monitor.collections)
-        report = {
-            "pupils": self.o.pupils, "kiosks": self.o.kiosks,
-            "slots_per_kiosk": self.o.slots, "speed": self.o.speed, "seed": self.o.seed,
-            "taps": sum(self.outcomes.values()),
-            "deposits": deposits, "releases": releases,
-            "refused_by_reason": {k: v for k, v in sorted(self.outcomes.items())
-                                  if not k.endswith("_opened")},
-            "held": len(self.held), "exempt": self.outcomes.get("exempt", 0),
-            "events_sent": sum(sent.values()), "events_committed": sum(committed.values()),
-            "events_lost": lost, "duplicates_applied": duplicates,
-            "deposits_recorded": deposits_in_db,
-            "uncollected_at_close": snapshot_states.get("occupied", 0)
-            + snapshot_states.get("held", 0),
-            "tap_to_open_ms": {"p50": _pct(self.tap_ms, 50), "p95": _pct(self.tap_ms, 95),
-                               "p99": _pct(self.tap_ms, 99)},
-            "event_to_commit_ms": {"p50": _pct(monitor.commit_ms, 50),
-                                   "p95": _pct(monitor.commit_ms, 95)},
-            "max_queue_wait_s": round(max(self.queue_wait_s, default=0.0), 1),
-            "peak_rss_mb": {"simulator_and_kiosks": round(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "server": _rss_mb(server.pid),
-                "broker": _rss_mb(self.broker._proc.pid) if self.broker._proc else 0.0},  # noqa: SLF001
-            "invariants": {"held_phones_still_held": held_still_held,
-                           "exempt_pupils_never_opened_a_slot": not exempt_opened,
-                           "slot_states_at_close": dict(snapshot_states)},
-            "notes": self.notes,
-        }
-        return report
-
-
 def _user() -> str | None:
     import getpass
 
     return getpass.getuser() if os.geteuid() == 0 else None
-
-
-def human(report: dict[str, Any]) -> str:
-    """The report in words."""
-    r = report
-    lines = [
-        f"Simulated day: {r['pupils']} pupils, {r['kiosks']} kiosks x {r['slots_per_kiosk']} "
-        f"slots, x{r['speed']} speed, seed {r['seed']}",
-        f"taps {r['taps']}: deposits {r['deposits']}, releases {r['releases']}, "
-        f"held {r['held']}, exempt {r['exempt']}",
-        f"refused: {r['refused_by_reason'] or 'none'}",
-        f"events sent {r['events_sent']}, committed {r['events_committed']}, "
-        f"lost {r['events_lost']}, duplicates applied {r['duplicates_applied']}",
-        f"tap to open (decision) ms p50/p95/p99: {r['tap_to_open_ms']['p50']} / "
-        f"{r['tap_to_open_ms']['p95']} / {r['tap_to_open_ms']['p99']}",
-        f"event to commit (publish to server ack) p95: {r['event_to_commit_ms']['p95']} ms",
-        f"longest queue wait at a kiosk: {r['max_queue_wait_s']} s (simulated)",
-        f"peak memory MB: {r['peak_rss_mb']}",
-        f"uncollected at close: {r['uncollected_at_close']}",
-    ]
-    if r["events_lost"] or r["duplicates_applied"]:
-        lines.append(f"FAILURE: {r['events_lost']} events LOST and "
-                     f"{r['duplicates_applied']} DUPLICATES applied: this must never happen")
-    else:
-        lines.append("Nothing was lost and nothing was applied twice.")
-    inv = r["invariants"]
-    if not inv["held_phones_still_held"]:
-        lines.append("FAILURE: a held phone was not held at close")
-    if not inv["exempt_pupils_never_opened_a_slot"]:
-        lines.append("FAILURE: an exempt pupil opened a slot")
-    lines += r["notes"]
-    return "\n".join(lines)
-
-
-def to_json(report: dict[str, Any]) -> str:
-    """The report as JSON."""
-    return json.dumps(report, indent=2, sort_keys=True)

@@ -192,6 +192,12 @@ class BrokerProcess:
         """Whether the process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """Mosquitto's process id since it was started (None when stopped), e.g. to read its
+        memory use."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, timeout: float = 10.0) -> None:
         """Start Mosquitto and return once it accepts connections."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from lockers.wire import encode
 from lockers.wire import messages as m
@@ -35,7 +36,7 @@ def server(broker: Broker) -> FakeServer:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, mock_pins, broker: Broker,  # noqa: ANN001
+def rig(tmp_path: Path, mock_pins: MockFactory, broker: Broker,
         server: FakeServer) -> Iterator[Rig]:
     server.publish(t.POLICY, snapshot(PUPILS))
     r = make_rig(tmp_path, mock_pins, broker, readers=[], ntp_synced=False)
@@ -80,7 +81,7 @@ def test_a_kiosk_never_synced_takes_phones_in_but_opens_none_by_its_own_clock(
 
 
 def test_a_clock_set_hours_fast_opens_nothing_early_until_the_server_confirms_the_time(
-        tmp_path: Path, mock_pins, broker: Broker, server: FakeServer) -> None:  # noqa: ANN001
+        tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer) -> None:
     server.publish(t.POLICY, snapshot(PUPILS))
     rig = make_rig(tmp_path, mock_pins, broker, readers=[], ntp_synced=True)
     try:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from kiosk_ui.presenter import for_tap
 from lockers.wire import messages as m
@@ -47,7 +48,7 @@ def start(tmp_path: Path, mock_pins: object, broker: Broker, server: FakeServer,
 
 
 @pytest.fixture
-def rig(tmp_path: Path, mock_pins, broker: Broker,  # noqa: ANN001
+def rig(tmp_path: Path, mock_pins: MockFactory, broker: Broker,
         server: FakeServer) -> Iterator[Rig]:
     r = start(tmp_path, mock_pins, broker, server, snapshot(PUPILS))
     yield r
@@ -156,7 +157,7 @@ def test_a_free_locker_staff_opened_is_not_given_out_until_staff_check_it(
 
 
 def test_a_held_second_device_does_not_stop_the_pupil_collecting_their_own_phone(
-        tmp_path: Path, mock_pins, broker: Broker, server: FakeServer) -> None:  # noqa: ANN001
+        tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer) -> None:
     rig = start(tmp_path, mock_pins, broker, server, snapshot(PUPILS))
     try:
         slot = deposit(rig, "04000001")
@@ -179,7 +180,7 @@ def test_a_held_second_device_does_not_stop_the_pupil_collecting_their_own_phone
 
 
 def test_at_the_wrong_kiosk_the_pupil_is_told_where_their_phone_is(
-        tmp_path: Path, mock_pins, broker: Broker, server: FakeServer) -> None:  # noqa: ANN001
+        tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer) -> None:
     away = card("04000001", "P1", "Amira", elsewhere=[m.DeviceWhere(
         kiosk="k2", kiosk_name="North entrance", slot=12)])
     held = card("04000002", "P2", "Tom", status=m.PupilStatus.HELD, elsewhere=[
@@ -201,7 +202,7 @@ def test_at_the_wrong_kiosk_the_pupil_is_told_where_their_phone_is(
 
 
 def test_a_kiosk_that_lost_its_state_file_opens_no_occupied_locker_until_the_server_says(
-        tmp_path: Path, mock_pins, broker: Broker, server: FakeServer) -> None:  # noqa: ANN001
+        tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer) -> None:
     rig = start(tmp_path, mock_pins, broker, server, snapshot(PUPILS))
     first = deposit(rig, "04000001")  # slot 1: has a presence sensor, phone inside
     second = deposit(rig, "04000002")  # slot 2: has a presence sensor, phone inside
@@ -242,7 +243,7 @@ def test_a_kiosk_that_lost_its_state_file_opens_no_occupied_locker_until_the_ser
 
 
 def test_without_the_servers_picture_an_empty_sensor_is_the_only_proof_a_locker_is_free(
-        tmp_path: Path, mock_pins, broker: Broker, server: FakeServer) -> None:  # noqa: ANN001
+        tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer) -> None:
     # A replica kept from before, but the slot records lost: the policy's cards are known,
     # yet only slots whose presence sensor reads empty may be given out until the server's
     # picture arrives.

@@ -259,6 +259,8 @@ class KioskDay(RuleBasedStateMachine):
 
     @invariant()
     def every_device_is_in_exactly_one_place(self) -> None:
+        """Each open record is in its slot, in the state its hold says; no other slot is
+        occupied; no slot holds two."""
         STEPS["steps"] += 1
         slots = [s for _, s in self.records.values()]
         assert len(slots) == len(set(slots)), "two devices in one slot"
@@ -272,12 +274,15 @@ class KioskDay(RuleBasedStateMachine):
 
     @invariant()
     def the_servers_picture_matches_the_kiosk_once_online(self) -> None:
+        """What the server heard (deposits open a record, collections close it) is the
+        kiosk's picture, record by record, once the outbox is drained."""
         self._drain()
         picture = self._server_picture()
         assert picture == {cid: slot for cid, (_, slot) in self.records.items()}
 
     def teardown(self) -> None:
-        self._drain()  # nothing of this day left in flight for the next one
+        """Nothing of this day left in flight; the kiosk stopped; its folder removed."""
+        self._drain()
         self.rig.controller.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -7,13 +7,14 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
 
 import pytest
 import tomli_w
+from gpiozero.pins.mock import MockFactory
 
 from firmware_py.nfc import ReaderSpec
 from lockers.wire import messages as m
@@ -43,7 +44,7 @@ def server(broker: Broker) -> FakeServer:
 
 
 def test_a_whole_morning_without_the_broker_loses_nothing_and_sends_everything_in_order(
-        tmp_path: Path, mock_pins, broker: Broker, server: FakeServer,  # noqa: ANN001
+        tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer,
         pcscd: Pcsc) -> None:
     pupils = [card(f"0A{i:06X}", f"P{i}", f"Pupil{i}") for i in range(1, 7)]
     server.publish(t.POLICY, snapshot(pupils))
@@ -113,8 +114,13 @@ def real_today_policy(cards: list[m.CardEntry]) -> m.PolicySnapshot:
                                        update={"timezone": "UTC"})})
 
 
+# What the kiosk_process fixture hands a test: start a kiosk process (again) on the same state.
+StartKiosk = Callable[[], subprocess.Popen[bytes]]
+
+
 @pytest.fixture
-def kiosk_process(tmp_path: Path, broker: Broker, pcscd: Pcsc) -> Iterator[object]:
+def kiosk_process(tmp_path: Path, broker: Broker, pcscd: Pcsc) -> Iterator[StartKiosk]:
+    """Starts the `lockers kiosk` process in sim mode; kills whatever is left after the test."""
     config = kiosk_config(tmp_path, broker, pcscd)
     env = {**os.environ, **pcscd.daemon.environ()}
     procs: list[subprocess.Popen[bytes]] = []
@@ -135,7 +141,7 @@ def kiosk_process(tmp_path: Path, broker: Broker, pcscd: Pcsc) -> Iterator[objec
 
 
 def test_killing_the_kiosk_mid_deposit_loses_and_duplicates_nothing(
-        broker: Broker, server: FakeServer, pcscd: Pcsc, kiosk_process) -> None:  # noqa: ANN001
+        broker: Broker, server: FakeServer, pcscd: Pcsc, kiosk_process: StartKiosk) -> None:
     rng = random.Random(20261123)
     pupils = [card(f"0B{i:06X}", f"P{i}", f"Pupil{i}") for i in range(1, 9)]
     server.publish(t.POLICY, real_today_policy(pupils))

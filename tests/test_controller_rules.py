@@ -7,6 +7,7 @@ from datetime import time as dtime
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
 from firmware_py.nfc import ReaderSpec
 from lockers.wire import messages as m
@@ -41,7 +42,7 @@ def readers(pcscd: Pcsc) -> list[ReaderSpec]:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, mock_pins, broker: Broker, server: FakeServer,  # noqa: ANN001
+def rig(tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer,
         readers: list[ReaderSpec]) -> Iterator[Rig]:
     server.publish(t.POLICY, snapshot(PUPILS))
     r = make_rig(tmp_path, mock_pins, broker, readers=readers)
@@ -166,7 +167,7 @@ def test_several_doors_open_at_once_and_the_next_pupil_is_not_kept_waiting(rig: 
     wait_until(lambda: all(rig.state(s) is S.OCCUPIED for s in slots))
 
 
-def test_late_arrival_is_flagged(tmp_path: Path, mock_pins, broker: Broker,  # noqa: ANN001
+def test_late_arrival_is_flagged(tmp_path: Path, mock_pins: MockFactory, broker: Broker,
                                  server: FakeServer, readers: list[ReaderSpec]) -> None:
     server.publish(t.POLICY, snapshot(PUPILS, late_after=dtime(8, 45)))
     r = make_rig(tmp_path, mock_pins, broker, readers=readers)
@@ -178,7 +179,7 @@ def test_late_arrival_is_flagged(tmp_path: Path, mock_pins, broker: Broker,  # n
         r.controller.stop()
 
 
-def test_fixed_assignment_opens_the_pupils_own_slot(tmp_path: Path, mock_pins,  # noqa: ANN001
+def test_fixed_assignment_opens_the_pupils_own_slot(tmp_path: Path, mock_pins: MockFactory,
                                                     broker: Broker, server: FakeServer,
                                                     readers: list[ReaderSpec]) -> None:
     cards = [card("04000001", "P1", "Amira", slot=6), card("04000002", "P2", "Tom")]
@@ -332,7 +333,7 @@ def test_staff_card_and_pin_enrol_a_new_card_and_open_a_slot(rig: Rig,
 
 
 def test_sequence_numbers_continue_after_a_restart_and_the_restart_is_reported(
-        tmp_path: Path, mock_pins, broker: Broker, server: FakeServer,  # noqa: ANN001
+        tmp_path: Path, mock_pins: MockFactory, broker: Broker, server: FakeServer,
         readers: list[ReaderSpec]) -> None:
     server.publish(t.POLICY, snapshot(PUPILS))
     r = make_rig(tmp_path, mock_pins, broker, readers=readers)

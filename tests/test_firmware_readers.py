@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 from smartcard.scard import SCARD_STATE_EMPTY
@@ -20,10 +22,18 @@ class Clock:
         self.t = 1000.0
 
     def __call__(self) -> float:
+        """The time the test has set."""
         return self.t
 
 
-def expect(events: queue.Queue, kind: type, timeout: float = 5.0):  # noqa: ANN201
+E = TypeVar("E")
+# What the readers fixture hands a test: the readers, the queue their taps arrive on and the
+# clock of their hold-off.
+Readers = tuple[PcscCardReaders, queue.Queue, Clock]
+
+
+def expect(events: queue.Queue, kind: type[E], timeout: float = 5.0) -> E:
+    """The next event of ``kind`` on the queue (others are skipped)."""
     deadline = time.monotonic() + timeout
     while True:
         item = events.get(timeout=max(deadline - time.monotonic(), 0.001))
@@ -42,7 +52,8 @@ def nothing_more(events: queue.Queue, kind: type, within: float = 0.8) -> None:
 
 
 @pytest.fixture
-def readers(pcscd: Pcsc):  # noqa: ANN201
+def readers(pcscd: Pcsc) -> Iterator[Readers]:
+    """Both virtual readers watched, with a hold-off of 3 s on the test's clock."""
     clock = Clock()
     r = PcscCardReaders([ReaderSpec("arrival", pcscd.reader_names[0]),
                          ReaderSpec("departure", pcscd.reader_names[1])],
@@ -53,7 +64,8 @@ def readers(pcscd: Pcsc):  # noqa: ANN201
     r.stop()
 
 
-def test_a_tap_is_reported_once_with_the_uid_and_the_readers_role(pcscd: Pcsc, readers) -> None:  # noqa: ANN001
+def test_a_tap_is_reported_once_with_the_uid_and_the_readers_role(pcscd: Pcsc,
+                                                                  readers: Readers) -> None:
     r, events, _ = readers
     card = pcscd.card(0)
     card.present_uid("04A1B2C3D4E5F6")
@@ -64,7 +76,7 @@ def test_a_tap_is_reported_once_with_the_uid_and_the_readers_role(pcscd: Pcsc, r
 
 
 def test_the_same_card_again_within_the_hold_off_is_ignored_then_counted(pcscd: Pcsc,
-                                                                        readers) -> None:  # noqa: ANN001
+                                                                        readers: Readers) -> None:
     _, events, clock = readers
     card = pcscd.card(0)
     card.present_uid("0A0B0C0D")
@@ -81,7 +93,7 @@ def test_the_same_card_again_within_the_hold_off_is_ignored_then_counted(pcscd: 
     assert expect(events, CardTapped).uid == "0A0B0C0D"
 
 
-def test_a_different_card_within_the_hold_off_is_a_new_tap(pcscd: Pcsc, readers) -> None:  # noqa: ANN001
+def test_a_different_card_within_the_hold_off_is_a_new_tap(pcscd: Pcsc, readers: Readers) -> None:
     _, events, _ = readers
     card = pcscd.card(0)
     card.present_uid("11111111")
@@ -92,7 +104,7 @@ def test_a_different_card_within_the_hold_off_is_a_new_tap(pcscd: Pcsc, readers)
     assert expect(events, CardTapped).uid == "22222222"
 
 
-def test_two_readers_are_told_apart_by_role(pcscd: Pcsc, readers) -> None:  # noqa: ANN001
+def test_two_readers_are_told_apart_by_role(pcscd: Pcsc, readers: Readers) -> None:
     _, events, _ = readers
     pcscd.card(1).present_uid("DEADBEEF")
     tap = expect(events, CardTapped)
@@ -112,7 +124,7 @@ def test_a_missing_reader_is_a_fault_that_names_what_is_connected(pcscd: Pcsc) -
         r.stop()
 
 
-def test_readers_recover_by_themselves_after_pcscd_restarts(pcscd: Pcsc, readers) -> None:  # noqa: ANN001
+def test_readers_recover_by_themselves_after_pcscd_restarts(pcscd: Pcsc, readers: Readers) -> None:
     r, events, _ = readers
     pcscd.daemon.stop()
     faults = {expect(events, ReaderFault).reader, expect(events, ReaderFault).reader}

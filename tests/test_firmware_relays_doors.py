@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -14,9 +16,14 @@ from firmware_py.interfaces import DoorChanged, FireAlarmChanged, Hardware, Rela
 from firmware_py.sim.world import SimWorld
 
 PINMAPS = Path(__file__).resolve().parents[1] / "hardware" / "pinmaps"
+E = TypeVar("E")
+# What the sim8 fixture hands a test: the kiosk's hardware, the world it plays, the queue its
+# events arrive on and the mock pins under it.
+Sim8 = tuple[Hardware, SimWorld, queue.Queue, MockFactory]
 
 
-def wait_for(predicate, timeout: float = 3.0) -> None:  # noqa: ANN001
+def wait_for(predicate: Callable[[], object], timeout: float = 3.0) -> None:
+    """Wait until ``predicate()`` holds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -24,7 +31,8 @@ def wait_for(predicate, timeout: float = 3.0) -> None:  # noqa: ANN001
         time.sleep(0.001)
 
 
-def next_of(events: queue.Queue, kind: type, timeout: float = 3.0):  # noqa: ANN001, ANN201
+def next_of(events: queue.Queue, kind: type[E], timeout: float = 3.0) -> E:
+    """The next event of ``kind`` on the queue (others are skipped)."""
     deadline = time.monotonic() + timeout
     while True:
         item = events.get(timeout=max(deadline - time.monotonic(), 0.001))
@@ -33,7 +41,8 @@ def next_of(events: queue.Queue, kind: type, timeout: float = 3.0):  # noqa: ANN
 
 
 @pytest.fixture
-def sim8(mock_pins: MockFactory):  # noqa: ANN201
+def sim8(mock_pins: MockFactory) -> Iterator[Sim8]:
+    """The sim8 pin map's hardware on mock pins, started, closed after the test."""
     hw = build_hardware(BoardConfig(PINMAPS / "sim8.toml", pulse_s=0.2, max_coils=4,
                                     relay_max_on_s=1.0), pin_factory=mock_pins, sim=True)
     world = SimWorld(hw)
@@ -44,13 +53,13 @@ def sim8(mock_pins: MockFactory):  # noqa: ANN201
     hw.feedback.close()
 
 
-def test_active_low_relays_are_off_at_start_and_pins_held_high(sim8) -> None:  # noqa: ANN001
+def test_active_low_relays_are_off_at_start_and_pins_held_high(sim8: Sim8) -> None:
     hw, world, _, pins = sim8
     assert hw.bank.relays.energised == []
     assert pins.pin(4).state is True  # active-low board: high input = coil off
 
 
-def test_a_pulse_energises_the_relay_for_the_pulse_length_then_releases(sim8) -> None:  # noqa: ANN001
+def test_a_pulse_energises_the_relay_for_the_pulse_length_then_releases(sim8: Sim8) -> None:
     hw, world, _, pins = sim8
     t0 = time.monotonic()
     hw.bank.pulse(3)
@@ -60,7 +69,7 @@ def test_a_pulse_energises_the_relay_for_the_pulse_length_then_releases(sim8) ->
     assert time.monotonic() - t0 >= 0.19
 
 
-def test_never_more_coils_than_the_limit_and_extra_opens_queue_in_order(sim8) -> None:  # noqa: ANN001
+def test_never_more_coils_than_the_limit_and_extra_opens_queue_in_order(sim8: Sim8) -> None:
     hw, world, _, _ = sim8
     for slot in (1, 2, 3, 4, 5, 6):
         hw.bank.pulse(slot)
@@ -77,14 +86,14 @@ def test_never_more_coils_than_the_limit_and_extra_opens_queue_in_order(sim8) ->
     assert [5, 6] in seen or any(set(s) >= {5, 6} for s in seen)
 
 
-def test_relays_are_all_off_after_close_whatever_was_on(sim8) -> None:  # noqa: ANN001
+def test_relays_are_all_off_after_close_whatever_was_on(sim8: Sim8) -> None:
     hw, world, _, pins = sim8
     hw.bank.pulse(1)
     hw.bank.close()
     assert pins.pin(4).state is True
 
 
-def test_the_watchdog_forces_a_stuck_relay_off_and_reports_it(sim8) -> None:  # noqa: ANN001
+def test_the_watchdog_forces_a_stuck_relay_off_and_reports_it(sim8: Sim8) -> None:
     hw, world, events, _ = sim8
     hw.bank.relays._lines[2].set(True)  # a relay on that no pulse asked for  # noqa: SLF001
     tripped = next_of(events, RelayWatchdogTripped)
@@ -92,7 +101,7 @@ def test_the_watchdog_forces_a_stuck_relay_off_and_reports_it(sim8) -> None:  # 
     assert not world.relay_energised(2)
 
 
-def test_door_switch_changes_arrive_on_the_queue(sim8) -> None:  # noqa: ANN001
+def test_door_switch_changes_arrive_on_the_queue(sim8: Sim8) -> None:
     hw, world, events, _ = sim8
     world.open_door(5)
     assert next_of(events, DoorChanged) == DoorChanged(5, True, pytest.approx(time.monotonic(),
@@ -103,7 +112,7 @@ def test_door_switch_changes_arrive_on_the_queue(sim8) -> None:  # noqa: ANN001
     assert (changed.slot, changed.open) == (5, False)
 
 
-def test_presence_sensor_tells_an_empty_slot_from_a_full_one(sim8) -> None:  # noqa: ANN001
+def test_presence_sensor_tells_an_empty_slot_from_a_full_one(sim8: Sim8) -> None:
     hw, world, _, _ = sim8
     assert hw.bank.has_presence_sensor(1) and not hw.bank.has_presence_sensor(8)
     assert hw.bank.occupied(1) is False
@@ -112,7 +121,7 @@ def test_presence_sensor_tells_an_empty_slot_from_a_full_one(sim8) -> None:  # n
     assert hw.bank.occupied(8) is None
 
 
-def test_fire_alarm_input_is_reported(sim8) -> None:  # noqa: ANN001
+def test_fire_alarm_input_is_reported(sim8: Sim8) -> None:
     hw, world, events, _ = sim8
     assert hw.fire_alarm is not None
     hw.fire_alarm.start(events)

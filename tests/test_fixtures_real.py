@@ -13,6 +13,7 @@ import threading
 
 import pytest
 from gpiozero import Button, OutputDevice
+from gpiozero.pins.mock import MockFactory
 from smartcard.scard import SCARD_STATE_EMPTY, SCARD_STATE_PRESENT
 from smartcard.System import readers
 
@@ -147,7 +148,7 @@ def test_a_broker_on_a_port_in_use_says_so_in_one_line(broker: Broker) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_relay_pin_and_door_pin_through_gpiozero_mock_pins(mock_pins) -> None:  # noqa: ANN001
+def test_relay_pin_and_door_pin_through_gpiozero_mock_pins(mock_pins: MockFactory) -> None:
     relay = OutputDevice(17, active_high=False, initial_value=False)
     door = Button(27, pull_up=True, bounce_time=None)
     pin = mock_pins.pin(17)

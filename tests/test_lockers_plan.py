@@ -6,8 +6,8 @@ import math
 from dataclasses import replace
 
 from click.testing import CliRunner
-from launcher.cli import main
 
+from launcher.cli import main
 from launcher.plan import SchoolNumbers, _sessions, bill_of_materials, plan_school
 
 SCHOOL = SchoolNumbers(pupils=700, arrival_window_min=15, entrances=1, p95_target_s=20,

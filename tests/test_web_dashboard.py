@@ -48,6 +48,7 @@ class WebServer:
         self.rt, self.port = rt, port
 
     def start(self) -> None:
+        """Serve the web app and wait until uvicorn has started."""
         app = create_app(self.rt.services, session_key=self.KEY)
         self.listener = app.state.broadcaster.on_commit
         self.rt.ingest.listeners.append(self.listener)
@@ -59,6 +60,7 @@ class WebServer:
         wait_until(lambda: self.server.started, 10, "the web server")
 
     def stop(self) -> None:
+        """Stop serving and unhook the live updates from ingest."""
         self.server.should_exit = True
         self.thread.join(10)
         if self.listener in self.rt.ingest.listeners:

@@ -66,8 +66,7 @@ class SimWorld:
         alarm = self.hardware.fire_alarm
         if not isinstance(alarm, ContactFireAlarm):
             raise FirmwareError("this pin map has no fire-alarm input")
-        line = alarm._line  # noqa: SLF001 - the sim plays the contact
-        self._drive(line, closed=active == (alarm._active_when == "closed"))  # noqa: SLF001
+        self._drive(alarm.line, closed=active == (alarm.active_when == "closed"))
 
     def _drive(self, line: InputLine, closed: bool) -> None:
         if isinstance(line, GpioInput):
