@@ -43,6 +43,8 @@ class ServerConfig:
     web: WebSettings = field(default_factory=WebSettings)
     replica_tick_s: float = 30.0
     ingest_max_batch: int = 500
+    # /healthz answers 503 once a received message has waited this long to be applied.
+    ingest_stuck_after_s: float = 60.0
     log_level: str = "INFO"
 
 
@@ -81,6 +83,7 @@ def load(path: Path | str) -> ServerConfig:
         web=_section(WebSettings, data.get("web", {}), "web"),
         replica_tick_s=float(srv.get("replica_tick_s", 30.0)),
         ingest_max_batch=int(srv.get("ingest_max_batch", 500)),
+        ingest_stuck_after_s=float(srv.get("ingest_stuck_after_s", 60.0)),
         log_level=str(srv.get("log_level", "INFO")),
     )
 
@@ -97,5 +100,6 @@ def dump(config: ServerConfig, password_file: str | None = None) -> str:
             "web": {k: v for k, v in asdict(config.web).items() if v is not None},
             "server": {"replica_tick_s": config.replica_tick_s,
                        "ingest_max_batch": config.ingest_max_batch,
+                       "ingest_stuck_after_s": config.ingest_stuck_after_s,
                        "log_level": config.log_level}}
     return tomli_w.dumps(data)

@@ -55,6 +55,11 @@ class ServerLink:
         else:
             self.receiver = Subscriber(settings, inbox.put, self._receiving)
 
+    @property
+    def receiver_restarts(self) -> int:
+        """How often the receiver process died and was started again."""
+        return getattr(self.receiver, "restarts", 0)
+
     def start(self, timeout: float = 15.0) -> None:
         """Connect both sides; return once the server is receiving."""
         self.client.connect_async(self.settings.host, self.settings.port,

@@ -118,11 +118,16 @@ class ReceiverProcess:
     def __init__(self, settings: Any, inbox: queue.Queue[Inbound],
                  on_state: Callable[[bool], None]) -> None:
         self.settings, self.inbox, self.on_state = settings, inbox, on_state
+        self.restarts = 0  # the child died unasked and was started again
+        self._stopping = threading.Event()
+        self._spawn()
+        self._thread = threading.Thread(target=self._read, name="mqtt-rx-pipe", daemon=True)
+
+    def _spawn(self) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_main, args=(settings, child),
+        self._proc = ctx.Process(target=_child_main, args=(self.settings, child),
                                  name="lockers-mqtt-rx", daemon=True)
-        self._thread = threading.Thread(target=self._read, name="mqtt-rx-pipe", daemon=True)
 
     def start(self) -> None:
         """Start the child and the thread that reads from it."""
@@ -131,6 +136,7 @@ class ReceiverProcess:
 
     def stop(self) -> None:
         """Ask the child to disconnect and wait for it."""
+        self._stopping.set()
         with contextlib.suppress(OSError):  # the child may be gone already
             self._conn.send("stop")
         self._proc.join(5)
@@ -143,9 +149,21 @@ class ReceiverProcess:
             try:
                 batch = self._conn.recv()
             except (EOFError, OSError):
-                log.info("event=mqtt_receiver_closed")
                 self.on_state(False)
-                return
+                if self._stopping.is_set():
+                    log.info("event=mqtt_receiver_closed")
+                    return
+                # The child died unasked (killed, out of memory): start another, so the
+                # server does not stop receiving while /healthz still answers.
+                self.restarts += 1
+                log.error("event=mqtt_receiver_died exitcode=%s restarts=%s",
+                          self._proc.exitcode, self.restarts)
+                self._stopping.wait(min(0.2 * self.restarts, 5.0))
+                if self._stopping.is_set():
+                    return
+                self._spawn()
+                self._proc.start()
+                continue
             for item in batch:
                 if item[0] == "state":
                     self.on_state(item[1])

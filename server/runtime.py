@@ -37,8 +37,19 @@ class ServerRuntime:
         self.commands = CommandCenter(self.store, self.clock, publish)
         self.ingest = IngestWorker(self.store, self.clock, self.inbox, publish, self.replica,
                                    self.commands, max_batch=config.ingest_max_batch,
-                                   keep_latencies=keep_latencies)
+                                   keep_latencies=keep_latencies,
+                                   stuck_after_s=config.ingest_stuck_after_s)
         self.services = Services(self.store, self.clock, self.replica, self.commands)
+
+    def health(self) -> dict[str, object]:
+        """What /healthz reports: broker link, ingest liveness and lag, counters. ``healthy``
+        is False when ingest is dead or stuck (the web answers 503 then)."""
+        return {"mqtt_connected": self.link.connected.is_set(),
+                "receiver_restarts": self.link.receiver_restarts,
+                "events_applied": self.ingest.stats.applied,
+                "bad_payloads": self.ingest.stats.bad_payloads,
+                "implausible_times": self.ingest.stats.implausible_times,
+                **self.ingest.health()}
 
     def start(self) -> None:
         """Connect to the broker and start the worker threads."""

@@ -92,11 +92,15 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        """Liveness: the database answers (and whatever the runtime adds)."""
+    def healthz() -> JSONResponse:
+        """Liveness: the database answers and ingest is alive and keeping up (503 if not, so
+        a monitor or systemd watchdog sees a stuck server), with the runtime's figures."""
         with services.store.read() as s:
             s.execute(text("SELECT 1"))
-        return {"status": "ok", **(health() if health else {})}
+        extra = health() if health else {}
+        ok = bool(extra.pop("healthy", True))
+        return JSONResponse({"status": "ok" if ok else "unhealthy", **extra},
+                            status_code=200 if ok else 503)
 
     @app.get("/api/pupils/{pupil_ref}/cards", response_model=list[CardOut])
     def list_cards(pupil_ref: str, who: Staff) -> Any:
