@@ -50,7 +50,8 @@ def main() -> int:
     broker = BrokerProcess(BrokerSetup(
         config_dir=work / "broker", port=free_port(), server_password=new_password(),
         kiosks=[KioskAccount("main", k, new_password()) for k in codes],
-        run_as_user=getpass.getuser() if os.geteuid() == 0 else None))
+        run_as_user=getpass.getuser() if os.geteuid() == 0 else None,
+        server_processes=2))  # the bench's publisher needs an account of its own
     broker.start()
     url = f"sqlite:///{work / 'lockers.db'}"
     upgrade(url)
@@ -73,7 +74,7 @@ def main() -> int:
         time.sleep(0.05)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-kiosks",
                       protocol=mqtt.MQTTv5)
-    pub.username_pw_set("server", broker.setup.server_password)  # may write any kiosk topic
+    pub.username_pw_set("server-2", broker.setup.server_password)  # may write any kiosk topic
     pub.connect("127.0.0.1", broker.setup.port)
     pub.loop_start()
     base = f"http://127.0.0.1:{port}"

@@ -134,7 +134,7 @@ class Simulation:
         self.broker = BrokerProcess(BrokerSetup(
             config_dir=self.dir / "broker", port=free_port(), server_password=new_password(),
             kiosks=[KioskAccount(SITE, k, new_password()) for k in self.kiosk_ids],
-            run_as_user=_user()))
+            run_as_user=_user(), server_processes=2))  # the monitor watches as "server-2"
         self.broker.start()
         url = f"sqlite:///{self.dir / 'lockers.db'}"
         self.services, key = seed_school(url, self.pupils, self.kiosk_ids, o.slots, today,
@@ -183,7 +183,8 @@ class Simulation:
         monitor = Monitor()
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sim-monitor",
                              protocol=mqtt.MQTTv5)
-        client.username_pw_set("server", self.broker.setup.server_password)
+        # Its own account: the broker binds each account to one client id (lockers.broker).
+        client.username_pw_set("server-2", self.broker.setup.server_password)
         client.on_message = monitor.on_message
         client.on_connect = lambda c, *_: c.subscribe(
             [(t.filter_all_kiosks(t.EVENTS), 1), (t.filter_all_kiosks(t.EVENT_ACKS), 1)])

@@ -34,6 +34,8 @@ class MqttSettings:
     tls_ca: str | None = None
     keepalive: int = 30
     receive_process: bool = True  # receive in a child process (see server.mqtt_receiver)
+    # The receiver's own broker account (default "<username>-rx", as lockers.broker makes it).
+    receiver_username: str | None = None
 
 
 class ServerLink:

@@ -25,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from lockers import mqtt as lockers_mqtt
+from lockers.broker import receiver_username
 from lockers.wire import topics as t
 
 log = logging.getLogger("lockers.server.mqtt")
@@ -41,9 +42,13 @@ class Inbound:
     received: float
 
 
-def make_client(settings: Any, client_id: str) -> mqtt.Client:
-    """A client with the server's credentials (and TLS if configured)."""
-    return lockers_mqtt.make_client(client_id, username=settings.username or None,
+def make_client(settings: Any, client_id: str, receiver: bool = False) -> mqtt.Client:
+    """A client with the server's credentials (and TLS if configured). The receiver connects
+    on its own account (the broker binds each account to one client id, lockers.broker)."""
+    username = settings.username or None
+    if receiver and username:
+        username = settings.receiver_username or receiver_username(username)
+    return lockers_mqtt.make_client(client_id, username=username,
                                     password=settings.password, tls_ca=settings.tls_ca)
 
 
@@ -53,7 +58,7 @@ class Subscriber:
     def __init__(self, settings: Any, deliver: Callable[[Inbound], None],
                  on_state: Callable[[bool], None]) -> None:
         self.settings, self.deliver, self.on_state = settings, deliver, on_state
-        c = make_client(settings, f"{settings.client_id}-rx")
+        c = make_client(settings, f"{settings.client_id}-rx", receiver=True)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
         c.on_disconnect = self._on_disconnect
