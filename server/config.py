@@ -32,6 +32,8 @@ class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key_file: str | None = None
+    # Served over TLS (directly or behind a proxy): Secure session cookie and HSTS.
+    behind_tls: bool = False
 
 
 @dataclass(frozen=True)

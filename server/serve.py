@@ -47,7 +47,8 @@ def serve(config: ServerConfig) -> int:
         runtime.stop()  # the receiver process and threads must not outlive a failed start
         raise
 
-    app = create_app(runtime.services, health=runtime.health, session_key=session_key(config))
+    app = create_app(runtime.services, health=runtime.health, session_key=session_key(config),
+                     behind_tls=config.web.behind_tls)
     app.state.runtime = runtime
     runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that

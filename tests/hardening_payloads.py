@@ -23,7 +23,7 @@ from lockers.wire.codec import encode
 SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 CARD = "0123456789abcdef0123456789abcdef"
-PIN = "pbkdf2_sha256$600000$00112233445566778899aabbccddeeff$" + "ab" * 32
+PIN = "scrypt$32768$8$1$00112233445566778899aabbccddeeff$" + "ab" * 32
 
 # Values that are wrong in some way for most fields. No whole-number floats: JSON Schema
 # counts 3.0 as an integer, the strict decoder does not (an integer is sent as one).

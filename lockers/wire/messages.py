@@ -68,8 +68,10 @@ StaffRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(max_length=500)]
 SlotNumber = Annotated[int, Field(ge=1, le=999)]
 Seq = Annotated[int, Field(ge=1)]
-# "pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>": checkable on a kiosk with hashlib alone.
-PinHash = Annotated[str, StringConstraints(pattern=r"^pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]+$")]
+# "scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>": memory-hard, checkable on a kiosk with hashlib
+# alone (locker_controller.staff.pin_matches), slow to brute force from a stolen replica.
+PinHash = Annotated[str, StringConstraints(
+    pattern=r"^scrypt\$\d{1,7}\$\d{1,2}\$\d\$[0-9a-f]{32}\$[0-9a-f]{64}$")]
 # One boot of a kiosk's store (its outbox and slot records): 16 hex digits made when the store
 # is created. A kiosk whose state file was lost starts a new epoch, so the server sees a
 # restarted sequence instead of taking new events for duplicates.
