@@ -48,6 +48,11 @@ class ServerConfig:
     # /healthz answers 503 once a received message has waited this long to be applied.
     ingest_stuck_after_s: float = 60.0
     log_level: str = "INFO"
+    # The audit anchor (server.audit_anchor): its HMAC key and checkpoint file; by default
+    # beside server.toml (``config_dir``), outside the database.
+    audit_key_file: str | None = None
+    audit_anchor_file: str | None = None
+    config_dir: str | None = None  # where server.toml was read from (not written back)
 
 
 def _section(cls: type, data: dict[str, Any], name: str) -> Any:
@@ -87,7 +92,17 @@ def load(path: Path | str) -> ServerConfig:
         ingest_max_batch=int(srv.get("ingest_max_batch", 500)),
         ingest_stuck_after_s=float(srv.get("ingest_stuck_after_s", 60.0)),
         log_level=str(srv.get("log_level", "INFO")),
+        audit_key_file=_beside(path, data.get("audit", {}).get("key_file")),
+        audit_anchor_file=_beside(path, data.get("audit", {}).get("anchor_file")),
+        config_dir=str(path.resolve().parent),
     )
+
+
+def _beside(config_path: Path, name: str | None) -> str | None:
+    """A path from server.toml, relative to the file's folder."""
+    if not name:
+        return None
+    return str(Path(name) if Path(name).is_absolute() else config_path.resolve().parent / name)
 
 
 def dump(config: ServerConfig, password_file: str | None = None) -> str:
@@ -104,4 +119,8 @@ def dump(config: ServerConfig, password_file: str | None = None) -> str:
                        "ingest_max_batch": config.ingest_max_batch,
                        "ingest_stuck_after_s": config.ingest_stuck_after_s,
                        "log_level": config.log_level}}
+    audit = {k: v for k, v in (("key_file", config.audit_key_file),
+                               ("anchor_file", config.audit_anchor_file)) if v}
+    if audit:
+        data["audit"] = audit
     return tomli_w.dumps(data)
