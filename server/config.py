@@ -34,6 +34,7 @@ class WebSettings:
     secret_key_file: str | None = None
     # Served over TLS (directly or behind a proxy): Secure session cookie and HSTS.
     behind_tls: bool = False
+    max_request_bytes: int = 2_000_000  # uploads (the .ics of term dates) are a few kB
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ def serve(config: ServerConfig) -> int:
 
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from server.migrate import check_ready
+
+    check_ready(config.database_url)  # one clear error for a corrupt or empty database
     runtime = ServerRuntime(config)
     try:
         runtime.start()
@@ -48,7 +51,8 @@ def serve(config: ServerConfig) -> int:
         raise
 
     app = create_app(runtime.services, health=runtime.health, session_key=session_key(config),
-                     behind_tls=config.web.behind_tls)
+                     behind_tls=config.web.behind_tls,
+                     max_request_bytes=config.web.max_request_bytes)
     app.state.runtime = runtime
     runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that

@@ -67,15 +67,17 @@ Staff = Annotated[StaffView, Depends(signed_in_staff)]
 
 
 def create_app(services: Services, health: Callable[[], dict[str, Any]] | None = None,
-               session_key: str | None = None, behind_tls: bool = False) -> FastAPI:
+               session_key: str | None = None, behind_tls: bool = False,
+               max_request_bytes: int = 2_000_000) -> FastAPI:
     """The app, bound to one :class:`Services`; ``health`` adds fields to /healthz.
     ``behind_tls`` (server.toml ``[web] behind_tls``) marks the session cookie Secure and
-    sends HSTS."""
+    sends HSTS; bodies over ``max_request_bytes`` are refused before they are parsed."""
     import secrets
 
     from starlette.middleware.sessions import SessionMiddleware
 
     from server.web.headers import SecurityHeaders
+    from server.web.limits import BodyLimit
     from server.web.live import Broadcaster
     from server.web.pages import add_pages
 
@@ -89,6 +91,7 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
     app.add_middleware(SessionMiddleware, secret_key=session_key or secrets.token_hex(32),
                        max_age=8 * 3600, same_site="strict", session_cookie="lockers",
                        https_only=behind_tls)
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
     app.add_middleware(SecurityHeaders, behind_tls=behind_tls)
     add_pages(app, app.state.broadcaster)
 
