@@ -107,20 +107,23 @@ class SignInServices:
         return who
 
     def _count_attempt(self, s: Session, keys: list[str], now: datetime) -> int | None:
-        """Count one attempt against each key; seconds to wait if any key is locked."""
+        """Count one attempt against every key, or none if any key is locked (then return the
+        seconds to wait): a refused attempt checks no password, so it costs nothing more."""
+        rows = [(self._guard(s, key, now), limit)
+                for key, limit in zip(keys, (USER_LIMIT, ADDRESS_LIMIT), strict=True)]
         wait = None
-        for key, limit in zip(keys, (USER_LIMIT, ADDRESS_LIMIT), strict=True):
-            row = self._guard(s, key, now)
-            if row.locked_until is not None and row.locked_until > now:
-                wait = max(wait or 0, int((row.locked_until - now).total_seconds()) + 1)
-                continue
-            if now - row.window_start > WINDOW or row.locked_until is not None:
-                row.failures, row.window_start, row.locked_until = 0, now, None
-            if row.failures >= limit:
+        for row, limit in rows:
+            if row.locked_until is not None and row.locked_until <= now:
+                row.failures, row.window_start, row.locked_until = 0, now, None  # served
+            elif row.locked_until is None and now - row.window_start > WINDOW:
+                row.failures, row.window_start = 0, now  # old failures are forgotten
+            if row.locked_until is None and row.failures >= limit:
                 row.locked_until = now + LOCKOUT
-                wait = max(wait or 0, int(LOCKOUT.total_seconds()))
-                continue
-            row.failures += 1
+            if row.locked_until is not None:
+                wait = max(wait or 0, int((row.locked_until - now).total_seconds()) + 1)
+        if wait is None:
+            for row, _ in rows:
+                row.failures += 1
         return wait
 
     def _guard(self, s: Session, key: str, now: datetime) -> CredentialGuard:
