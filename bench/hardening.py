@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,13 @@ def live_attacks(work: Path) -> None:
             fuzz_ok = {json.loads(p)["seq"] for p in fuzzed if schema.is_valid(json.loads(p))}
             fuzz_refused = sum(not schema.is_valid(json.loads(p)) for p in fuzzed)
             drops = [0]
-            rt.link.client.on_disconnect = lambda *_a: drops.__setitem__(0, drops[0] + 1)
+            was = rt.link.client.on_disconnect
+
+            def counted_drop(*args: Any) -> None:
+                drops[0] += 1
+                was(*args)
+
+            rt.link.client.on_disconnect = counted_drop
             takeover_ids = [rt.config.mqtt.client_id, f"{rt.config.mqtt.client_id}-rx",
                             "server", "server-rx"]
 
@@ -123,7 +129,10 @@ def live_attacks(work: Path) -> None:
             wait_until(lambda: rt.link.receiver_restarts == 1, 10, "receiver restarted")
             wait_until(rt.link.connected.is_set, 15, "receiver back")
             honest.publish(deposit(honest, HONEST_EVENTS + 2, MORNING, "A002", 2))
-            total = HONEST_EVENTS + 2
+            # A clock 6.5 hours fast: kept, and flagged for the office.
+            honest.publish(deposit(honest, HONEST_EVENTS + 3,
+                                   MORNING + timedelta(hours=6, minutes=30), "A002", 3))
+            total = HONEST_EVENTS + 3
             honest.wait_for(lambda k: set(range(1, total + 1)) <= k.acked, 60,
                             "every honest event acked")
             wait_until(lambda: len(bad.acked & fuzz_ok) == len(fuzz_ok), 30, "fuzz acked")
@@ -134,7 +143,13 @@ def live_attacks(work: Path) -> None:
             with rt.store.read() as s:
                 stored = s.scalar(select(func.count()).select_from(Event).join(
                     Kiosk, Kiosk.id == Event.kiosk_id).where(Kiosk.code == "k2"))
-            FIG["hostile_payloads_refused"] = f"{len(hostile)}/{len(hostile)}"
+            with rt.store.read() as s:
+                k1_stored = s.scalar(select(func.count()).select_from(Event).join(
+                    Kiosk, Kiosk.id == Event.kiosk_id).where(Kiosk.code == "k1"))
+            refused_hostile = rt.ingest.stats.bad_payloads - fuzz_refused
+            FIG["hostile_payloads_refused"] = f"{refused_hostile}/{len(hostile)}"
+            FIG["attacker_events_stored_beyond_schema"] = (k1_stored or 0) - len(fuzz_ok)
+            FIG["implausible_times_flagged"] = rt.ingest.stats.implausible_times
             FIG["fuzzed_events_refused_by_schema_and_server"] = fuzz_refused
             FIG["bad_payloads_counted"] = rt.ingest.stats.bad_payloads
             FIG["takeover_attempts"] = len(takeover_ids) * 8

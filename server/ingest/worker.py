@@ -233,16 +233,17 @@ class IngestWorker:
 
     def _after_commit(self, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]],
                       result: BatchResult, committed: float) -> None:
-        at = self.clock.now()
-        for (site, kiosk), seqs in result.acks.items():
-            # Acks go out only now that the batch is durable.
-            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at), site, kiosk)
         st = self.stats
         st.applied += result.applied
         st.duplicates += result.duplicates
         st.gaps += result.gaps
         st.implausible_times += result.implausible_times
         st.batches += 1
+        # Counters first, then the acks: whoever waits on an ack sees the batch counted.
+        at = self.clock.now()
+        for (site, kiosk), seqs in result.acks.items():
+            # Acks go out only now that the batch is durable.
+            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at), site, kiosk)
         if self.keep_latencies:
             mono = time.monotonic()
             st.server_latencies.extend(mono - item.received for item, _, msg in decoded
