@@ -94,13 +94,13 @@ def test_a_seq_or_slot_sent_as_a_string_is_refused_not_coerced(
     assert _count(rt) == 1
 
 
-def test_an_event_for_a_slot_the_kiosk_does_not_have_is_refused_without_a_slot_row(
+def test_a_slot_the_kiosk_does_not_have_is_refused_and_never_gets_a_row(
         school: tuple[Any, Any, FakeKiosk, FakeKiosk]) -> None:
     rt, _b, _k1, k2 = school  # k2 has slots 1..4
     k2.publish(deposit(k2, 1, MORNING, "A001", 5))
     k2.publish(m.SlotSnapshot(kiosk="k2", site="north", at=MORNING, slots=[
-        m.SlotView(slot=1, state=m.SlotState.FREE), m.SlotView(slot=99, state=m.SlotState.FREE)]))
-    wait_until(lambda: rt.ingest.stats.refused_slots == 2, what="both refused")
+        m.SlotView(slot=1, state=m.SlotState.FAULT), m.SlotView(slot=99, state=m.SlotState.FREE)]))
+    wait_until(lambda: rt.ingest.stats.refused_slots == 2, what="both counted")
     k2.publish(deposit(k2, 2, MORNING, "A001", 4))
     k2.wait_for(lambda k: 2 in k.acked, what="the event for slot 4 acked")
     assert 1 not in k2.acked  # never acked: the kiosk keeps it for someone to look at
@@ -108,6 +108,9 @@ def test_an_event_for_a_slot_the_kiosk_does_not_have_is_refused_without_a_slot_r
         numbers = set(s.scalars(select(Slot.number).join(Slot.kiosk).where(
             Slot.kiosk.has(code="k2"))))
     assert numbers == {1, 2, 3, 4}
+    with rt.store.read() as s:  # the snapshot's configured slot was still mirrored
+        assert s.scalar(select(Slot.state).where(Slot.kiosk.has(code="k2"), Slot.number == 1)
+                        ) == "fault"
     assert rt.ingest.stats.bad_payloads == 2
 
 

@@ -196,15 +196,21 @@ class IngestWorker:
                     log.warning("event=unknown_site topic=%s reason=%r", item.topic, str(exc))
             slots = configured_slots(s, {k.id for _, k, msg in resolved if slots_named(msg)})
             for item, kiosk, message in resolved:
-                stray = slots_named(message) - slots.get(kiosk.id, set())
+                configured = slots.get(kiosk.id, set())
+                stray = slots_named(message) - configured
                 if stray:
-                    # A slot the kiosk was never configured with: refused like any payload
-                    # the contract refuses, so no slot row appears from a kiosk's say-so.
+                    # A slot the kiosk was never configured with: counted and logged like any
+                    # payload the contract refuses, and no slot row appears from a kiosk's
+                    # say-so. An event naming one is refused; a snapshot still mirrors the
+                    # configured slots it shows (a pin map larger than the configuration).
                     self.stats.bad_payloads += 1
                     self.stats.refused_slots += 1
                     log.warning("event=bad_payload topic=%s reason='slot(s) %s not configured "
-                                "for this kiosk'", item.topic, sorted(stray))
-                    continue
+                                "for this kiosk'", item.topic, _ranges(stray))
+                    if not isinstance(message, m.SlotSnapshot):
+                        continue
+                    message = message.model_copy(update={"slots": [
+                        v for v in message.slots if v.slot in configured]})
                 if isinstance(message, m.EventBase):
                     events.append((kiosk, message, item.payload))
                 elif isinstance(message, m.KioskStatus):
@@ -259,3 +265,14 @@ class IngestWorker:
                     listener(messages)
                 except Exception:  # a dashboard bug must never stop ingest
                     log.exception("event=listener_failed listener=%r", listener)
+
+
+def _ranges(numbers: set[int]) -> str:
+    """``{3, 4, 5, 9}`` -> ``"3-5,9"`` (a log line stays short for a 999-slot snapshot)."""
+    out: list[str] = []
+    for n in sorted(numbers):
+        if out and out[-1].split("-")[-1] == str(n - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ",".join(out)

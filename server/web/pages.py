@@ -138,12 +138,21 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     async def events(request: Request, who: Leadership) -> StreamingResponse:
         client = broadcaster.subscribe()
 
+        sid = request.session.get("sid")
+
         async def stream() -> Any:
+            checked = asyncio.get_running_loop().time()
             try:
                 yield "retry: 2000\n\n"  # reconnect quickly after a server restart
                 while not await request.is_disconnected():
+                    if asyncio.get_running_loop().time() - checked > 5:
+                        # An open stream ends within seconds of a sign-out, a password
+                        # change or a disabled account, like every other request.
+                        checked = asyncio.get_running_loop().time()
+                        if await asyncio.to_thread(services.signin.session, sid) is None:
+                            return
                     try:
-                        data = await asyncio.wait_for(client[1].get(), timeout=15)
+                        data = await asyncio.wait_for(client[1].get(), timeout=5)
                         yield f"data: {data}\n\n"
                     except TimeoutError:
                         yield ": keep-alive\n\n"
