@@ -181,3 +181,23 @@ def test_kiosk_pins_need_six_digits_and_the_kiosk_checks_the_costly_hash(
     assert stored.startswith("scrypt$32768$8$1$")
     assert pin_matches("482193", stored) and not pin_matches("482194", stored)
     assert not pin_matches("482193", stored.replace("32768", "1048576"))  # cost too high
+
+
+def test_a_lockout_ends_after_fifteen_minutes_and_old_sessions_are_purged(
+        school: tuple[Any, str]) -> None:
+    from server.models import CredentialGuard, WebSession
+    from server.retention import purge
+
+    services, _ = school
+    web = _web(services)
+    for i in range(USER_LIMIT + 1):
+        _sign_in(web, "head", f"guess {i}")
+    assert _sign_in(web, "head", "leader pass").status_code == 429
+    services.clock.advance(16 * 60)
+    assert _sign_in(web, "head", "leader pass").status_code == 303
+    web.post("/signout", data={"csrf": _csrf(web)})
+    services.clock.advance(2 * 24 * 3600)
+    assert purge(services.store, services.clock)["sessions"] == 1
+    with services.store.read() as s:
+        assert s.scalar(select(func.count()).select_from(WebSession)) == 0
+        assert s.scalar(select(func.count()).select_from(CredentialGuard)) == 0
