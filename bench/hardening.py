@@ -162,8 +162,9 @@ def live_attacks(work: Path) -> None:
             honest.close()
     finally:
         broker.close()
-    print(f"live: {len(hostile)} hostile payloads and {len(fuzzed)} fuzzed events refused "
-          f"as the schema says ({FIG['bad_payloads_counted']} counted bad), "
+    print(f"live: {FIG['hostile_payloads_refused']} hostile payloads refused, "
+          f"{fuzz_refused}/{len(fuzzed)} fuzzed events refused as the schema says "
+          f"({FIG['bad_payloads_counted']} counted bad), "
           f"{FIG['takeover_attempts']} client-id takeovers with "
           f"{FIG['server_disconnects']} server disconnects, {FIG['faults_survived']} faults "
           f"survived, {FIG['honest_events_lost']}/{total} honest events lost")
