@@ -50,7 +50,8 @@ def main() -> int:
     broker = BrokerProcess(BrokerSetup(
         config_dir=work / "broker", port=free_port(), server_password=new_password(),
         kiosks=[KioskAccount("main", k, new_password()) for k in codes],
-        run_as_user=getpass.getuser() if os.geteuid() == 0 else None))
+        run_as_user=getpass.getuser() if os.geteuid() == 0 else None,
+        server_processes=2))  # the bench's publisher needs an account of its own
     broker.start()
     url = f"sqlite:///{work / 'lockers.db'}"
     upgrade(url)
@@ -71,8 +72,9 @@ def main() -> int:
     threading.Thread(target=web.run, daemon=True).start()
     while not web.started:
         time.sleep(0.05)
-    # The server's account may write any kiosk's topics.
-    pub = make_client("bench-kiosks", username="server", password=broker.setup.server_password)
+    # The server's second account may write any kiosk's topics (each account one client id).
+    pub = make_client("bench-kiosks", username="server-2",
+                      password=broker.setup.server_password)
     pub.connect("127.0.0.1", broker.setup.port)
     pub.loop_start()
     base = f"http://127.0.0.1:{port}"

@@ -152,7 +152,7 @@ class Simulation:
         self.broker = BrokerProcess(BrokerSetup(
             config_dir=self.dir / "broker", port=free_port(), server_password=new_password(),
             kiosks=[KioskAccount(SITE, k, new_password()) for k in self.kiosk_ids],
-            run_as_user=_user()))
+            run_as_user=_user(), server_processes=2))  # monitor: server-2
         self.broker.start()
         url = f"sqlite:///{self.dir / 'lockers.db'}"
         self.services, key = seed_school(url, self.pupils, self.kiosk_ids, o.slots, today,
@@ -205,7 +205,8 @@ class Simulation:
 
     def _start_monitor(self) -> Monitor:
         monitor = Monitor()
-        client = make_client("sim-monitor", username="server",
+        # Its own account: the broker binds each account to one client id (lockers.broker).
+        client = make_client("sim-monitor", username="server-2",
                              password=self.broker.setup.server_password)
         client.on_message = monitor.on_message
         client.on_connect = lambda c, *_: c.subscribe(

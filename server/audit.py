@@ -151,7 +151,10 @@ def verify(session: Session, batch: int = 5000) -> list[Problem]:
             prev, expected_id, last_id = r.row_hash, r.id + 1, r.id
         session.expunge_all()
     head = session.get(AuditHead, 1)
-    if head is not None and (head.last_id != last_id or head.last_hash != prev):
+    if head is None:
+        problems.append(Problem(last_id + 1, "the audit_head row is gone (deleted with the "
+                                             "newest rows?)"))
+    elif head.last_id != last_id or head.last_hash != prev:
         problems.append(Problem(last_id + 1, f"rows after {last_id} deleted (the head names "
                                              f"row {head.last_id})"))
     return problems

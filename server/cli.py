@@ -26,11 +26,14 @@ def _config(path: Path) -> Any:
 
 def _services(path: Path) -> Any:
     from lockers.clock import SystemClock
+    from server.audit_anchor import anchor_for
     from server.services import Services
     from server.store import Store
 
     config = _config(path)
-    return Services(Store(config.database_url), SystemClock())
+    store = Store(config.database_url)
+    store.anchor = anchor_for(config)  # what a command writes to the audit log is anchored
+    return Services(store, SystemClock())
 
 
 def _fail(exc: Exception) -> None:
@@ -119,12 +122,13 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @_config_option
 def audit_verify(config_path: Path) -> None:
-    """Check the hash chain; exit 1 naming each edited or deleted row."""
+    """Check the hash chain and hold it to the signed checkpoints kept outside the database;
+    exit 1 naming each edited, deleted or rolled-back row."""
     from server import audit
 
     services = _services(config_path)
     with services.store.read() as s:
-        problems = audit.verify(s)
+        problems = audit.verify(s) + services.store.anchor.verify(s)
     if problems:
         for p in problems:
             click.echo(f"TAMPERED {p}")

@@ -32,6 +32,9 @@ class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key_file: str | None = None
+    # Served over TLS (directly or behind a proxy): Secure session cookie and HSTS.
+    behind_tls: bool = False
+    max_request_bytes: int = 2_000_000  # uploads (the .ics of term dates) are a few kB
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,14 @@ class ServerConfig:
     web: WebSettings = field(default_factory=WebSettings)
     replica_tick_s: float = 30.0
     ingest_max_batch: int = 500
+    # /healthz answers 503 once a received message has waited this long to be applied.
+    ingest_stuck_after_s: float = 60.0
     log_level: str = "INFO"
+    # The audit anchor (server.audit_anchor): its HMAC key and checkpoint file; by default
+    # beside server.toml (``config_dir``), outside the database.
+    audit_key_file: str | None = None
+    audit_anchor_file: str | None = None
+    config_dir: str | None = None  # where server.toml was read from (not written back)
 
 
 def _section(cls: type, data: dict[str, Any], name: str) -> Any:
@@ -81,8 +91,19 @@ def load(path: Path | str) -> ServerConfig:
         web=_section(WebSettings, data.get("web", {}), "web"),
         replica_tick_s=float(srv.get("replica_tick_s", 30.0)),
         ingest_max_batch=int(srv.get("ingest_max_batch", 500)),
+        ingest_stuck_after_s=float(srv.get("ingest_stuck_after_s", 60.0)),
         log_level=str(srv.get("log_level", "INFO")),
+        audit_key_file=_beside(path, data.get("audit", {}).get("key_file")),
+        audit_anchor_file=_beside(path, data.get("audit", {}).get("anchor_file")),
+        config_dir=str(path.resolve().parent),
     )
+
+
+def _beside(config_path: Path, name: str | None) -> str | None:
+    """A path from server.toml, relative to the file's folder."""
+    if not name:
+        return None
+    return str(Path(name) if Path(name).is_absolute() else config_path.resolve().parent / name)
 
 
 def dump(config: ServerConfig, password_file: str | None = None) -> str:
@@ -97,5 +118,10 @@ def dump(config: ServerConfig, password_file: str | None = None) -> str:
             "web": {k: v for k, v in asdict(config.web).items() if v is not None},
             "server": {"replica_tick_s": config.replica_tick_s,
                        "ingest_max_batch": config.ingest_max_batch,
+                       "ingest_stuck_after_s": config.ingest_stuck_after_s,
                        "log_level": config.log_level}}
+    audit = {k: v for k, v in (("key_file", config.audit_key_file),
+                               ("anchor_file", config.audit_anchor_file)) if v}
+    if audit:
+        data["audit"] = audit
     return tomli_w.dumps(data)

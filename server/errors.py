@@ -27,3 +27,8 @@ class ServerConfigError(ServerError, ValueError):
 
 class AuditChainBroken(ServerError):
     """The audit log has been edited or rows deleted behind the application's back."""
+
+
+class DatabaseNotReady(ServerError):
+    """The database cannot be used: never initialised, behind the code's schema, or corrupt.
+    Raised once at start-up with the command that fixes it."""

@@ -21,3 +21,46 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     """Run every migration not yet applied (``alembic upgrade head``)."""
     command.upgrade(alembic_config(url), "head")
+
+
+def check_ready(url: str) -> None:
+    """Refuse to start on a database that is corrupt, empty (never ``lockers init``-ed) or
+    behind this version's schema: one clear :class:`DatabaseNotReady` instead of tracebacks
+    from every thread later."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.errors import DatabaseNotReady
+
+    where = make_url(url).render_as_string(hide_password=True)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            raise DatabaseNotReady(f"no database at {path}: run `lockers init --config "
+                                   "<server.toml>` to create it")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                verdict = conn.execute(text("PRAGMA quick_check")).scalar()
+                if verdict != "ok":
+                    raise DatabaseNotReady(f"the database {where} is damaged ({verdict}): "
+                                           "restore the latest backup with `lockers restore`")
+            current = MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise DatabaseNotReady(
+            f"the database {where} cannot be read ({str(exc.orig or exc).splitlines()[0]}): "
+            "if it is damaged, restore the latest backup with `lockers restore`; if the "
+            "server cannot reach it, check [database] url in server.toml") from None
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    if current is None:
+        raise DatabaseNotReady(f"the database {where} is empty: run `lockers init --config "
+                               "<server.toml>` to set it up")
+    if current != head:
+        raise DatabaseNotReady(f"the database {where} is at schema {current}, this version "
+                               f"needs {head}: run `lockers migrate --config <server.toml>`")

@@ -34,6 +34,8 @@ class MqttSettings:
     tls_ca: str | None = None
     keepalive: int = 30
     receive_process: bool = True  # receive in a child process (see server.mqtt_receiver)
+    # The receiver's own broker account (default "<username>-rx", as lockers.broker makes it).
+    receiver_username: str | None = None
 
 
 class ServerLink:
@@ -55,6 +57,11 @@ class ServerLink:
         else:
             self.receiver = Subscriber(settings, inbox.put, self._receiving)
 
+    @property
+    def receiver_restarts(self) -> int:
+        """How often the receiver process died and was started again."""
+        return getattr(self.receiver, "restarts", 0)
+
     def start(self, timeout: float = 15.0) -> None:
         """Connect both sides; return once the server is receiving."""
         self.client.connect_async(self.settings.host, self.settings.port,
@@ -74,6 +81,11 @@ class ServerLink:
         self.receiver.stop()
         self.client.disconnect()
         self.client.loop_stop()
+
+    @property
+    def publishing(self) -> bool:
+        """Whether the publishing connection is up."""
+        return self._publisher_up.is_set()
 
     def publish(self, message: BaseModel, site: str, kiosk: str) -> mqtt.MQTTMessageInfo:
         """Publish a wire message on its channel for one kiosk (thread-safe)."""

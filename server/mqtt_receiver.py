@@ -25,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from lockers import mqtt as lockers_mqtt
+from lockers.broker import receiver_username
 from lockers.wire import topics as t
 
 log = logging.getLogger("lockers.server.mqtt")
@@ -41,9 +42,13 @@ class Inbound:
     received: float
 
 
-def make_client(settings: Any, client_id: str) -> mqtt.Client:
-    """A client with the server's credentials (and TLS if configured)."""
-    return lockers_mqtt.make_client(client_id, username=settings.username or None,
+def make_client(settings: Any, client_id: str, receiver: bool = False) -> mqtt.Client:
+    """A client with the server's credentials (and TLS if configured). The receiver connects
+    on its own account (the broker binds each account to one client id, lockers.broker)."""
+    username = settings.username or None
+    if receiver and username:
+        username = settings.receiver_username or receiver_username(username)
+    return lockers_mqtt.make_client(client_id, username=username,
                                     password=settings.password, tls_ca=settings.tls_ca)
 
 
@@ -53,7 +58,7 @@ class Subscriber:
     def __init__(self, settings: Any, deliver: Callable[[Inbound], None],
                  on_state: Callable[[bool], None]) -> None:
         self.settings, self.deliver, self.on_state = settings, deliver, on_state
-        c = make_client(settings, f"{settings.client_id}-rx")
+        c = make_client(settings, f"{settings.client_id}-rx", receiver=True)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
         c.on_disconnect = self._on_disconnect
@@ -118,11 +123,21 @@ class ReceiverProcess:
     def __init__(self, settings: Any, inbox: queue.Queue[Inbound],
                  on_state: Callable[[bool], None]) -> None:
         self.settings, self.inbox, self.on_state = settings, inbox, on_state
+        self.restarts = 0  # the child died unasked and was started again
+        self._stopping = threading.Event()
+        self._spawn()
+        self._thread = threading.Thread(target=self._read, name="mqtt-rx-pipe", daemon=True)
+
+    def _spawn(self) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_main, args=(settings, child),
+        self._proc = ctx.Process(target=_child_main, args=(self.settings, child),
                                  name="lockers-mqtt-rx", daemon=True)
-        self._thread = threading.Thread(target=self._read, name="mqtt-rx-pipe", daemon=True)
+
+    @property
+    def pid(self) -> int | None:
+        """The receiver process's id (None before it starts)."""
+        return self._proc.pid
 
     def start(self) -> None:
         """Start the child and the thread that reads from it."""
@@ -131,6 +146,7 @@ class ReceiverProcess:
 
     def stop(self) -> None:
         """Ask the child to disconnect and wait for it."""
+        self._stopping.set()
         with contextlib.suppress(OSError):  # the child may be gone already
             self._conn.send("stop")
         self._proc.join(5)
@@ -143,9 +159,21 @@ class ReceiverProcess:
             try:
                 batch = self._conn.recv()
             except (EOFError, OSError):
-                log.info("event=mqtt_receiver_closed")
                 self.on_state(False)
-                return
+                if self._stopping.is_set():
+                    log.info("event=mqtt_receiver_closed")
+                    return
+                # The child died unasked (killed, out of memory): start another, so the
+                # server does not stop receiving while /healthz still answers.
+                self.restarts += 1
+                log.error("event=mqtt_receiver_died exitcode=%s restarts=%s",
+                          self._proc.exitcode, self.restarts)
+                self._stopping.wait(min(0.2 * self.restarts, 5.0))
+                if self._stopping.is_set():
+                    return
+                self._spawn()
+                self._proc.start()
+                continue
             for item in batch:
                 if item[0] == "state":
                     self.on_state(item[1])

@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from lockers.clock import Clock
 from server import audit
@@ -15,6 +15,7 @@ from server.models import (
     AuditEntry,
     Card,
     Confiscation,
+    CredentialGuard,
     Deposit,
     EarlyRelease,
     EligibilityAgreement,
@@ -23,6 +24,7 @@ from server.models import (
     Pupil,
     PupilException,
     Site,
+    WebSession,
 )
 from server.store import Store
 
@@ -59,9 +61,19 @@ def purge(store: Store, clock: Clock, actor: str = audit.SYSTEM) -> dict[str, in
             actor=actor, action="retention.purge", entity="audit_log",
             reason=f"retention: personal detail older than {days} days",
             detail={"through_id": through, "events": events, "audit_rows": rows})])
-    log.info("event=retention_purge events=%s audit_rows=%s through_id=%s", events, rows,
-             through)
-    return {"events": events, "audit_rows": rows, "through_id": through}
+        # Ended sessions and old counts of wrong passwords are no longer needed (a day on,
+        # so a revoked cookie's row is still there to refuse it while it could be replayed).
+        day_ago = now - timedelta(days=1)
+        sessions = s.execute(delete(WebSession).where(
+            (WebSession.expires_at < day_ago) | (WebSession.revoked_at < day_ago))
+            ).rowcount or 0
+        s.execute(delete(CredentialGuard).where(
+            CredentialGuard.window_start < day_ago,
+            CredentialGuard.locked_until.is_(None) | (CredentialGuard.locked_until < now)))
+    log.info("event=retention_purge events=%s audit_rows=%s through_id=%s sessions=%s",
+             events, rows, through, sessions)
+    return {"events": events, "audit_rows": rows, "through_id": through,
+            "sessions": sessions}
 
 
 def _row(obj: Any) -> dict[str, Any]:

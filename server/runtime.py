@@ -10,6 +10,7 @@ import logging
 import queue
 
 from lockers.clock import Clock, SystemClock
+from server.audit_anchor import anchor_for
 from server.commands import CommandCenter
 from server.config import ServerConfig
 from server.ingest.worker import IngestWorker
@@ -37,12 +38,26 @@ class ServerRuntime:
         self.commands = CommandCenter(self.store, self.clock, publish)
         self.ingest = IngestWorker(self.store, self.clock, self.inbox, publish, self.replica,
                                    self.commands, max_batch=config.ingest_max_batch,
-                                   keep_latencies=keep_latencies)
+                                   keep_latencies=keep_latencies,
+                                   stuck_after_s=config.ingest_stuck_after_s)
         self.services = Services(self.store, self.clock, self.replica, self.commands)
+        self.anchor = anchor_for(config)
+
+    def health(self) -> dict[str, object]:
+        """What /healthz reports: broker link, ingest liveness and lag, counters. ``healthy``
+        is False when ingest is dead or stuck (the web answers 503 then)."""
+        return {"mqtt_connected": self.link.connected.is_set(),
+                "receiver_restarts": self.link.receiver_restarts,
+                "events_applied": self.ingest.stats.applied,
+                "bad_payloads": self.ingest.stats.bad_payloads,
+                "implausible_times": self.ingest.stats.implausible_times,
+                **self.ingest.health()}
 
     def start(self) -> None:
         """Connect to the broker and start the worker threads."""
         self.store.start_checkpoints()
+        self.store.anchor = self.anchor  # every commit's audit head, signed outside the DB
+        self.anchor.start()
         self.ingest.start()
         self.link.start()
         self.replica.start()
@@ -54,5 +69,6 @@ class ServerRuntime:
         self.replica.stop()
         self.link.stop()
         self.ingest.stop()
+        self.anchor.stop()
         self.store.dispose()
         log.info("event=server_stopped")

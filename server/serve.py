@@ -40,6 +40,9 @@ def serve(config: ServerConfig) -> int:
 
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from server.migrate import check_ready
+
+    check_ready(config.database_url)  # one clear error for a corrupt or empty database
     runtime = ServerRuntime(config)
     try:
         runtime.start()
@@ -47,12 +50,9 @@ def serve(config: ServerConfig) -> int:
         runtime.stop()  # the receiver process and threads must not outlive a failed start
         raise
 
-    def health() -> dict[str, object]:
-        return {"mqtt_connected": runtime.link.connected.is_set(),
-                "events_applied": runtime.ingest.stats.applied,
-                "bad_payloads": runtime.ingest.stats.bad_payloads}
-
-    app = create_app(runtime.services, health=health, session_key=session_key(config))
+    app = create_app(runtime.services, health=runtime.health, session_key=session_key(config),
+                     behind_tls=config.web.behind_tls,
+                     max_request_bytes=config.web.max_request_bytes)
     app.state.runtime = runtime
     runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that

@@ -66,6 +66,8 @@ class Store:
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._checkpointer: threading.Thread | None = None
+        # server.audit_anchor.AuditAnchor when the head is anchored (the server and the CLI).
+        self.anchor: Any = None
         self._stop_checkpoints = threading.Event()
 
     @property
@@ -78,6 +80,8 @@ class Store:
         """A session whose changes are committed when the block ends without error."""
         with self._write() as session, session.begin():
             yield session
+        if self.anchor is not None:  # the commit is done: anchor the audit head outside
+            self.anchor.committed(self)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -53,7 +53,7 @@ def snapshot(cards: list[m.CardEntry], version: int = 1, assignment: str = "dyna
                                  release_opens=dtime(15, 10) if school else None,
                                  release_closes=dtime(16, 30) if school else None))
     staff = [m.StaffEntry(card=card_hash(KEY, STAFF_UID), staff_ref="S01",
-                          pin_hash=hash_pin(STAFF_PIN, iterations=1000))]
+                          pin_hash=hash_pin(STAFF_PIN, n=2**10))]
     return m.PolicySnapshot(
         kiosk=KIOSK, site=SITE, version=version, generated_at=MONDAY_0820,
         settings=m.KioskSettings(assignment=assignment, door_open_alarm_s=door_open_alarm_s,

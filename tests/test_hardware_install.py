@@ -90,6 +90,8 @@ def test_tls_certificates_let_a_kiosk_in_and_a_wrong_ca_is_refused(tmp_path: Pat
 
 
 def test_backup_then_restore_round_trips_a_database_with_data(tmp_path: Path) -> None:
+    from server.audit_anchor import anchor_for
+    from server.config import load
     from server.migrate import upgrade
     from server.services import Services
     from server.store import Store
@@ -97,10 +99,13 @@ def test_backup_then_restore_round_trips_a_database_with_data(tmp_path: Path) ->
     db = tmp_path / "lockers.db"
     url = f"sqlite:///{db}"
     upgrade(url)
-    services = Services(Store(url), make_clock())
-    seed(services)
     config = tmp_path / "server.toml"
     config.write_text(f'[database]\nurl = "{url}"\n')
+    store = Store(url)
+    store.anchor = anchor_for(load(config))  # as the server and the CLI do
+    services = Services(store, make_clock())
+    seed(services)
+    store.anchor.flush()
     runner = CliRunner()
     made = runner.invoke(lockers_cli, ["backup", "--config", str(config), "--out",
                                        str(tmp_path / "backups")])

@@ -116,12 +116,12 @@ def test_slot_snapshot_mirrors_the_kiosk_slots(env: tuple[Any, FakeKiosk]) -> No
     kiosk.publish(m.SlotSnapshot(kiosk="k1", site="north", at=MORNING, slots=[
         m.SlotView(slot=1, state=m.SlotState.OCCUPIED, pupil_ref="A001"),
         m.SlotView(slot=2, state=m.SlotState.HELD, pupil_ref="A002", door_open=False),
-        m.SlotView(slot=11, state=m.SlotState.FAULT, door_open=True)]))
+        m.SlotView(slot=10, state=m.SlotState.FAULT, door_open=True)]))
 
     def states() -> dict[int, tuple[str, bool]]:
         with rt.store.read() as s:
             return {n: (st, d) for n, st, d in s.execute(
-                select(Slot.number, Slot.state, Slot.door_open).where(Slot.number.in_([1, 2, 11])))}
+                select(Slot.number, Slot.state, Slot.door_open).where(Slot.number.in_([1, 2, 10])))}
 
-    wait_until(lambda: states().get(11) == ("fault", True), what="slot snapshot applied")
+    wait_until(lambda: states().get(10) == ("fault", True), what="slot snapshot applied")
     assert states()[1] == ("occupied", False) and states()[2] == ("held", False)

@@ -205,13 +205,13 @@ def test_kiosk_with_older_policy_gets_the_snapshot_again(env: tuple[Any, FakeKio
 
 def test_staff_card_and_pin_reach_the_kiosk_as_a_hash_only(env: tuple[Any, FakeKiosk]) -> None:
     rt, kiosk = env
-    rt.services.admin.set_staff_card("admin", "office1", "04C0FFEE", "4821", site="north")
+    rt.services.admin.set_staff_card("admin", "office1", "04C0FFEE", "482193", site="north")
     entry = kiosk.wait_for(lambda k: k.updates and k.updates[-1].upsert_staff
                            and k.updates[-1].upsert_staff[0], what="staff entry")
     from server.passwords import check_pin
 
-    assert entry.staff_ref == "office1" and "4821" not in entry.pin_hash
-    assert check_pin(entry.pin_hash, "4821") and not check_pin(entry.pin_hash, "1234")
+    assert entry.staff_ref == "office1" and "482193" not in entry.pin_hash
+    assert check_pin(entry.pin_hash, "482193") and not check_pin(entry.pin_hash, "123456")
 
 
 def test_fixed_assignment_gives_each_card_its_slot(env: tuple[Any, FakeKiosk]) -> None:

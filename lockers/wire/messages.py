@@ -7,13 +7,58 @@ immutable, so a payload that validates here is exactly what the contract describ
 
 from __future__ import annotations
 
-from datetime import date, time
+import re
+from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from lockers.wire.topics import PROTOCOL_VERSION
+
+
+def _text_like(pattern: str, what: str, parse: Any) -> BeforeValidator:
+    """Read a string only in ``pattern``'s shape, with ``parse``: pydantic alone would also
+    read "1" as a time (seconds since 1970), which the published JSON Schema refuses. Parsing
+    here also lets the strict decoder (lockers.wire.codec) take times written as text."""
+    shape = re.compile(pattern)
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not shape.fullmatch(value):
+            raise ValueError(f"{what} must look like {pattern}")
+        return parse(value.upper() if what == "a time" else value)
+
+    return BeforeValidator(read)
+
+
+_CLOCK = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?"
+# An instant: RFC 3339 date-time with its offset (what the schema's "date-time" means).
+Timestamp = Annotated[AwareDatetime, _text_like(
+    r"\d{4}-\d{2}-\d{2}[Tt]" + _CLOCK + r"([Zz]|[+-]\d{2}:\d{2})", "a time",
+    datetime.fromisoformat)]
+Day = Annotated[date, _text_like(r"\d{4}-\d{2}-\d{2}", "a date", date.fromisoformat)]
+# A time of day at the school, local and without an offset (a release window's edges).
+_CLOCK_SCHEMA = {"type": "string", "pattern": f"^{_CLOCK}$"}
+ClockTime = Annotated[time, _text_like(_CLOCK, "a time of day", time.fromisoformat),
+                      WithJsonSchema(_CLOCK_SCHEMA, mode="validation"),
+                      WithJsonSchema(_CLOCK_SCHEMA, mode="serialization")]
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # True == 1 in Python: Literal[1] alone would accept it
+        raise ValueError("the protocol version is a number")
+    return value
+
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 # A card is known on the kiosk only by a keyed hash of its UID (HMAC-SHA256, 32 hex digits).
@@ -23,8 +68,10 @@ StaffRef = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(max_length=500)]
 SlotNumber = Annotated[int, Field(ge=1, le=999)]
 Seq = Annotated[int, Field(ge=1)]
-# "pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>": checkable on a kiosk with hashlib alone.
-PinHash = Annotated[str, StringConstraints(pattern=r"^pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]+$")]
+# "scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>": memory-hard, checkable on a kiosk with hashlib
+# alone (locker_controller.staff.pin_matches), slow to brute force from a stolen replica.
+PinHash = Annotated[str, StringConstraints(
+    pattern=r"^scrypt\$\d{1,7}\$\d{1,2}\$\d\$[0-9a-f]{32}\$[0-9a-f]{64}$")]
 # One boot of a kiosk's store (its outbox and slot records): 16 hex digits made when the store
 # is created. A kiosk whose state file was lost starts a new epoch, so the server sees a
 # restarted sequence instead of taking new events for duplicates.
@@ -44,7 +91,7 @@ class Part(BaseModel):
 class WireModel(Part):
     """Base of every whole payload: a :class:`Part` that carries the protocol version."""
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Annotated[Literal[1], BeforeValidator(_not_a_bool)] = PROTOCOL_VERSION
 
 
 # --- slot states: the one definition both sides use -------------------------------------
@@ -92,7 +139,7 @@ class KioskStatus(WireModel):
     site: Id
     state: Literal["online", "offline"]
     reason: Literal["birth", "will", "shutdown"]
-    at: AwareDatetime | None = None  # a last will is written at connect time: no clock
+    at: Timestamp | None = None  # a last will is written at connect time: no clock
     software: Text | None = None
     policy_version: int | None = None
     outbox_pending: int | None = Field(default=None, ge=0)
@@ -115,7 +162,7 @@ class SlotSnapshot(WireModel):
 
     kiosk: Id
     site: Id
-    at: AwareDatetime
+    at: Timestamp
     slots: list[SlotView]
 
 
@@ -174,7 +221,7 @@ class EventBase(WireModel):
     kiosk: Id
     site: Id
     seq: Seq
-    at: AwareDatetime
+    at: Timestamp
     epoch: Epoch | None = None
 
 
@@ -285,7 +332,7 @@ class EventAck(WireModel):
 
     kiosk: Id
     seqs: list[Seq] = Field(min_length=1)
-    at: AwareDatetime
+    at: Timestamp
     epoch: Epoch | None = None  # the epoch of the acknowledged events (as they carried it)
 
 
@@ -303,10 +350,10 @@ class PupilStatus(StrEnum):
 class ReleaseDay(Part):
     """One calendar day at the kiosk: closed (no school) or the release window."""
 
-    day: date
+    day: Day
     school_day: bool
-    release_opens: time | None = None
-    release_closes: time | None = None
+    release_opens: ClockTime | None = None
+    release_closes: ClockTime | None = None
 
 
 class CardEntry(Part):
@@ -358,7 +405,7 @@ class KioskSettings(Part):
     assignment: Literal["fixed", "dynamic"] = "dynamic"
     timezone: Text = "Europe/London"
     door_open_alarm_s: int = Field(default=60, ge=5, le=3600)
-    late_after: time | None = None
+    late_after: ClockTime | None = None
 
 
 class PolicySnapshot(WireModel):
@@ -367,7 +414,7 @@ class PolicySnapshot(WireModel):
     kiosk: Id
     site: Id
     version: int = Field(ge=1)
-    generated_at: AwareDatetime
+    generated_at: Timestamp
     settings: KioskSettings
     days: list[ReleaseDay]
     cards: list[CardEntry]
@@ -384,7 +431,7 @@ class PolicyUpdate(WireModel):
     site: Id
     version: int = Field(ge=2)
     base_version: int = Field(ge=1)
-    generated_at: AwareDatetime
+    generated_at: Timestamp
     upsert_cards: list[CardEntry] = Field(default_factory=list)
     remove_cards: list[CardHash] = Field(default_factory=list)
     upsert_staff: list[StaffEntry] = Field(default_factory=list)
@@ -414,8 +461,8 @@ class Command(WireModel):
     kind: CommandKind
     actor: StaffRef
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    issued_at: AwareDatetime
-    expires_at: AwareDatetime
+    issued_at: Timestamp
+    expires_at: Timestamp
     slot: SlotNumber | None = None
     purpose: Literal["parent_collection", "early_release", "staff", "fault_fix",
                      "fire_alarm", "drill", "dsl_handover", "police_handover",
@@ -451,7 +498,7 @@ class CommandAck(WireModel):
 
     command_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
     kiosk: Id
-    at: AwareDatetime
+    at: Timestamp
     outcome: CommandOutcome
     detail: Text | None = None
     slots: list[SlotOutcome] = Field(default_factory=list)

@@ -14,5 +14,6 @@ class BatchResult:
     applied: int = 0
     duplicates: int = 0
     gaps: int = 0
+    implausible_times: int = 0  # events kept but flagged for a doubtful clock
     policy_sites: set[int] = field(default_factory=set)
     last_seqs: dict[int, int] = field(default_factory=dict)  # kiosk id -> new high-water mark

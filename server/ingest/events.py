@@ -20,6 +20,7 @@ from server import audit
 from server.bulk import insert_rows
 from server.ingest.batch import BatchResult
 from server.ingest.effects import apply_effects
+from server.ingest.guards import flag_implausible_times
 from server.ingest.kiosks import KnownKiosk
 from server.models import Alarm, Event, Kiosk
 
@@ -77,6 +78,8 @@ def apply_events(session: Session, now: datetime,
             entity="event", entity_id=f"{kiosk.site_code}/{kiosk.code}#{ev.seq}",
             pupil_ref=payload.get("pupil_ref"),
             detail={"payload_sha256": hashlib.sha256(raw[id(ev)]).hexdigest()}))
+    # Compared with the kiosk's previous stored event, so before this batch's rows go in.
+    result.implausible_times += flag_implausible_times(session, now, new)
     insert_rows(session, Event.__table__, rows)  # the ORM bulk path costs 5x more here
     apply_effects(session, now, new, result)
     audit.append(session, now, entries, plain=True)

@@ -4,6 +4,11 @@ One thread owns all writes from the wire. It drains up to ``max_batch`` queued m
 them in one transaction, commits, and only then publishes one EventAck per kiosk for the batch
 (so a kiosk forgets an event only once it is durable here). A failed batch is retried message
 by message so one poisonous message cannot hold back the rest.
+
+The worker cannot die silently: a batch that raises is counted as poison and logged, and the
+thread runs under a supervisor that restarts the loop if anything escapes it. Its liveness and
+lag (queue length, age of the oldest message not yet applied) are what /healthz reports, and
+/healthz answers 503 when the worker is dead or stuck.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from lockers.wire.codec import decode_topic
 from lockers.wire.errors import WireError
 from server.commands import CommandCenter
 from server.ingest.events import BatchResult, apply_events
+from server.ingest.guards import configured_slots, slots_named
 from server.ingest.kiosk_state import record_status
 from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite
 from server.ingest.slot_mirror import mirror_snapshot
@@ -43,6 +49,10 @@ class IngestStats:
     bad_payloads: int = 0
     gaps: int = 0
     batches: int = 0
+    poison: int = 0  # messages in batches that raised (logged; the rest carried on)
+    restarts: int = 0  # times the supervisor restarted the worker loop
+    refused_slots: int = 0  # messages naming a slot the kiosk was not configured with
+    implausible_times: int = 0  # events kept but flagged for a doubtful clock
     # Seconds from each event's own timestamp (set by the kiosk at publish) to our commit;
     # meaningful when kiosk and server clocks agree (the benchmark), kept only on request.
     commit_latencies: list[float] = field(default_factory=list)
@@ -55,7 +65,8 @@ class IngestWorker:
     def __init__(self, store: Store, clock: Clock, inbox: queue.Queue[Inbound],
                  publish: Callable[[BaseModel, str, str], object],
                  replica: ReplicaPublisher | None, commands: CommandCenter | None,
-                 max_batch: int = 500, keep_latencies: bool = False) -> None:
+                 max_batch: int = 500, keep_latencies: bool = False,
+                 stuck_after_s: float = 60.0) -> None:
         self.store, self.clock, self.inbox, self.publish = store, clock, inbox, publish
         self.replica, self.commands = replica, commands
         self.max_batch, self.keep_latencies = max_batch, keep_latencies
@@ -66,13 +77,47 @@ class IngestWorker:
         # snapshots, command acks): the web's live dashboard listens here. Listeners must be
         # quick and must not raise; they run on the ingest thread.
         self.listeners: list[Callable[[list[tuple[t.ParsedTopic, BaseModel]]], None]] = []
+        self.stuck_after_s = stuck_after_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._batch_oldest: float | None = None  # when the batch in hand first arrived
 
     def start(self) -> None:
-        """Run in a background thread."""
-        self._thread = threading.Thread(target=self.run, name="ingest", daemon=True)
+        """Run in a background thread, under :meth:`supervise`."""
+        self._thread = threading.Thread(target=self.supervise, name="ingest", daemon=True)
         self._thread.start()
+
+    def supervise(self) -> None:
+        """Run the loop; whatever escapes it is logged and the loop restarted (with a short,
+        growing pause so a fault that repeats does not spin)."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.run()
+            except BaseException as exc:  # noqa: BLE001 - nothing may end ingest silently
+                failures += 1
+                self.stats.restarts += 1
+                self._batch_oldest = None
+                log.critical("event=ingest_worker_crashed restarts=%s error=%r",
+                             self.stats.restarts, exc, exc_info=exc)
+                self._stop.wait(min(0.1 * 2 ** failures, 5.0))
+            else:
+                return
+
+    def health(self) -> dict[str, object]:
+        """Liveness and lag: ``healthy`` is False when the worker is dead or a message has
+        waited longer than ``stuck_after_s`` to be applied."""
+        now = time.monotonic()
+        with self.inbox.mutex:  # peek at the head without taking it
+            length = len(self.inbox.queue)
+            head = self.inbox.queue[0].received if length else None
+        waiting = [x for x in (head, self._batch_oldest) if x is not None]
+        lag = max(0.0, now - min(waiting)) if waiting else 0.0
+        alive = self._thread is not None and self._thread.is_alive()
+        return {"ingest_alive": alive, "ingest_queue_length": length,
+                "ingest_oldest_unapplied_s": round(lag, 3),
+                "ingest_restarts": self.stats.restarts, "poison_messages": self.stats.poison,
+                "healthy": alive and lag <= self.stuck_after_s}
 
     def stop(self) -> None:
         """Finish the current batch and stop."""
@@ -93,7 +138,16 @@ class IngestWorker:
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
                     break
-            self.handle(batch)
+            self._batch_oldest = min(item.received for item in batch)
+            try:
+                self.handle(batch)
+            except Exception:
+                # One batch's fault (a bug, a database hiccup) must not stop the rest: the
+                # kiosks send again what was not acknowledged.
+                self.stats.poison += len(batch)
+                log.exception("event=batch_poison size=%s", len(batch))
+            finally:
+                self._batch_oldest = None
 
     def handle(self, batch: list[Inbound]) -> None:
         """Apply one batch (falling back to one message at a time if it fails)."""
@@ -116,10 +170,12 @@ class IngestWorker:
     def _decode(self, item: Inbound) -> tuple[Inbound, t.ParsedTopic, BaseModel] | None:
         try:
             parsed, message = decode_topic(item.topic, item.payload)
-        except WireError as exc:
+        except Exception as exc:  # WireError, or anything else the decoder trips on
             self.stats.bad_payloads += 1
             log.warning("event=bad_payload topic=%s bytes=%s reason=%r", item.topic,
-                        len(item.payload), str(exc))
+                        len(item.payload), str(exc)[:300])
+            if not isinstance(exc, WireError):
+                log.error("event=decoder_fault error=%r", exc)
             return None
         return item, parsed, message
 
@@ -130,13 +186,31 @@ class IngestWorker:
         resend: list[int] = []
         with self.store.write() as s:
             events: list[tuple[KnownKiosk, m.EventBase, bytes]] = []
+            resolved: list[tuple[Inbound, KnownKiosk, BaseModel]] = []
             for item, parsed, message in decoded:
                 try:
-                    kiosk = self.kiosks.get(s, parsed.site, parsed.kiosk)
+                    resolved.append((item, self.kiosks.get(s, parsed.site, parsed.kiosk),
+                                     message))
                 except UnknownSite as exc:
                     self.stats.bad_payloads += 1
                     log.warning("event=unknown_site topic=%s reason=%r", item.topic, str(exc))
-                    continue
+            slots = configured_slots(s, {k.id for _, k, msg in resolved if slots_named(msg)})
+            for item, kiosk, message in resolved:
+                configured = slots.get(kiosk.id, set())
+                stray = slots_named(message) - configured
+                if stray:
+                    # A slot the kiosk was never configured with: counted and logged like any
+                    # payload the contract refuses, and no slot row appears from a kiosk's
+                    # say-so. An event naming one is refused; a snapshot still mirrors the
+                    # configured slots it shows (a pin map larger than the configuration).
+                    self.stats.bad_payloads += 1
+                    self.stats.refused_slots += 1
+                    log.warning("event=bad_payload topic=%s reason='slot(s) %s not configured "
+                                "for this kiosk'", item.topic, _ranges(stray))
+                    if not isinstance(message, m.SlotSnapshot):
+                        continue
+                    message = message.model_copy(update={"slots": [
+                        v for v in message.slots if v.slot in configured]})
                 if isinstance(message, m.EventBase):
                     events.append((kiosk, message, item.payload))
                 elif isinstance(message, m.KioskStatus):
@@ -165,15 +239,17 @@ class IngestWorker:
 
     def _after_commit(self, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]],
                       result: BatchResult, committed: float) -> None:
-        at = self.clock.now()
-        for (site, kiosk), seqs in result.acks.items():
-            # Acks go out only now that the batch is durable.
-            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at), site, kiosk)
         st = self.stats
         st.applied += result.applied
         st.duplicates += result.duplicates
         st.gaps += result.gaps
+        st.implausible_times += result.implausible_times
         st.batches += 1
+        # Counters first, then the acks: whoever waits on an ack sees the batch counted.
+        at = self.clock.now()
+        for (site, kiosk), seqs in result.acks.items():
+            # Acks go out only now that the batch is durable.
+            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at), site, kiosk)
         if self.keep_latencies:
             mono = time.monotonic()
             st.server_latencies.extend(mono - item.received for item, _, msg in decoded
@@ -189,3 +265,14 @@ class IngestWorker:
                     listener(messages)
                 except Exception:  # a dashboard bug must never stop ingest
                     log.exception("event=listener_failed listener=%r", listener)
+
+
+def _ranges(numbers: set[int]) -> str:
+    """``{3, 4, 5, 9}`` -> ``"3-5,9"`` (a log line stays short for a 999-slot snapshot)."""
+    out: list[str] = []
+    for n in sorted(numbers):
+        if out and out[-1].split("-")[-1] == str(n - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ",".join(out)

@@ -13,9 +13,11 @@ from server.models.records import (
     PupilException,
 )
 from server.models.school import Kiosk, Site, Slot
+from server.models.security import CredentialGuard, WebSession
 
 __all__ = [
     "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
-    "Confiscation", "Deposit", "EarlyRelease", "EligibilityAgreement", "Event", "Kiosk",
-    "Pupil", "PupilException", "Site", "Slot", "Staff", "Term", "UTCDateTime",
+    "Confiscation", "CredentialGuard", "Deposit", "EarlyRelease", "EligibilityAgreement",
+    "Event", "Kiosk",
+    "Pupil", "PupilException", "Site", "Slot", "Staff", "Term", "UTCDateTime", "WebSession",
 ]

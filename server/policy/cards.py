@@ -108,4 +108,5 @@ def staff_entries(session: Session, site: Site) -> list[StaffEntry]:
         Staff.active.is_(True), Staff.card_hash.is_not(None), Staff.pin_hash.is_not(None),
         (Staff.site_id.is_(None)) | (Staff.site_id == site.id)).order_by(Staff.card_hash))
     return [StaffEntry(card=s.card_hash, staff_ref=s.username, pin_hash=s.pin_hash)
-            for s in rows if s.card_hash and s.pin_hash]
+            # A PIN hashed before scrypt (4 digits, PBKDF2) is not sent: it must be set again.
+            for s in rows if s.card_hash and s.pin_hash and s.pin_hash.startswith("scrypt$")]

@@ -20,6 +20,7 @@ from server.services.exceptions import ExceptionServices
 from server.services.queries import Queries
 from server.services.releases import ReleaseServices
 from server.services.reports import Reports
+from server.services.signin import SignInServices
 from server.store import Store
 
 
@@ -38,6 +39,7 @@ class Services:
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)
         self.reports = Reports(self.ctx)
+        self.signin = SignInServices(self.ctx)
 
     @property
     def commands(self) -> CommandCenter:

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from lockers.cardhash import card_hash
 from lockers.wire.topics import check_id
 from server import audit
-from server.errors import NotAllowed, NotFound
+from server.errors import Forbidden, NotAllowed, NotFound
 from server.models import Kiosk, Site, Slot, Staff
-from server.passwords import check_password, hash_password, hash_pin
+from server.passwords import check_password, check_pin_rule, hash_password, hash_pin
 from server.services.context import ADMIN, ServiceContext
+from server.services.signin import revoke_sessions
 
 ROLES = ("office", "leadership", "admin")
 SETTINGS = {"name": str, "timezone": str, "assignment_mode": str,
@@ -109,7 +110,8 @@ class AdminServices:
             if act.session.scalar(select(Staff).where(Staff.username == username)):
                 raise NotAllowed(f"username {username!r} is taken")
             row = Staff(username=username, display_name=display_name, role=role,
-                        password_hash=hash_password(password), site_id=site_id,
+                        password_hash=hash_password(password, username, display_name),
+                        site_id=site_id,
                         created_at=self.ctx.clock.now())
             act.session.add(row)
             act.session.flush()
@@ -118,9 +120,8 @@ class AdminServices:
 
     def set_staff_card(self, actor: str, username: str, uid: str, pin: str,
                        site: str | None = None) -> None:
-        """Give a staff member a kiosk staff card and PIN (at least 4 digits)."""
-        if not (pin.isdigit() and len(pin) >= 4):
-            raise NotAllowed("a kiosk PIN needs at least 4 digits")
+        """Give a staff member a kiosk staff card and PIN (at least six digits)."""
+        check_pin_rule(pin)
         with self.ctx.action(actor, "staff.card", roles=ADMIN) as act:
             st = self.ctx.site(act.session, site)
             row = act.session.scalar(select(Staff).where(Staff.username == username))
@@ -138,14 +139,36 @@ class AdminServices:
                 raise NotFound(f"no staff account {username!r}")
             row.active = active
             act.audit("staff", username, reason=reason, detail={"active": active})
+            if not active:  # a disabled account's open sessions end now, not in 8 hours
+                revoke_sessions(act.session, row.id, self.ctx.clock.now(), "disabled")
             act.touch(None)
+
+    def change_password(self, actor: str, username: str, current: str | None,
+                        new: str) -> None:
+        """Set a new password: one's own (``current`` must be right) or, for an admin,
+        anyone's. Every open session of the account ends (sign in again)."""
+        with self.ctx.action(actor, "staff.password", roles=frozenset(ROLES)) as act:
+            row = act.session.scalar(select(Staff).where(Staff.username == username))
+            if row is None:
+                raise NotFound(f"no staff account {username!r}")
+            if actor == username:
+                if current is None or not check_password(row.password_hash, current):
+                    raise NotAllowed("the current password is wrong")
+            elif act.staff.role != "admin":
+                raise Forbidden("only an admin may set another person's password")
+            row.password_hash = hash_password(new, row.username, row.display_name)
+            revoked = revoke_sessions(act.session, row.id, self.ctx.clock.now(),
+                                      "password_changed")
+            act.audit("staff", username, detail={"sessions_ended": revoked})
 
     def authenticate(self, username: str, password: str) -> StaffView | None:
         """The staff account if ``password`` is right and the account active, else None."""
         with self.ctx.store.read() as s:
             row = s.scalar(select(Staff).where(Staff.username == username))
-            if row is None or not row.active or not check_password(row.password_hash,
-                                                                   password):
+            # Always one argon2 check (a dummy one for an unknown name), so the time taken
+            # does not tell whether the account exists.
+            ok = check_password(row.password_hash if row else None, password)
+            if row is None or not row.active or not ok:
                 return None
             return StaffView(row.id, row.username, row.display_name, row.role, row.active)
 
@@ -154,7 +177,8 @@ class AdminServices:
             if s.scalar(select(Staff).limit(1)) is not None:
                 raise NotAllowed("staff accounts exist already; sign in as an admin instead")
             row = Staff(username=username, display_name=display_name, role="admin",
-                        password_hash=hash_password(password), created_at=self.ctx.clock.now())
+                        password_hash=hash_password(password, username, display_name),
+                        created_at=self.ctx.clock.now())
             s.add(row)
             s.flush()
             audit.append(s, self.ctx.clock.now(), [audit.Entry(

@@ -46,8 +46,17 @@ class CardOut(BaseModel):
 
 def signed_in_staff(request: Request,
                     creds: Annotated[HTTPBasicCredentials, Depends(_basic)]) -> StaffView:
-    """The staff member named by the request's credentials (401 if wrong)."""
-    who = request.app.state.services.admin.authenticate(creds.username, creds.password)
+    """The staff member named by the request's credentials (401 if wrong, 429 once this
+    name or address has had too many wrong attempts: the same guard as the sign-in form)."""
+    from server.services.signin import Locked
+    from server.web.auth import client_address
+
+    try:
+        who = request.app.state.services.signin.verify(
+            creds.username, creds.password, client_address(request), "api")
+    except Locked as exc:
+        raise HTTPException(429, str(exc),
+                            headers={"Retry-After": str(exc.retry_after_s)}) from None
     if who is None:
         raise HTTPException(401, "wrong username or password",
                             headers={"WWW-Authenticate": "Basic"})
@@ -58,12 +67,17 @@ Staff = Annotated[StaffView, Depends(signed_in_staff)]
 
 
 def create_app(services: Services, health: Callable[[], dict[str, Any]] | None = None,
-               session_key: str | None = None) -> FastAPI:
-    """The app, bound to one :class:`Services`; ``health`` adds fields to /healthz."""
+               session_key: str | None = None, behind_tls: bool = False,
+               max_request_bytes: int = 2_000_000) -> FastAPI:
+    """The app, bound to one :class:`Services`; ``health`` adds fields to /healthz.
+    ``behind_tls`` (server.toml ``[web] behind_tls``) marks the session cookie Secure and
+    sends HSTS; bodies over ``max_request_bytes`` are refused before they are parsed."""
     import secrets
 
     from starlette.middleware.sessions import SessionMiddleware
 
+    from server.web.headers import SecurityHeaders
+    from server.web.limits import BodyLimit
     from server.web.live import Broadcaster
     from server.web.pages import add_pages
 
@@ -75,7 +89,10 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
     # Sessions expire after 8 hours (and with the browser); the key is made per start unless
     # the config gives one, so a restart signs everyone out rather than sharing a secret.
     app.add_middleware(SessionMiddleware, secret_key=session_key or secrets.token_hex(32),
-                       max_age=8 * 3600, same_site="strict", session_cookie="lockers")
+                       max_age=8 * 3600, same_site="strict", session_cookie="lockers",
+                       https_only=behind_tls)
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
+    app.add_middleware(SecurityHeaders, behind_tls=behind_tls)
     add_pages(app, app.state.broadcaster)
 
     @app.exception_handler(NotFound)
@@ -92,11 +109,15 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        """Liveness: the database answers (and whatever the runtime adds)."""
+    def healthz() -> JSONResponse:
+        """Liveness: the database answers and ingest is alive and keeping up (503 if not, so
+        a monitor or systemd watchdog sees a stuck server), with the runtime's figures."""
         with services.store.read() as s:
             s.execute(text("SELECT 1"))
-        return {"status": "ok", **(health() if health else {})}
+        extra = health() if health else {}
+        ok = bool(extra.pop("healthy", True))
+        return JSONResponse({"status": "ok" if ok else "unhealthy", **extra},
+                            status_code=200 if ok else 503)
 
     @app.get("/api/pupils/{pupil_ref}/cards", response_model=list[CardOut])
     def list_cards(pupil_ref: str, who: Staff) -> Any:

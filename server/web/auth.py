@@ -1,13 +1,11 @@
-"""Browser sign-in: signed session cookies that expire, a CSRF token on every form, and
-failed sign-ins slowed down and logged."""
+"""Browser sign-in: server-side sessions named by a signed cookie (ended by sign-out, a
+password change or a disabled account), and a CSRF token on every form. Wrong passwords are
+counted and locked out by :mod:`server.services.signin`, shared with the HTTP Basic API."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-import time
-from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -16,7 +14,6 @@ from server.services.admin import StaffView
 
 log = logging.getLogger("lockers.server.web")
 ROLES = {"office": 1, "leadership": 2, "admin": 3}
-SESSION_S = 8 * 3600
 
 
 class NeedsSignIn(Exception):
@@ -37,44 +34,35 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise HTTPException(403, "the form has expired: reload the page and try again")
 
 
-class Throttle:
-    """Failed sign-ins per user name: each one more waits longer (up to 8 s)."""
-
-    def __init__(self) -> None:
-        self.failures: dict[str, int] = defaultdict(int)
-
-    async def before(self, username: str) -> None:
-        """Wait before checking a password for a user with recent failures."""
-        n = self.failures.get(username.lower(), 0)
-        if n >= 3:
-            await asyncio.sleep(min(2 ** (n - 3), 8))
-
-    def failed(self, username: str, ip: str) -> None:
-        """Record and log a failure."""
-        self.failures[username.lower()] += 1
-        log.warning("event=signin_failed user=%s ip=%s failures=%s", username, ip,
-                    self.failures[username.lower()])
-
-    def succeeded(self, username: str) -> None:
-        """Forget earlier failures."""
-        self.failures.pop(username.lower(), None)
+def client_address(request: Request) -> str:
+    """The address a request came from (the guard counts wrong attempts per address)."""
+    return request.client.host if request.client else "unknown"
 
 
 def sign_in(request: Request, who: StaffView) -> None:
-    """Start a session for ``who``."""
+    """Start a server-side session for ``who``: the cookie holds only its random token (and
+    the name and role to show on pages; what a request may do is read from the database)."""
+    token = request.app.state.services.signin.start_session(who.id)
     request.session.clear()
-    request.session.update({"user": who.username, "name": who.display_name,
-                            "role": who.role, "since": time.time(),
+    request.session.update({"sid": token, "name": who.display_name, "role": who.role,
                             "csrf": secrets.token_urlsafe(24)})
 
 
+def sign_out(request: Request) -> None:
+    """End this browser's session on the server, so a copy of the cookie is worthless."""
+    request.app.state.services.signin.end_session(request.session.get("sid"))
+    request.session.clear()
+
+
 def current(request: Request) -> dict[str, Any]:
-    """The signed-in staff member, or :class:`NeedsSignIn`."""
-    user = request.session.get("user")
-    if not user or time.time() - float(request.session.get("since", 0)) > SESSION_S:
+    """The signed-in staff member, or :class:`NeedsSignIn` when the session has ended
+    (signed out, password changed, account disabled) or expired."""
+    view = request.app.state.services.signin.session(request.session.get("sid"))
+    if view is None:
         request.session.clear()
         raise NeedsSignIn()
-    return dict(request.session)
+    return {"user": view.username, "name": view.display_name, "role": view.role,
+            "csrf": request.session.get("csrf")}
 
 
 def role_at_least(role: str) -> Any:

@@ -11,16 +11,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from server.errors import NotFound
+from server.errors import NotAllowed, NotFound
+from server.services.signin import Locked
 from server.web.auth import (
     Leadership,
     NeedsSignIn,
     Office,
-    Throttle,
     check_csrf,
+    client_address,
     csrf_token,
     current,
     sign_in,
+    sign_out,
 )
 from server.web.live import Broadcaster
 
@@ -40,7 +42,6 @@ STATES = {
 def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     """Mount the pages on ``app`` (whose ``state.services`` is set)."""
     services = app.state.services
-    throttle = Throttle()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(NeedsSignIn)
@@ -82,20 +83,38 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     async def signin(request: Request, username: str = Form(...), password: str = Form(...),
                      csrf: str = Form("")) -> Response:
         check_csrf(request, csrf)
-        await throttle.before(username)
-        who = await asyncio.to_thread(services.admin.authenticate, username, password)
+        try:  # argon2 and the database off the event loop
+            who = await asyncio.to_thread(services.signin.verify, username, password,
+                                          client_address(request), "web")
+        except Locked as exc:
+            return page(request, "signin.html", error=str(exc).capitalize() + ".",
+                        status_code=429)
         if who is None:
-            throttle.failed(username, request.client.host if request.client else "?")
             return page(request, "signin.html", error="Wrong user name or password.")
-        throttle.succeeded(username)
-        sign_in(request, who)
+        await asyncio.to_thread(sign_in, request, who)
         return RedirectResponse("/dashboard" if who.role != "office" else "/console",
                                 status_code=303)
 
     @app.post("/signout", include_in_schema=False)
     def signout(request: Request, csrf: str = Form("")) -> Response:
         check_csrf(request, csrf)
-        request.session.clear()
+        sign_out(request)
+        return RedirectResponse("/signin", status_code=303)
+
+    @app.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
+    def password_form(request: Request, who: Office) -> HTMLResponse:
+        return page(request, "password.html", error=None)
+
+    @app.post("/account/password", response_class=HTMLResponse, include_in_schema=False)
+    def change_password(request: Request, who: Office, current: str = Form(...),
+                        new: str = Form(...), csrf: str = Form("")) -> Response:
+        check_csrf(request, csrf)
+        try:
+            services.admin.change_password(who["user"], who["user"], current, new)
+        except NotAllowed as exc:
+            return page(request, "password.html", error=str(exc).capitalize() + ".",
+                        status_code=400)
+        request.session.clear()  # every session of this account has ended, this one too
         return RedirectResponse("/signin", status_code=303)
 
     @app.get("/", include_in_schema=False)
@@ -119,12 +138,21 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     async def events(request: Request, who: Leadership) -> StreamingResponse:
         client = broadcaster.subscribe()
 
+        sid = request.session.get("sid")
+
         async def stream() -> Any:
+            checked = asyncio.get_running_loop().time()
             try:
                 yield "retry: 2000\n\n"  # reconnect quickly after a server restart
                 while not await request.is_disconnected():
+                    if asyncio.get_running_loop().time() - checked > 5:
+                        # An open stream ends within seconds of a sign-out, a password
+                        # change or a disabled account, like every other request.
+                        checked = asyncio.get_running_loop().time()
+                        if await asyncio.to_thread(services.signin.session, sid) is None:
+                            return
                     try:
-                        data = await asyncio.wait_for(client[1].get(), timeout=15)
+                        data = await asyncio.wait_for(client[1].get(), timeout=5)
                         yield f"data: {data}\n\n"
                     except TimeoutError:
                         yield ": keep-alive\n\n"

@@ -1,0 +1,178 @@
+"""The audit chain's head, anchored outside the database (docs/adr/0005-audit-anchor.md).
+
+After commits, the server appends a signed checkpoint of the chain's head to a file outside
+the database: one JSON line ``{"id", "hash", "at", "mac"}`` where ``mac`` is an HMAC-SHA256
+under a key kept in a file beside server.toml (never in the database). Each checkpoint is
+also logged (``event=audit_checkpoint``), so the system journal is a second witness.
+
+``verify`` then holds the database to every checkpoint: a row a checkpoint names must still
+be there with the same hash. Deleting the newest rows (and the head row), deleting every row,
+restoring an older copy, or rewriting the chain from some row onwards all break that, and
+editing the checkpoint file breaks its MACs. What the anchor cannot see is what happened
+after its last checkpoint: checkpoints follow commits within about a second.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.audit import Problem
+from server.models import AuditEntry, AuditHead
+
+log = logging.getLogger("lockers.server.audit")
+
+KEY_NAME, LOG_NAME = "audit-anchor.key", "audit-anchor.jsonl"
+
+
+class AuditAnchor:
+    """Signs checkpoints of the audit head into ``log_path`` with the key in ``key_path``."""
+
+    def __init__(self, key_path: Path, log_path: Path, min_interval_s: float = 1.0) -> None:
+        self.key_path, self.log_path = Path(key_path), Path(log_path)
+        self.min_interval_s = min_interval_s
+        self._lock = threading.Lock()
+        self._last_id = -1
+        self._last_write = 0.0
+        self._pending: Any = None  # the store whose head moved since the last checkpoint
+        atexit.register(self.flush)  # a CLI command's last write is anchored too
+
+    def start(self) -> None:
+        """Flush pending checkpoints every ``min_interval_s`` from a background thread (the
+        running server), so a quiet moment after a busy one is anchored too."""
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            while not self._stop.wait(self.min_interval_s):
+                self.flush()
+
+        threading.Thread(target=loop, name="audit-anchor", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the thread and write the last checkpoint."""
+        if hasattr(self, "_stop"):
+            self._stop.set()
+        self.flush()
+        atexit.unregister(self.flush)
+
+    def key(self, create: bool = True) -> bytes | None:
+        """The HMAC key (made on first use, readable only by the server's user)."""
+        if not self.key_path.exists():
+            if not create:
+                return None
+            self.key_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return bytes.fromhex(self.key_path.read_text().strip())
+
+    def mac(self, key: bytes, last_id: int, last_hash: str, at: str) -> str:
+        """The signature of one checkpoint."""
+        return hmac.new(key, f"{last_id}:{last_hash}:{at}".encode(), hashlib.sha256).hexdigest()
+
+    def committed(self, store: Any) -> None:
+        """Called after a write commits: checkpoint now, or within ``min_interval_s``."""
+        self._pending = store
+        if time.monotonic() - self._last_write >= self.min_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write a checkpoint if the head moved since the last one."""
+        store, self._pending = self._pending, None
+        if store is None:
+            return
+        try:
+            with store.read() as s:
+                head = s.get(AuditHead, 1)
+                if head is not None:
+                    self.checkpoint(head.last_id, head.last_hash)
+        except Exception:  # the anchor must never fail a commit that already happened
+            log.exception("event=audit_checkpoint_failed")
+
+    def checkpoint(self, last_id: int, last_hash: str) -> None:
+        """Append one signed checkpoint (fsynced) unless this head is already anchored."""
+        with self._lock:
+            if last_id <= self._last_id:
+                return
+            key = self.key()
+            assert key is not None
+            at = datetime.now(UTC).isoformat(timespec="seconds")
+            line = json.dumps({"id": last_id, "hash": last_hash, "at": at,
+                               "mac": self.mac(key, last_id, last_hash, at)})
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, (line + "\n").encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._last_id, self._last_write = last_id, time.monotonic()
+        log.info("event=audit_checkpoint id=%s hash=%s", last_id, last_hash)
+
+    def verify(self, session: Session) -> list[Problem]:
+        """Hold the database to every checkpoint; return what does not match."""
+        key = self.key(create=False)
+        if key is None or not self.log_path.exists():
+            return [Problem(0, f"no audit anchor ({self.key_path if key is None else self.log_path}"
+                               " is missing): the head of the chain cannot be checked")]
+        problems: list[Problem] = []
+        named: dict[int, str] = {}
+        for n, text in enumerate(self.log_path.read_text().splitlines(), 1):
+            try:
+                cp = json.loads(text)
+                good = hmac.compare_digest(cp["mac"], self.mac(key, int(cp["id"]),
+                                                               cp["hash"], cp["at"]))
+            except (ValueError, KeyError, TypeError):
+                good = False
+            if not good:
+                problems.append(Problem(0, f"anchor line {n} is not signed by this server's "
+                                           "key (the checkpoint file was edited)"))
+                continue
+            named[int(cp["id"])] = cp["hash"]
+        ids = sorted(named)
+        stored: dict[int, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            stored.update({row_id: row_hash for row_id, row_hash in session.execute(
+                select(AuditEntry.id, AuditEntry.row_hash).where(AuditEntry.id.in_(chunk)))})
+        for row_id in ids:
+            if row_id == 0:
+                continue
+            if row_id not in stored:
+                problems.append(Problem(row_id, "the anchor saw this row but it is gone (rows "
+                                                "deleted, or the database rolled back)"))
+            elif stored[row_id] != named[row_id]:
+                problems.append(Problem(row_id, "this row's hash differs from the anchored "
+                                                "one (the chain was rewritten)"))
+        head = session.get(AuditHead, 1)
+        if ids and (head is None or head.last_id < ids[-1]):
+            problems.append(Problem(ids[-1], "the head is behind the anchor's last "
+                                             f"checkpoint (row {ids[-1]})"))
+        return problems
+
+
+def anchor_for(config: Any) -> AuditAnchor:
+    """The anchor of a server configuration (files beside server.toml unless set)."""
+    from sqlalchemy.engine import make_url
+
+    folder = Path(config.config_dir) if getattr(config, "config_dir", None) else None
+    if folder is None:
+        url = make_url(config.database_url)
+        folder = Path(url.database).parent if url.get_backend_name() == "sqlite" and \
+            url.database else Path("var/server")
+    key = Path(config.audit_key_file) if config.audit_key_file else folder / KEY_NAME
+    log_file = Path(config.audit_anchor_file) if config.audit_anchor_file else folder / LOG_NAME
+    return AuditAnchor(key, log_file)
