@@ -158,7 +158,8 @@ class IngestWorker:
         if self.replica is not None:
             for known in registered:
                 self.replica.changed(known.site_id)
-            for kiosk_id in resend:
+            for kiosk_id in resend + sorted(result.state_lost):
+                # A kiosk that lost its state gets its custody picture at once.
                 self.replica.resend_snapshot(kiosk_id)
             for site_id in result.policy_sites:
                 self.replica.changed(site_id)
@@ -166,9 +167,10 @@ class IngestWorker:
     def _after_commit(self, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]],
                       result: BatchResult, committed: float) -> None:
         at = self.clock.now()
-        for (site, kiosk), seqs in result.acks.items():
-            # Acks go out only now that the batch is durable.
-            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at), site, kiosk)
+        for (site, kiosk, epoch), seqs in result.acks.items():
+            # Acks go out only now that the batch is durable, echoing the events' epoch.
+            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at, epoch=epoch),
+                         site, kiosk)
         st = self.stats
         st.applied += result.applied
         st.duplicates += result.duplicates
