@@ -16,6 +16,7 @@ from server.services.calendar import CalendarServices
 from server.services.cards import CardServices
 from server.services.confiscations import ConfiscationServices
 from server.services.context import ServiceContext
+from server.services.custody import CustodyServices
 from server.services.exceptions import ExceptionServices
 from server.services.queries import Queries
 from server.services.releases import ReleaseServices
@@ -33,7 +34,8 @@ class Services:
         self.admin = AdminServices(self.ctx)
         self.calendar = CalendarServices(self.ctx)
         self.cards = CardServices(self.ctx)
-        self.confiscations = ConfiscationServices(self.ctx)
+        self.custody = CustodyServices(self.ctx)
+        self.confiscations = ConfiscationServices(self.ctx, self.custody)
         self.exceptions = ExceptionServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)

@@ -17,7 +17,7 @@ from server.models import Kiosk, Site, Slot, Staff
 from server.passwords import check_password, hash_password, hash_pin
 from server.services.context import ADMIN, ServiceContext
 
-ROLES = ("office", "leadership", "admin")
+ROLES = ("office", "dsl", "leadership", "admin")  # dsl: the designated safeguarding lead
 SETTINGS = {"name": str, "timezone": str, "assignment_mode": str,
             "breaches_before_parent_collection": int, "retention_days": int,
             "release_opens": time, "release_closes": time, "late_after": (time, type(None)),
