@@ -21,6 +21,7 @@ from server.services.exceptions import ExceptionServices
 from server.services.queries import Queries
 from server.services.releases import ReleaseServices
 from server.services.reports import Reports
+from server.services.timeline import Timelines
 from server.store import Store
 
 
@@ -36,6 +37,7 @@ class Services:
         self.cards = CardServices(self.ctx)
         self.custody = CustodyServices(self.ctx)
         self.confiscations = ConfiscationServices(self.ctx, self.custody)
+        self.timelines = Timelines(self.ctx)
         self.exceptions = ExceptionServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)

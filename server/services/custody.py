@@ -25,7 +25,7 @@ from server.models.records import (
     HANDED_TO_POLICE,
     RELEASED_TO_PUPIL,
 )
-from server.policy.calendar import local_today
+from server.policy.calendar import local_now, local_today
 from server.services.context import OFFICE, Action, ServiceContext
 
 # The DSL and leadership hand devices to the DSL or the police; the office does not.
@@ -55,6 +55,7 @@ class CustodyView:
     check_needed: str | None
     overnight: timedelta | None
     actions: tuple[str, ...]
+    came_in_local: str = ""  # "Mon 23 Nov 08:41" at the site
     command_id: str | None = None  # the door this view's last action opened
 
     @property
@@ -265,7 +266,9 @@ class CustodyServices:
                            kiosk.code if kiosk else None,
                            (kiosk.name or kiosk.code) if kiosk else None, rec.slot, rec.place,
                            rec.came_in_at, rules.held(rec), mode, rec.confiscation_id,
-                           rec.check_needed, overnight(s, site, rec, now), actions, command_id)
+                           rec.check_needed, overnight(s, site, rec, now), actions,
+                           local_now(site, rec.came_in_at).strftime("%a %d %b %H:%M"),
+                           command_id)
 
 
 __all__ = ["OFFICE", "SAFEGUARDING", "CustodyServices", "CustodyView"]
