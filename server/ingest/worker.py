@@ -22,7 +22,7 @@ from lockers.wire import messages as m
 from lockers.wire import topics as t
 from lockers.wire.codec import decode_topic
 from lockers.wire.errors import WireError
-from server.commands import CommandCenter
+from server.commands import SUCCESS, CommandCenter
 from server.ingest.events import BatchResult, apply_events
 from server.ingest.kiosk_state import record_status
 from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite
@@ -148,6 +148,10 @@ class IngestWorker:
                     cid = self.commands.apply_ack(s, kiosk, message, now)
                     if cid:
                         wake.append(cid)
+                        if message.outcome not in SUCCESS:
+                            # A refused hand-back puts the device's record back in its slot:
+                            # the kiosk's custody picture changes again.
+                            result.policy_sites.add(kiosk.site_id)
             if events:
                 apply_events(s, now, events, result)
         committed = time.time()

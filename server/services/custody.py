@@ -16,6 +16,7 @@ from lockers.wire import messages as m
 from server import audit
 from server.custody import records as cr
 from server.custody import states as st
+from server.custody.compare import Difference, compare_with_kiosk
 from server.custody.held import PARENT_ONLY, HeldRules, overnight
 from server.errors import NotAllowed, NotFound
 from server.models import Confiscation, CustodyRecord, Kiosk, Pupil, Site
@@ -193,6 +194,13 @@ class CustodyServices:
                 CustodyRecord.site_id == st_.id, CustodyRecord.state.in_(st.OPEN))
                 .order_by(CustodyRecord.came_in_at)).all()
             return [v for v in (self._view(s, r) for r in rows) if v.overnight is not None]
+
+    def compare_with_kiosk(self, site: str, kiosk: str,
+                           snapshot: m.SlotSnapshot | list[m.SlotView]) -> list[Difference]:
+        """Where the server's custody picture of ``kiosk`` and the kiosk's own slots
+        disagree, record by record (empty: they agree). The simulator's report calls this."""
+        with self.ctx.store.read() as s:
+            return compare_with_kiosk(s, site, kiosk, snapshot, self.ctx.clock.now())
 
     # --- helpers ------------------------------------------------------------------------
 
