@@ -61,12 +61,10 @@ class CustodyView:
 
     @property
     def where(self) -> str:
-        """Where the device is, in words."""
-        if self.state in st.IN_A_SLOT:
+        """Where the device is (or, once handed back, was last kept), in words."""
+        if self.kiosk is not None and self.slot is not None:
             return f"{self.kiosk_name or self.kiosk}, locker {self.slot}"
-        if self.state in (st.IN_OFFICE, st.HELD_IN_OFFICE):
-            return self.place or "the office"
-        return self.state.replace("_", " ")
+        return self.place or "the office"
 
 
 class CustodyServices:
