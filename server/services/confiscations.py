@@ -57,7 +57,9 @@ class ConfiscationServices:
         ``custody_id``: a device the school already holds for this pupil (in a slot: it is
         held there; handed in at the office: held there). ``kiosk``/``slot``: the same, named
         by where it is (refused unless this pupil's device is in that slot now). Neither: a
-        device taken from the pupil, held in the office at ``place``. Release is to the pupil
+        device taken from the pupil, held in the office at ``place``; with no ``place`` either
+        (and not a ``second_device``), the pupil's one device in a slot if they have exactly
+        one there, else a device taken from the pupil. Release is to the pupil
         at end of day, unless the misuse is ``serious`` or this is the pupil's Nth breach
         this term (N: the site's setting): then parent only.
         """
@@ -68,6 +70,8 @@ class ConfiscationServices:
             assert st_ is not None
             now = self.ctx.clock.now()
             rec = self._held_record(act, st_, pupil.reference, custody_id, kiosk, slot)
+            if rec is None and place is None and not second_device:
+                rec = self._only_device_in_a_slot(act, st_, pupil.reference)
             conf, breaches = new_confiscation(s, st_, pupil.id, act.staff.id, reason, now,
                                               serious=serious, second_device=second_device)
             mover = self.custody.mover(act)
@@ -147,6 +151,17 @@ class ConfiscationServices:
                                  ": choose among the pupil's devices")
             return rec
         return None
+
+    @staticmethod
+    def _only_device_in_a_slot(act: Action, site: Site, pupil_ref: str
+                               ) -> CustodyRecord | None:
+        # Named neither by record nor by place, "confiscate the pupil's phone" means the one
+        # device they have in a locker now, if there is exactly one (read from custody at
+        # this moment, never from an earlier page); otherwise one taken from the pupil.
+        rows = act.session.scalars(select(CustodyRecord).where(
+            CustodyRecord.site_id == site.id, CustodyRecord.pupil_ref == pupil_ref,
+            CustodyRecord.state == cs.IN_SLOT).with_for_update()).all()
+        return rows[0] if len(rows) == 1 else None
 
     def _custody_id(self, confiscation_id: int) -> str:
         with self.ctx.store.read() as s:

@@ -99,6 +99,22 @@ def add_office(app: FastAPI, page: Any) -> None:
         return after_door(request, view.command_id, "/console/held",
                           f"The device was not in a locker: hand it over from {view.where}.")
 
+    @app.post("/console/held/{conf_id}/collect", include_in_schema=False)
+    def collect_confiscated(request: Request, conf_id: int, who: Office,
+                            collector: str = Form(""), relationship: str = Form(""),
+                            identity_check: str = Form(""), csrf: str = Form("")) -> Response:
+        # The same parent collection named by the confiscation (one confiscation, one custody
+        # record): the held page's form for confiscated devices, and the demo script's.
+        check_csrf(request, csrf)
+        try:
+            view = services.confiscations.record_parent_collection(
+                who["user"], conf_id, collector, relationship, identity_check)
+        except ServerError as exc:
+            return failed(request, exc, "/console/held")
+        return after_door(request, view.command_id, "/console/held",
+                          "The device was not in a locker: hand it over from "
+                          f"{view.place or 'the office'}.")
+
     @app.post("/console/custody/{custody_id}/checked", include_in_schema=False)
     def checked(request: Request, custody_id: str, who: Office, note: str = Form(""),
                 csrf: str = Form("")) -> Response:
