@@ -260,3 +260,40 @@ def test_the_servers_picture_is_compared_with_a_kiosks_slots_record_by_record(
     found = rt.services.custody.compare_with_kiosk("north", "k1", disagree)
     assert [(d.slot, d.problem) for d in found] == [
         (1, "missing_at_kiosk"), (2, "held"), (3, "unknown_to_server")]
+
+
+def test_an_end_of_day_confiscation_is_collected_by_the_pupil_at_the_window(
+        env: tuple[Any, CustodyKiosk]) -> None:
+    rt, kiosk = env
+    phone = kiosk.deposit("A001", 4)
+    conf = rt.services.confiscations.confiscate("office1", "A001", "phone out",
+                                                custody_id=phone)
+    assert conf.release_mode == "pupil_end_of_day"
+    kiosk.wait_picture(lambda p: [(c.slot, c.held) for c in p] == [(4, True)], "held")
+    rt.clock.set(MORNING.replace(hour=15, minute=10))  # the window opens
+    rt.replica.publish_now()
+    kiosk.wait_picture(lambda p: [(c.slot, c.held) for c in p] == [(4, False)],
+                       "no longer held in the window")
+    kiosk.collect(4, phone, via="pupil", pupil_ref="A001",
+                  at=MORNING.replace(hour=15, minute=12))
+    assert _record(rt, phone).state == "returned_to_pupil"
+    assert rt.services.confiscations.get(conf.id).state == "released_to_pupil"
+
+
+def test_a_pupil_at_the_wrong_kiosk_is_told_where_their_phone_is(
+        env: tuple[Any, CustodyKiosk]) -> None:
+    from server.models import Kiosk, Site
+    from server.policy.cards import card_entries
+
+    rt, kiosk = env
+    kiosk.deposit("A002", 12)
+    with rt.store.read() as s:
+        site = s.scalar(select(Site))
+        k2 = s.scalar(select(Kiosk).where(Kiosk.code == "k2"))
+        at_k2 = {c.pupil_ref: c for c in card_entries(s, site, k2.id, rt.clock.now())}
+    [where] = at_k2["A002"].elsewhere
+    assert (where.kiosk, where.kiosk_name, where.slot, where.held, where.back) == (
+        "k1", "North entrance", 12, False, "at_window")
+    assert at_k2["A001"].elsewhere == []  # nothing about other pupils' devices
+    here = kiosk.card(rt.cards["A002"])
+    assert here.elsewhere == []  # at its own kiosk the pupil just collects it
