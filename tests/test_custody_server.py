@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lockers.wire import messages as m
 from server.errors import Forbidden, NotAllowed
@@ -297,3 +297,28 @@ def test_a_pupil_at_the_wrong_kiosk_is_told_where_their_phone_is(
     assert at_k2["A001"].elsewhere == []  # nothing about other pupils' devices
     here = kiosk.card(rt.cards["A002"])
     assert here.elsewhere == []  # at its own kiosk the pupil just collects it
+
+
+def test_staff_put_a_device_held_in_the_office_into_a_free_slot_and_it_stays_held(
+        env: tuple[Any, CustodyKiosk]) -> None:
+    rt, kiosk = env
+    conf = rt.services.confiscations.confiscate("office1", "A003", "phone in the corridor",
+                                                place="staff room", serious=True)
+    kiosk.deposit("A003", 9, via="staff_confiscated", staff_ref="office1",
+                  custody_id=conf.custody_id)  # the server's own id: the same record
+    rec = _record(rt, conf.custody_id)
+    assert (rec.state, rec.slot, rec.place) == ("held_in_slot", 9, None)
+    with rt.store.read() as s:
+        assert s.scalar(select(func.count()).select_from(Confiscation)) == 1
+        assert s.scalar(select(func.count()).select_from(CustodyRecord)) == 1
+    kiosk.wait_picture(lambda p: [(c.slot, c.custody_id, c.held) for c in p] == [
+        (9, conf.custody_id, True)], "the office device now held in slot 9")
+
+
+def test_a_staff_remote_unlock_of_an_occupied_slot_names_its_device(
+        env: tuple[Any, CustodyKiosk]) -> None:
+    rt, kiosk = env
+    phone = kiosk.deposit("A001", 2)
+    cid = rt.services.releases.remote_unlock("office1", "k1", 2, "door sticks", site="north")
+    cmd = kiosk.wait_for(lambda k: k.commands and k.commands[-1], what="remote unlock")
+    assert (cmd.id, cmd.custody_id, cmd.expected_pupil_ref) == (cid, phone, "A001")

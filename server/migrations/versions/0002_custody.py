@@ -88,6 +88,67 @@ def upgrade() -> None:
     with op.batch_alter_table('slots', schema=None) as batch_op:
         batch_op.add_column(sa.Column('custody_id', sa.String(length=80), nullable=True))
 
+    _records_for_devices_already_held()
+
+
+MIGRATED = "recorded before custody records existed"
+
+
+def _records_for_devices_already_held() -> None:
+    """Give every device the server already holds its custody record, so an upgrade neither
+    releases a held confiscation nor forgets a phone still in a locker: each held
+    confiscation ("c<id>", held in its slot, or in the office if it named none) and each
+    uncollected deposit not covered by one ("d<id>", in its slot)."""
+    conn = op.get_bind()
+    held_slots: dict[tuple[int, int], str] = {}
+    confs = conn.execute(sa.text(
+        "SELECT c.id, c.site_id, c.pupil_id, p.reference, c.kiosk_id, c.slot, "
+        "c.confiscated_at, c.day, c.reason FROM confiscations c JOIN pupils p "
+        "ON p.id = c.pupil_id WHERE c.state = 'held' ORDER BY c.id")).all()
+    for cid, site, pupil, ref, kiosk, slot, at, day, reason in confs:
+        in_slot = kiosk is not None and slot is not None
+        custody_id = f"c{cid}"
+        _insert(conn, custody_id, site, pupil, ref, "held_in_slot" if in_slot
+                else "held_in_office", kiosk if in_slot else None, slot if in_slot else None,
+                None if in_slot else "office", at, day, cid,
+                "confiscated_into_slot" if in_slot else "confiscate_taken", reason)
+        conn.execute(sa.text("UPDATE confiscations SET custody_id = :c WHERE id = :i"),
+                     {"c": custody_id, "i": cid})
+        if in_slot:
+            held_slots[(kiosk, slot)] = custody_id
+    deps = conn.execute(sa.text(
+        "SELECT id, site_id, pupil_id, pupil_ref, kiosk_id, slot, deposited_at, day "
+        "FROM deposits WHERE collected_at IS NULL ORDER BY id")).all()
+    for did, site, pupil, ref, kiosk, slot, at, day in deps:
+        custody_id = held_slots.get((kiosk, slot))
+        if custody_id is None:
+            custody_id = f"d{did}"
+            _insert(conn, custody_id, site, pupil, ref, "in_slot", kiosk, slot, None, at, day,
+                    None, "deposit_at_kiosk", None)
+            held_slots[(kiosk, slot)] = custody_id
+        conn.execute(sa.text("UPDATE deposits SET custody_id = :c WHERE id = :i"),
+                     {"c": custody_id, "i": did})
+
+
+def _insert(conn: sa.Connection, custody_id: str, site: int, pupil: int | None, ref: str,
+            state: str, kiosk: int | None, slot: int | None, place: str | None, at: object,
+            day: object, confiscation: int | None, move: str, reason: str | None) -> None:
+    conn.execute(sa.text(
+        "INSERT INTO custody_records (custody_id, site_id, pupil_id, pupil_ref, state, "
+        "kiosk_id, slot, place, came_in_at, came_in_day, confiscation_id) VALUES (:cid, :site, "
+        ":pupil, :ref, :state, :kiosk, :slot, :place, :at, :day, :conf)"),
+        {"cid": custody_id, "site": site, "pupil": pupil, "ref": ref, "state": state,
+         "kiosk": kiosk, "slot": slot, "place": place, "at": at, "day": day,
+         "conf": confiscation})
+    record = conn.execute(sa.text("SELECT id FROM custody_records WHERE site_id = :s AND "
+                                  "custody_id = :c"), {"s": site, "c": custody_id}).scalar_one()
+    conn.execute(sa.text(
+        "INSERT INTO custody_moves (record_id, move, to_state, at, actor, reason, kiosk_id, "
+        "slot, place) VALUES (:r, :move, :state, :at, 'system', :reason, :kiosk, :slot, "
+        ":place)"), {"r": record, "move": move, "state": state, "at": at,
+                     "reason": f"{MIGRATED}: {reason}" if reason else MIGRATED,
+                     "kiosk": kiosk, "slot": slot, "place": place})
+
 
 
 def downgrade() -> None:
