@@ -40,7 +40,10 @@ def deposited(session: Session, now: datetime, kiosk: KnownKiosk, ev: m.DepositE
     cid = custody_id_of(kiosk, ev)
     mover = cr.Mover(audit.kiosk_actor(kiosk.site_code, kiosk.code), ev.at, entries=entries)
     result.policy_sites.add(kiosk.site_id)  # the kiosks' custody picture changed
-    existing = cr.by_custody_id(session, kiosk.site_id, cid)
+    # Only a device the server already holds comes in under an id the kiosk did not mint
+    # (staff putting an office-held device into a slot): the morning rush skips the lookup.
+    minted_here = cid.startswith(f"{kiosk.code}.")
+    existing = None if minted_here else cr.by_custody_id(session, kiosk.site_id, cid)
     if existing is not None:
         if existing.state == st.HELD_IN_OFFICE:  # staff put an office-held device in a slot
             cr.move(session, mover, existing, "put_in_slot", kiosk_id=kiosk.id, slot=ev.slot,

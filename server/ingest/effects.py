@@ -41,7 +41,7 @@ def apply_effects(session: Session, now: datetime,
             deposits.append({
                 "site_id": kiosk.site_id, "kiosk_id": kiosk.id, "slot": ev.slot,
                 "pupil_id": pid, "pupil_ref": ev.pupil_ref, "day": local.date(),
-                "deposited_at": ev.at, "custody_id": cid or custody.custody_id_of(kiosk, ev),
+                "deposited_at": ev.at, "custody_id": cid,  # None: nothing went in
                 "late": bool(site.late_after and local.time() > site.late_after)})
         elif isinstance(ev, m.CollectionEvent):
             if deposits:  # a deposit earlier in this batch must exist before its collection
