@@ -322,3 +322,19 @@ def test_a_staff_remote_unlock_of_an_occupied_slot_names_its_device(
     cid = rt.services.releases.remote_unlock("office1", "k1", 2, "door sticks", site="north")
     cmd = kiosk.wait_for(lambda k: k.commands and k.commands[-1], what="remote unlock")
     assert (cmd.id, cmd.custody_id, cmd.expected_pupil_ref) == (cid, phone, "A001")
+
+
+def test_a_kiosk_older_than_custody_is_still_followed_by_slot(
+        env: tuple[Any, CustodyKiosk]) -> None:
+    rt, kiosk = env
+    kiosk.epoch = None  # type: ignore[assignment]  # it names no store and mints no ids
+    kiosk.send(m.DepositEvent, pupil_ref="A001", slot=6)
+    [view] = rt.services.custody.current("A001")
+    assert (view.custody_id, view.slot) == ("k1.legacy.1", 6)
+    kiosk.send(m.SlotStateEvent, slot=6, state=m.SlotState.OCCUPIED,
+               previous=m.SlotState.OPEN_FOR_DEPOSIT, pupil_ref="A001")
+    assert rt.services.custody.compare_with_mirror("north", "k1") == []
+    kiosk.send(m.CollectionEvent, slot=6, via="pupil", pupil_ref="A001")
+    assert rt.services.custody.current("A001") == []
+    assert [d.problem for d in rt.services.custody.compare_with_mirror("north", "k1")] == [
+        "unknown_to_server"]  # the mirror still says occupied until the kiosk says free

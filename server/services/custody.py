@@ -19,7 +19,7 @@ from server.custody import states as st
 from server.custody.compare import Difference, compare_with_kiosk
 from server.custody.held import PARENT_ONLY, HeldRules, overnight
 from server.errors import NotAllowed, NotFound
-from server.models import Confiscation, CustodyRecord, Kiosk, Pupil, Site
+from server.models import Confiscation, CustodyRecord, Kiosk, Pupil, Site, Slot
 from server.models.records import (
     COLLECTED_BY_PARENT,
     HANDED_TO_DSL,
@@ -199,6 +199,16 @@ class CustodyServices:
         disagree, record by record (empty: they agree). The simulator's report calls this."""
         with self.ctx.store.read() as s:
             return compare_with_kiosk(s, site, kiosk, snapshot, self.ctx.clock.now())
+
+    def compare_with_mirror(self, site: str, kiosk: str) -> list[Difference]:
+        """The same check against the server's own mirror of the kiosk's slots (fed by its
+        slot-state events and retained snapshots): do the mirror and custody agree?"""
+        with self.ctx.store.read() as s:
+            k = self.ctx.kiosk(s, self.ctx.site(s, site), kiosk)
+            views = [m.SlotView(slot=r.number, state=m.SlotState(r.state),
+                                pupil_ref=r.pupil_ref, custody_id=r.custody_id)
+                     for r in s.scalars(select(Slot).where(Slot.kiosk_id == k.id))]
+            return compare_with_kiosk(s, site, kiosk, views, self.ctx.clock.now())
 
     # --- helpers ------------------------------------------------------------------------
 
