@@ -15,7 +15,7 @@ from lockers.wire import messages as m
 from server.errors import Forbidden, NotAllowed
 from server.models import Alarm, Confiscation, CustodyMove, CustodyRecord
 from tests.custody_kit import EPOCH_1, EPOCH_2, CustodyKiosk, server_and_custody_kiosk
-from tests.server_kit import MORNING
+from tests.server_kit import MORNING, wait_until
 
 
 @pytest.fixture
@@ -37,6 +37,14 @@ def _alarms(rt: Any, kind: str) -> list[Alarm]:
         for r in rows:
             s.expunge(r)
         return list(rows)
+
+
+def _mirrored(rt: Any, slot: int) -> tuple[str, str | None]:
+    from server.models import Slot
+
+    with rt.store.read() as s:
+        row = s.scalar(select(Slot).where(Slot.number == slot, Slot.kiosk_id == 1))
+        return row.state, row.custody_id
 
 
 def test_a_parent_collecting_a_phone_held_in_the_office_never_opens_another_pupils_locker(
@@ -338,3 +346,38 @@ def test_a_kiosk_older_than_custody_is_still_followed_by_slot(
     assert rt.services.custody.current("A001") == []
     assert [d.problem for d in rt.services.custody.compare_with_mirror("north", "k1")] == [
         "unknown_to_server"]  # the mirror still says occupied until the kiosk says free
+
+
+def test_the_state_lost_alarm_clears_once_the_kiosks_slots_match_custody_again(
+        env: tuple[Any, CustodyKiosk]) -> None:
+    rt, kiosk = env
+    phone = kiosk.deposit("A001", 1)
+    kiosk.lose_state()
+    kiosk.send(m.KioskRestartedEvent, clean_shutdown=False, slots_recovered=0,
+               outbox_pending=0)
+    late = m.TapEvent(kiosk="k1", site="north", seq=2, at=MORNING, epoch=EPOCH_1, reader="r1",
+                      card=rt.cards["A002"], pupil_ref="A002",
+                      outcome=m.TapOutcome.NOTHING_TO_COLLECT)
+    kiosk.publish(late)  # the old store's last event, arriving late: applied, not a restart
+    kiosk.wait_for(lambda k: any(a.epoch == EPOCH_1 and a.seqs == [2] for a in k.acks),
+                   what="the late event acknowledged in its own epoch")
+    assert len(_alarms(rt, "kiosk_state_lost")) == 1
+
+    def snapshot(slots: list[m.SlotView]) -> None:
+        kiosk.publish(m.SlotSnapshot(kiosk="k1", site="north", at=MORNING, slots=slots))
+
+    snapshot([m.SlotView(slot=1, state=m.SlotState.FREE)])  # every slot looks free
+    wait_until(lambda: _mirrored(rt, 1) == ("free", None), what="the free-looking snapshot")
+    assert _alarms(rt, "kiosk_state_lost")[0].cleared_at is None
+    snapshot([m.SlotView(slot=1, state=m.SlotState.OCCUPIED, pupil_ref="A001",
+                         custody_id=phone)])  # rebuilt from the custody picture
+    wait_until(lambda: _alarms(rt, "kiosk_state_lost")[0].cleared_at is not None,
+               what="the state-lost alarm cleared")
+    assert _mirrored(rt, 1) == ("occupied", phone)
+    kiosk.send(m.TapEvent, reader="r1", card=rt.cards["A003"], pupil_ref="A003",
+               outcome=m.TapOutcome.NOTHING_TO_COLLECT)
+    with rt.store.read() as s:
+        from server.models import Kiosk
+
+        k1 = s.scalar(select(Kiosk).where(Kiosk.code == "k1"))
+        assert (k1.epoch, k1.last_seq) == (EPOCH_2, 2)  # the late event moved nothing

@@ -23,6 +23,7 @@ from lockers.wire import topics as t
 from lockers.wire.codec import decode_topic
 from lockers.wire.errors import WireError
 from server.commands import SUCCESS, CommandCenter
+from server.custody.restored import settle_state_lost
 from server.ingest.events import BatchResult, apply_events
 from server.ingest.kiosk_state import record_status
 from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite
@@ -144,6 +145,7 @@ class IngestWorker:
                         resend.append(kiosk.id)
                 elif isinstance(message, m.SlotSnapshot):
                     mirror_snapshot(s, kiosk, message)
+                    settle_state_lost(s, kiosk, message, now)
                 elif isinstance(message, m.CommandAck) and self.commands is not None:
                     cid = self.commands.apply_ack(s, kiosk, message, now)
                     if cid:
