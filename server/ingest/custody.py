@@ -8,7 +8,7 @@ Kiosks older than custody send no ``custody_id``: their deposits get one minted 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ def custody_id_of(kiosk: KnownKiosk, ev: m.DepositEvent) -> str:
 
 
 def deposited(session: Session, now: datetime, kiosk: KnownKiosk, ev: m.DepositEvent,
-              pupil_id: int | None, day: object, entries: list[audit.Entry],
+              pupil_id: int | None, day: date, entries: list[audit.Entry],
               result: BatchResult) -> str | None:
     """Take the deposited device into custody; return its custody id (None: empty slot)."""
     if ev.empty:  # the presence sensor saw nothing go in: no device, no record
@@ -57,19 +57,17 @@ def deposited(session: Session, now: datetime, kiosk: KnownKiosk, ev: m.DepositE
         session.add(Alarm(kiosk_id=kiosk.id, kind="custody_mismatch", slot=ev.slot,
                           raised_at=now, detail=f"slot {ev.slot} held {stale.custody_id} when "
                           f"{cid} was deposited; check the slot"))
-    common = {"site_id": kiosk.site_id, "pupil_id": pupil_id, "pupil_ref": ev.pupil_ref,
-              "day": day, "custody_id": cid, "kiosk_id": kiosk.id, "slot": ev.slot,
-              "detail": {"via": ev.via, "staff_ref": ev.staff_ref, "seq": ev.seq}}
     if ev.via == "staff_confiscated":
+        move, reason = "confiscated_into_slot", f"confiscated by {ev.staff_ref or 'staff'}"
         conf_id = _kiosk_confiscation(session, kiosk, ev, pupil_id, cid)
-        cr.take_in(session, mover, "confiscated_into_slot", confiscation_id=conf_id,
-                   reason=f"confiscated by {ev.staff_ref or 'staff'} at the kiosk",
-                   **common)  # type: ignore[arg-type]
     else:
-        cr.take_in(session, mover, "deposit_at_kiosk", reason={
-            "pupil": "handed in by the pupil", "staff_assisted":
-            f"handed in with {ev.staff_ref or 'staff'}'s help"}.get(ev.via),
-            **common)  # type: ignore[arg-type]
+        move, conf_id = "deposit_at_kiosk", None
+        reason = "handed in by the pupil" if ev.via == "pupil" else \
+            f"handed in with {ev.staff_ref or 'staff'}'s help"
+    cr.take_in(session, mover, move, site_id=kiosk.site_id, pupil_id=pupil_id,
+               pupil_ref=ev.pupil_ref, day=day, custody_id=cid, kiosk_id=kiosk.id,
+               slot=ev.slot, reason=reason, confiscation_id=conf_id,
+               detail={"via": ev.via, "staff_ref": ev.staff_ref, "seq": ev.seq})
     return cid
 
 

@@ -6,7 +6,7 @@ overnight). Every door that opens is named by the record, from where the record 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -263,7 +263,7 @@ class CustodyServices:
         assert site is not None
         return site
 
-    def _today(self, s: Session, pupil: Pupil) -> Any:
+    def _today(self, s: Session, pupil: Pupil) -> date:
         site = s.get(Site, pupil.site_id)
         assert site is not None
         return local_today(site, self.ctx.clock.now())
