@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from lockers.clock import Clock
 from lockers.wire import messages as m
 from server import audit
+from server.custody.doors import door_refused
 from server.errors import NotFound
 from server.ingest.kiosks import KnownKiosk
 from server.models import Command, Kiosk, Site
@@ -61,21 +62,26 @@ class CommandCenter:
 
     def record(self, session: Session, kiosk: Kiosk, kind: m.CommandKind, actor: str,
                reason: str, *, slot: int | None = None, purpose: str | None = None,
-               ttl_s: float = 120.0, mode: str | None = None) -> m.Command:
+               ttl_s: float = 120.0, mode: str | None = None, custody_id: str | None = None,
+               expected_pupil_ref: str | None = None) -> m.Command:
         """Store a command and its audit entry in the caller's transaction; publish it with
-        :meth:`dispatch` after the commit."""
+        :meth:`dispatch` after the commit. A remote unlock for a device names its custody
+        record and pupil: the kiosk opens only if its own record of the slot matches."""
         now = self.clock.now()
         command = m.Command(id=secrets.token_hex(8), kiosk=kiosk.code, kind=kind, actor=actor,
                             reason=reason, issued_at=now,
                             expires_at=now + timedelta(seconds=ttl_s), slot=slot,
-                            purpose=purpose, mode=mode)
+                            purpose=purpose, mode=mode, custody_id=custody_id,
+                            expected_pupil_ref=expected_pupil_ref)
         session.add(Command(id=command.id, kiosk_id=kiosk.id, kind=kind.value, purpose=purpose,
                             slot=slot, actor=actor, reason=reason, issued_at=now,
-                            expires_at=command.expires_at))
+                            expires_at=command.expires_at, custody_id=custody_id,
+                            expected_pupil_ref=expected_pupil_ref))
         audit.append(session, now, [audit.Entry(
             actor=audit.staff_actor(actor), action=f"command.{kind.value}", entity="command",
-            entity_id=command.id, reason=reason,
+            entity_id=command.id, reason=reason, pupil_ref=expected_pupil_ref,
             detail={"kiosk": kiosk.code, "slot": slot, "purpose": purpose,
+                    "custody_id": custody_id,
                     "expires_at": command.expires_at.isoformat()})])
         with self._lock:
             self._waiters[command.id] = threading.Event()
@@ -118,6 +124,10 @@ class CommandCenter:
             actor=audit.kiosk_actor(kiosk.site_code, kiosk.code), action="command.ack",
             entity="command",
             entity_id=ack.command_id, detail=ack.model_dump(mode="json"))])
+        if status != "success":
+            command = session.get(Command, ack.command_id)
+            if command is not None and command.custody_id is not None:
+                door_refused(session, kiosk, command, ack, now)
         return ack.command_id
 
     def acked(self, command_id: str) -> None:

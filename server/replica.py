@@ -25,8 +25,10 @@ from lockers.wire.messages import (
     PolicySnapshot,
     PolicyUpdate,
     ReleaseDay,
+    SlotCustody,
     StaffEntry,
 )
+from server.custody.picture import SitePicture
 from server.models import Kiosk, Site
 from server.policy.calendar import kiosk_days
 from server.policy.cards import card_entries, staff_entries
@@ -46,6 +48,7 @@ class _Published:
     days: list[ReleaseDay]
     cards: dict[str, CardEntry] = field(default_factory=dict)
     staff: dict[str, StaffEntry] = field(default_factory=dict)
+    custody: list[SlotCustody] = field(default_factory=list)
 
 
 class ReplicaPublisher:
@@ -117,16 +120,21 @@ class ReplicaPublisher:
             if site_ids is not None:
                 q = q.where(Kiosk.site_id.in_(site_ids))
             pairs = s.execute(q).all()
+            pictures: dict[int, SitePicture] = {}
             for kiosk, site in pairs:
                 now = self.clock.now()
+                if site.id not in pictures:
+                    pictures[site.id] = SitePicture.of(s, site, now)
+                picture = pictures[site.id]
                 cur = _Published(
                     version=0,
                     settings=KioskSettings(assignment=site.assignment_mode, timezone=site.timezone,
                                            door_open_alarm_s=site.door_open_alarm_s,
                                            late_after=site.late_after),
                     days=kiosk_days(s, site, now),
-                    cards={c.card: c for c in card_entries(s, site, kiosk.id, now)},
-                    staff={e.card: e for e in staff_entries(s, site)})
+                    cards={c.card: c for c in card_entries(s, site, kiosk.id, now, picture)},
+                    staff={e.card: e for e in staff_entries(s, site)},
+                    custody=picture.slots(kiosk.id))
                 sent += self._send(kiosk, site, cur, kiosk.id in force)
         return sent
 
@@ -145,7 +153,8 @@ class ReplicaPublisher:
         self.publish(PolicySnapshot(kiosk=kiosk.code, site=site.code, version=version,
                                     generated_at=now, settings=cur.settings, days=cur.days,
                                     cards=list(cur.cards.values()),
-                                    staff=list(cur.staff.values())), site.code, kiosk.code)
+                                    staff=list(cur.staff.values()), custody=cur.custody),
+                     site.code, kiosk.code)
         self._sent[kiosk.id] = cur
         self.publishes += 1
         log.info("event=replica_published site=%s kiosk=%s version=%s cards=%s delta=%s",
@@ -180,4 +189,6 @@ def _diff(prev: _Published, cur: _Published) -> dict[str, object] | None:
         delta["days"] = cur.days
     if cur.settings != prev.settings:
         delta["settings"] = cur.settings
+    if cur.custody != prev.custody:
+        delta["custody"] = cur.custody  # the whole picture again
     return delta or None

@@ -16,6 +16,8 @@ from server.models import (
     Card,
     Confiscation,
     CredentialGuard,
+    CustodyMove,
+    CustodyRecord,
     Deposit,
     EarlyRelease,
     EligibilityAgreement,
@@ -106,6 +108,9 @@ def export_pupil(store: Store, clock: Clock, reference: str, actor: str = audit.
                 "eligibility_agreements": rows(EligibilityAgreement,
                                                EligibilityAgreement.pupil_id == p.id),
                 "early_releases": rows(EarlyRelease, EarlyRelease.pupil_id == p.id),
+                "custody_records": rows(CustodyRecord, CustodyRecord.pupil_id == p.id),
+                "custody_moves": rows(CustodyMove, CustodyMove.record_id.in_(
+                    select(CustodyRecord.id).where(CustodyRecord.pupil_id == p.id))),
             })
         out["events"] = [_row(e) for e in s.scalars(select(Event).where(
             Event.pupil_ref == reference).order_by(Event.at))]

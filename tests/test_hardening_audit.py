@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from launcher.cli import main as lockers_cli
 from sqlalchemy import delete, select, update
 
+from launcher.cli import main as lockers_cli
 from server import audit
 from server.models import AuditEntry, AuditHead
 from tests.server_kit import database_url

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from launcher.cli import main as lockers_cli
 
+from launcher.cli import main as lockers_cli
 from tests.server_kit import database_url, make_clock, seed
 from tests.test_server_records import ICS
 

@@ -77,7 +77,9 @@ def test_bad_payloads_are_counted_and_change_nothing(env: tuple[Any, FakeKiosk])
     kiosk.publish_raw(t.EVENTS, b"\xff\xfe")
     kiosk.publish_raw(t.STATUS, b'{"v":9}')
     wait_until(lambda: rt.ingest.stats.bad_payloads == 4, what="4 bad payloads counted")
-    kiosk.publish(deposit(kiosk, 1, MORNING, "A002", 1))  # the server is still alive
+    # The server is still alive (a tap: one event, one audit entry, no custody move).
+    kiosk.publish(tap(kiosk, 1, rt.cards["A002"], MORNING, m.TapOutcome.NOTHING_TO_COLLECT,
+                      "A002"))
     kiosk.wait_for(lambda k: 1 in k.acked, what="ack after bad payloads")
     assert _count(rt, Event) == 1
     assert _count(rt, AuditEntry) == audit_before + 1

@@ -301,5 +301,8 @@ def test_office_finds_a_pupil_and_where_their_phone_is(services: Services) -> No
     where = services.queries.where_is_phone("A001")
     assert (where.status, where.kiosk, where.slot) == ("in_locker", "k1", 7)
     assert [h["type"] for h in where.history] == ["deposit"]
+    # A confiscation names a device the school holds: A002's phone went into slot 9 first.
+    dep2 = m.DepositEvent(kiosk="k1", site="north", seq=2, at=MORNING, pupil_ref="A002", slot=9)
+    worker.handle([Inbound(t.topic(t.EVENTS, "north", "k1"), encode(dep2), 0.0)])
     services.confiscations.confiscate("office1", "A002", "phone out", kiosk="k1", slot=9)
     assert services.queries.where_is_phone("A002").status == "held"

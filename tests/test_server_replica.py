@@ -15,7 +15,7 @@ from lockers.wire import messages as m
 from lockers.wire.messages import PupilStatus
 from server.errors import NotAllowed
 from server.models import Confiscation
-from tests.server_kit import MORNING, FakeKiosk, server_and_kiosk, tap
+from tests.server_kit import MORNING, FakeKiosk, deposit, server_and_kiosk, tap
 
 
 @pytest.fixture
@@ -23,6 +23,13 @@ def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:
     with server_and_kiosk(tmp_path, broker_factory) as (rt, kiosk):
         kiosk.wait_for(lambda k: k.snapshots, what="first snapshot")
         yield rt, kiosk
+
+
+def _in_slot(rt: Any, kiosk: FakeKiosk, pupil_ref: str, slot: int, seq: int) -> None:
+    """The pupil's phone goes into ``slot`` at the kiosk (a confiscation names a device the
+    school already holds)."""
+    kiosk.publish(deposit(kiosk, seq, MORNING, pupil_ref, slot))
+    kiosk.wait_for(lambda k: seq in k.acked, what=f"deposit {seq} acknowledged")
 
 
 def _status(kiosk: FakeKiosk, card: str, status: PupilStatus, timeout: float = 2.0) -> Any:
@@ -35,6 +42,8 @@ def test_confiscated_phone_is_held_in_the_kiosk_replica_within_a_second(
     rt, kiosk = env
     card = rt.cards["A001"]
     assert kiosk.card(card).status == PupilStatus.NORMAL
+    _in_slot(rt, kiosk, "A001", 4, 1)
+    _status(kiosk, card, PupilStatus.NORMAL)
     started = time.monotonic()
     rt.services.confiscations.confiscate("office1", "A001", "phone out in maths", kiosk="k1",
                                          slot=4)
@@ -48,6 +57,7 @@ def test_parent_collection_is_recorded_commanded_and_its_ack_tracked(
         env: tuple[Any, FakeKiosk]) -> None:
     rt, kiosk = env
     svc = rt.services
+    _in_slot(rt, kiosk, "A002", 7, 1)
     conf = svc.confiscations.confiscate("office1", "A002", "serious misuse", kiosk="k1", slot=7,
                                         serious=True)
     assert conf.release_mode == "parent_only"
@@ -101,6 +111,7 @@ def test_second_breach_in_a_term_requires_parent_collection(env: tuple[Any, Fake
     first = rt.services.confiscations.confiscate("office1", "A003", "phone in corridor")
     assert first.release_mode == "pupil_end_of_day"
     rt.services.confiscations.release_to_pupil("office1", first.id, "returned at 15:10")
+    _in_slot(rt, kiosk, "A003", 9, 1)
     second = rt.services.confiscations.confiscate("office1", "A003", "second device found",
                                                   second_device=True, kiosk="k1", slot=9)
     assert (second.release_mode, second.breaches_this_term) == ("parent_only", 2)
@@ -111,6 +122,7 @@ def test_second_breach_in_a_term_requires_parent_collection(env: tuple[Any, Fake
 def test_end_of_day_confiscation_stops_being_held_when_the_window_opens(
         env: tuple[Any, FakeKiosk]) -> None:
     rt, kiosk = env
+    _in_slot(rt, kiosk, "A001", 4, 1)
     rt.services.confiscations.confiscate("office1", "A001", "phone out", kiosk="k1", slot=4)
     _status(kiosk, rt.cards["A001"], PupilStatus.HELD)
     rt.clock.set(MORNING.replace(hour=15, minute=9))
@@ -123,6 +135,7 @@ def test_end_of_day_confiscation_stops_being_held_when_the_window_opens(
 
 def test_handover_to_police_is_final(env: tuple[Any, FakeKiosk]) -> None:
     rt, kiosk = env
+    _in_slot(rt, kiosk, "A002", 5, 1)
     conf = rt.services.confiscations.confiscate("office1", "A002", "safeguarding", kiosk="k1",
                                                 slot=5, serious=True)
     done = rt.services.confiscations.hand_over("head", conf.id, "police", "PC 123 collected")

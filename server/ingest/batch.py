@@ -10,10 +10,14 @@ from dataclasses import dataclass, field
 class BatchResult:
     """What a batch did: sequences to acknowledge per kiosk, counts, sites whose policy moved."""
 
-    acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    # (site, kiosk, epoch) -> sequences to acknowledge
+    acks: dict[tuple[str, str, str | None], list[int]] = field(
+        default_factory=lambda: defaultdict(list))
     applied: int = 0
     duplicates: int = 0
     gaps: int = 0
     implausible_times: int = 0  # events kept but flagged for a doubtful clock
     policy_sites: set[int] = field(default_factory=set)
-    last_seqs: dict[int, int] = field(default_factory=dict)  # kiosk id -> new high-water mark
+    # kiosk id -> (store epoch, new high-water mark)
+    last_seqs: dict[int, tuple[str, int]] = field(default_factory=dict)
+    state_lost: set[int] = field(default_factory=set)  # kiosks that restarted their sequence

@@ -12,16 +12,20 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
+from server import audit
 from server.bulk import insert_rows
+from server.ingest import custody
 from server.ingest.batch import BatchResult
 from server.ingest.kiosks import KnownKiosk
 from server.ingest.slot_mirror import write_slots
-from server.models import Alarm, Confiscation, Deposit, EarlyRelease, Pupil, Site
-from server.models.records import HELD, RELEASED_TO_PUPIL
+from server.models import Alarm, Deposit, EarlyRelease, Pupil, Site
 
 
 def apply_effects(session: Session, now: datetime,
-                   new: list[tuple[KnownKiosk, m.EventBase]], result: BatchResult) -> None:
+                  new: list[tuple[KnownKiosk, m.EventBase]], result: BatchResult,
+                  entries: list[audit.Entry]) -> None:
+    """Apply ``new`` events in order; custody moves append their audit entries to
+    ``entries`` (committed with the batch)."""
     refs = {(k.site_id, ev.pupil_ref) for k, ev in new if getattr(ev, "pupil_ref", None)}
     pupil_ids = _pupil_ids(session, refs)
     deposits = []
@@ -32,19 +36,22 @@ def apply_effects(session: Session, now: datetime,
             site = session.get(Site, kiosk.site_id)
             assert site is not None
             local = ev.at.astimezone(ZoneInfo(site.timezone))
+            pid = pupil_ids.get((kiosk.site_id, ev.pupil_ref))
+            cid = custody.deposited(session, now, kiosk, ev, pid, local.date(), entries, result)
             deposits.append({
                 "site_id": kiosk.site_id, "kiosk_id": kiosk.id, "slot": ev.slot,
-                "pupil_id": pupil_ids.get((kiosk.site_id, ev.pupil_ref)),
-                "pupil_ref": ev.pupil_ref, "day": local.date(), "deposited_at": ev.at,
+                "pupil_id": pid, "pupil_ref": ev.pupil_ref, "day": local.date(),
+                "deposited_at": ev.at, "custody_id": cid,  # None: nothing went in
                 "late": bool(site.late_after and local.time() > site.late_after)})
         elif isinstance(ev, m.CollectionEvent):
             if deposits:  # a deposit earlier in this batch must exist before its collection
                 insert_rows(session, Deposit.__table__, deposits)
                 deposits = []
-            _collected(session, kiosk, ev, pupil_ids, result)
+            custody.collected(session, kiosk, ev, entries, result)
         elif isinstance(ev, m.SlotStateEvent):
             slots.setdefault((kiosk.id, ev.slot), {}).update(
-                state=ev.state.value, pupil_ref=ev.pupil_ref, updated_at=ev.at)
+                state=ev.state.value, pupil_ref=ev.pupil_ref, custody_id=ev.custody_id,
+                updated_at=ev.at)
         elif isinstance(ev, m.DoorEvent):
             slots.setdefault((kiosk.id, ev.slot), {}).update(door_open=ev.door == "opened",
                                                              updated_at=ev.at)
@@ -69,21 +76,6 @@ def _pupil_ids(session: Session, refs: set[tuple[int, str]]) -> dict[tuple[int, 
     rows = session.execute(select(Pupil.site_id, Pupil.reference, Pupil.id).where(
         Pupil.site_id.in_(sites), Pupil.reference.in_({r for _, r in refs})))
     return {(s, r): i for s, r, i in rows}
-
-
-def _collected(session: Session, kiosk: KnownKiosk, ev: m.CollectionEvent,
-               pupil_ids: dict[tuple[int, str], int], result: BatchResult) -> None:
-    session.execute(update(Deposit).where(
-        Deposit.kiosk_id == kiosk.id, Deposit.slot == ev.slot, Deposit.collected_at.is_(None)
-    ).values(collected_at=ev.at, collected_via=ev.via))
-    if ev.via in ("pupil", "early_release"):
-        # A pupil-end-of-day confiscation ends when the pupil takes the device home.
-        moved = session.execute(update(Confiscation).where(
-            Confiscation.kiosk_id == kiosk.id, Confiscation.slot == ev.slot,
-            Confiscation.state == HELD, Confiscation.release_mode == "pupil_end_of_day"
-        ).values(state=RELEASED_TO_PUPIL, closed_at=ev.at))
-        if moved.rowcount:
-            result.policy_sites.add(kiosk.site_id)
 
 
 def _alarm(session: Session, kiosk: KnownKiosk, ev: m.AlarmEvent) -> None:

@@ -1,7 +1,9 @@
 """Applying kiosk events to the school's records, each exactly once.
 
-Idempotence comes from the unique (kiosk, seq) on ``events``: a batch first asks which of its
-sequences are already stored and skips those (they are acknowledged again, not reapplied).
+Idempotence comes from the unique (kiosk, epoch, seq) on ``events``: a batch first asks which
+of its sequences are already stored and skips those (they are acknowledged again, not
+reapplied). The epoch names one boot of the kiosk's store: a kiosk that lost its state file
+starts a new one at sequence 1, which is applied (not dropped as duplicates) with an alarm.
 Inserts use Core ``executemany`` because the morning rush is thousands of events a minute.
 """
 
@@ -12,7 +14,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
@@ -40,36 +42,54 @@ def apply_events(session: Session, now: datetime,
     raw = {id(ev): payload for _, ev, payload in items}
     for kiosk, ev, _ in items:
         by_kiosk[kiosk.id].append((kiosk, ev))
-        result.acks[(kiosk.site_code, kiosk.code)].append(ev.seq)
+        result.acks[(kiosk.site_code, kiosk.code, ev.epoch)].append(ev.seq)
     new: list[tuple[KnownKiosk, m.EventBase]] = []
-    # One query for what is already stored, one for each kiosk's high-water mark.
-    pairs = [(kid, e.seq) for kid, evs in by_kiosk.items() for _, e in evs]
+    # One query for what is already stored, one for each kiosk's epoch and high-water mark.
+    triples = [(kid, e.epoch or "", e.seq) for kid, evs in by_kiosk.items() for _, e in evs]
     stored = {tuple(r) for r in session.execute(
-        select(Event.kiosk_id, Event.seq).where(tuple_(Event.kiosk_id, Event.seq).in_(pairs)))}
-    last_seqs = {k: v for k, v in session.execute(select(Kiosk.id, Kiosk.last_seq).where(
-        Kiosk.id.in_(by_kiosk)))}
+        select(Event.kiosk_id, Event.epoch, Event.seq).where(
+            tuple_(Event.kiosk_id, Event.epoch, Event.seq).in_(triples)))}
+    marks = {k: (ep, last) for k, ep, last in session.execute(
+        select(Kiosk.id, Kiosk.epoch, Kiosk.last_seq).where(Kiosk.id.in_(by_kiosk)))}
     for kiosk_id, evs in by_kiosk.items():
-        seen: set[int] = set()
+        epoch, last = marks.get(kiosk_id, ("", 0))
+        by_epoch: dict[str, list[int]] = defaultdict(list)
         for kiosk, ev in evs:
-            if (kiosk_id, ev.seq) in stored or ev.seq in seen:
+            ep = ev.epoch or ""
+            if (kiosk_id, ep, ev.seq) in stored or ev.seq in by_epoch[ep]:
                 result.duplicates += 1
                 continue
-            seen.add(ev.seq)
+            by_epoch[ep].append(ev.seq)
             new.append((kiosk, ev))
-        if seen:
-            _check_sequence(session, now, evs[0][0], sorted(seen), last_seqs.get(kiosk_id, 0),
-                            result)
+        for ep, seqs in by_epoch.items():
+            if not seqs:
+                continue
+            seqs.sort()
+            if ep != epoch:
+                verdict = _epoch_change(session, now, evs[0][0], epoch, last, ep, seqs[0])
+                if verdict == "old":
+                    continue  # late events of an earlier store: applied, the mark stays
+                epoch, last = ep, (last if verdict == "continues" else 0)
+                result.last_seqs[kiosk_id] = (epoch, last)
+                if verdict == "lost":
+                    result.state_lost.add(kiosk_id)
+            high = _check_sequence(session, now, evs[0][0], epoch, seqs, last, result)
+            if high != last:
+                last = high
+                result.last_seqs[kiosk_id] = (epoch, last)
     if result.last_seqs:
         table = Kiosk.__table__
         session.connection().execute(
-            table.update().where(table.c.id == bindparam("k")).values(last_seq=bindparam("s")),
-            [{"k": k, "s": v} for k, v in result.last_seqs.items()])
+            table.update().where(table.c.id == bindparam("k")).values(
+                last_seq=bindparam("s"), epoch=bindparam("e")),
+            [{"k": k, "e": ep, "s": v} for k, (ep, v) in result.last_seqs.items()])
     if not new:
         return
     rows, entries = [], []
     for kiosk, ev in new:
         payload = ev.model_dump(mode="json")
-        rows.append({"kiosk_id": kiosk.id, "seq": ev.seq, "type": payload["type"], "at": ev.at,
+        rows.append({"kiosk_id": kiosk.id, "epoch": ev.epoch or "", "seq": ev.seq,
+                     "type": payload["type"], "at": ev.at,
                      "received_at": now, "pupil_ref": payload.get("pupil_ref"),
                      "outcome": payload.get("outcome"), "slot": payload.get("slot"),
                      "payload": payload})
@@ -81,14 +101,42 @@ def apply_events(session: Session, now: datetime,
     # Compared with the kiosk's previous stored event, so before this batch's rows go in.
     result.implausible_times += flag_implausible_times(session, now, new)
     insert_rows(session, Event.__table__, rows)  # the ORM bulk path costs 5x more here
-    apply_effects(session, now, new, result)
-    audit.append(session, now, entries, plain=True)
+    moves: list[audit.Entry] = []
+    apply_effects(session, now, new, result, moves)
+    # Custody moves' details are plain JSON values too: one append (one head lock) for all.
+    audit.append(session, now, entries + moves, plain=True)
     result.applied += len(new)
 
 
-def _check_sequence(session: Session, now: datetime, kiosk: KnownKiosk, seqs: list[int],
-                    last: int, result: BatchResult) -> None:
-    """Raise a sequence_gap alarm for missing numbers; clear gaps that late events filled."""
+def _epoch_change(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str, last: int,
+                  new_epoch: str, first_seq: int) -> str:
+    """What events of ``new_epoch`` mean when the kiosk's store was ``epoch``: "old" (late
+    events of an earlier store), "continues" (an old kiosk upgraded: it names its store for
+    the first time and its sequence carries on) or "lost" (the kiosk lost its state file and
+    restarted its sequence: alarm, and its custody picture goes out at once)."""
+    seen = session.scalar(select(Event.id).where(Event.kiosk_id == kiosk.id,
+                                                 Event.epoch == new_epoch).limit(1))
+    if seen is not None:
+        return "old"
+    if epoch == "" and (last == 0 or first_seq > last):
+        return "continues"
+    # Gaps of the lost store can never be filled now; the state-lost alarm says why.
+    session.execute(update(Alarm).where(Alarm.kiosk_id == kiosk.id,
+                                        Alarm.kind == "sequence_gap",
+                                        Alarm.cleared_at.is_(None)).values(cleared_at=now))
+    session.add(Alarm(kiosk_id=kiosk.id, kind="kiosk_state_lost", raised_at=now,
+                      detail=f"kiosk restarted its event sequence (store {new_epoch or 'unnamed'}"
+                      f" after {epoch or 'unnamed'} at event {last}): its own slot records "
+                      "were lost; it has been sent the custody picture, check its slots"))
+    log.warning("event=kiosk_state_lost site=%s kiosk=%s old_epoch=%s new_epoch=%s last_seq=%s",
+                kiosk.site_code, kiosk.code, epoch, new_epoch, last)
+    return "lost"
+
+
+def _check_sequence(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str,
+                    seqs: list[int], last: int, result: BatchResult) -> int:
+    """Raise a sequence_gap alarm for missing numbers; clear gaps that late events filled.
+    Return the new high-water mark."""
     high = last
     for seq in seqs:
         if seq > high + 1:
@@ -99,8 +147,6 @@ def _check_sequence(session: Session, now: datetime, kiosk: KnownKiosk, seqs: li
             log.warning("event=sequence_gap site=%s kiosk=%s missing=%s..%s", kiosk.site_code,
                         kiosk.code, high + 1, seq - 1)
         high = max(high, seq)
-    if high != last:
-        result.last_seqs[kiosk.id] = high
     if seqs[0] <= last:  # something arrived late: it may close an open gap
         session.flush()
         for alarm in session.scalars(select(Alarm).where(
@@ -108,8 +154,10 @@ def _check_sequence(session: Session, now: datetime, kiosk: KnownKiosk, seqs: li
                 Alarm.cleared_at.is_(None), Alarm.gap_from <= seqs[-1])):
             late = [s for s in seqs if alarm.gap_from <= s <= alarm.gap_to]
             stored = session.scalar(select(func.count()).where(
-                Event.kiosk_id == kiosk.id, Event.seq.between(alarm.gap_from, alarm.gap_to)))
+                Event.kiosk_id == kiosk.id, Event.epoch == epoch,
+                Event.seq.between(alarm.gap_from, alarm.gap_to)))
             if late and (stored or 0) + len(late) >= alarm.gap_to - alarm.gap_from + 1:
                 alarm.cleared_at = now
                 log.info("event=sequence_gap_filled kiosk=%s from=%s to=%s", kiosk.code,
                          alarm.gap_from, alarm.gap_to)
+    return high

@@ -37,5 +37,6 @@ def write_slots(session: Session, slots: dict[tuple[int, int], dict[str, object]
 def mirror_snapshot(session: Session, kiosk: KnownKiosk, snap: m.SlotSnapshot) -> None:
     """Mirror a kiosk's retained slot snapshot into the slots table."""
     write_slots(session, {(kiosk.id, v.slot): {"state": v.state.value, "pupil_ref": v.pupil_ref,
-                                               "door_open": v.door_open, "updated_at": snap.at}
+                                               "door_open": v.door_open, "updated_at": snap.at,
+                                               "custody_id": v.custody_id}
                           for v in snap.slots})

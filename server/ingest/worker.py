@@ -27,7 +27,8 @@ from lockers.wire import messages as m
 from lockers.wire import topics as t
 from lockers.wire.codec import decode_topic
 from lockers.wire.errors import WireError
-from server.commands import CommandCenter
+from server.commands import SUCCESS, CommandCenter
+from server.custody.restored import settle_state_lost
 from server.ingest.events import BatchResult, apply_events
 from server.ingest.guards import configured_slots, slots_named
 from server.ingest.kiosk_state import record_status
@@ -218,10 +219,15 @@ class IngestWorker:
                         resend.append(kiosk.id)
                 elif isinstance(message, m.SlotSnapshot):
                     mirror_snapshot(s, kiosk, message)
+                    settle_state_lost(s, kiosk, message, now)
                 elif isinstance(message, m.CommandAck) and self.commands is not None:
                     cid = self.commands.apply_ack(s, kiosk, message, now)
                     if cid:
                         wake.append(cid)
+                        if message.outcome not in SUCCESS:
+                            # A refused hand-back puts the device's record back in its slot:
+                            # the kiosk's custody picture changes again.
+                            result.policy_sites.add(kiosk.site_id)
             if events:
                 apply_events(s, now, events, result)
         committed = time.time()
@@ -232,7 +238,8 @@ class IngestWorker:
         if self.replica is not None:
             for known in registered:
                 self.replica.changed(known.site_id)
-            for kiosk_id in resend:
+            for kiosk_id in resend + sorted(result.state_lost):
+                # A kiosk that lost its state gets its custody picture at once.
                 self.replica.resend_snapshot(kiosk_id)
             for site_id in result.policy_sites:
                 self.replica.changed(site_id)
@@ -247,9 +254,10 @@ class IngestWorker:
         st.batches += 1
         # Counters first, then the acks: whoever waits on an ack sees the batch counted.
         at = self.clock.now()
-        for (site, kiosk), seqs in result.acks.items():
-            # Acks go out only now that the batch is durable.
-            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at), site, kiosk)
+        for (site, kiosk, epoch), seqs in result.acks.items():
+            # Acks go out only now that the batch is durable, echoing the events' epoch.
+            self.publish(m.EventAck(kiosk=kiosk, seqs=sorted(set(seqs)), at=at, epoch=epoch),
+                         site, kiosk)
         if self.keep_latencies:
             mono = time.monotonic()
             st.server_latencies.extend(mono - item.received for item, _, msg in decoded

@@ -3,6 +3,7 @@
 from server.models.audit import AuditEntry, AuditHead
 from server.models.base import Base, UTCDateTime
 from server.models.calendar import CalendarDay, Term
+from server.models.custody import CustodyMove, CustodyRecord
 from server.models.operations import Alarm, Command, Event
 from server.models.people import Card, Pupil, Staff
 from server.models.records import (
@@ -17,7 +18,7 @@ from server.models.security import CredentialGuard, WebSession
 
 __all__ = [
     "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
-    "Confiscation", "CredentialGuard", "Deposit", "EarlyRelease", "EligibilityAgreement",
-    "Event", "Kiosk",
+    "Confiscation", "CredentialGuard", "CustodyMove", "CustodyRecord", "Deposit",
+    "EarlyRelease", "EligibilityAgreement", "Event", "Kiosk",
     "Pupil", "PupilException", "Site", "Slot", "Staff", "Term", "UTCDateTime", "WebSession",
 ]

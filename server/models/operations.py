@@ -12,13 +12,15 @@ from server.models.base import Base
 
 
 class Event(Base):
-    """A kiosk event, applied exactly once (unique on kiosk + sequence)."""
+    """A kiosk event, applied exactly once (unique on kiosk + store epoch + sequence)."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("kiosk_id", "seq"),)
+    __table_args__ = (UniqueConstraint("kiosk_id", "epoch", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
+    # The boot of the kiosk's store the sequence belongs to; "" for kiosks that send none.
+    epoch: Mapped[str] = mapped_column(String(16), default="", server_default="")
     seq: Mapped[int]
     type: Mapped[str] = mapped_column(String(24))
     at: Mapped[datetime] = mapped_column(index=True)
@@ -64,4 +66,7 @@ class Command(Base):
     outcome: Mapped[str | None] = mapped_column(String(24), default=None)
     detail: Mapped[str | None] = mapped_column(String(500), default=None)
     acked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The custody record a remote unlock opens for, and whose device the kiosk must find.
+    custody_id: Mapped[str | None] = mapped_column(String(80), default=None)
+    expected_pupil_ref: Mapped[str | None] = mapped_column(String(64), default=None)
     ack: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -27,6 +27,7 @@ class Deposit(Base):
     collected_at: Mapped[datetime | None] = mapped_column(default=None)
     collected_via: Mapped[str | None] = mapped_column(String(32), default=None)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), default=None)
+    custody_id: Mapped[str | None] = mapped_column(String(80), default=None, index=True)
 
 
 # Confiscation states. DSL and police are final: the device has left the lockers' control.
@@ -62,6 +63,9 @@ class Confiscation(Base):
     collector_relationship: Mapped[str | None] = mapped_column(String(100), default=None)
     identity_check: Mapped[str | None] = mapped_column(String(200), default=None)
     command_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The device's custody record: where it is comes from there, never from kiosk_id/slot
+    # (kept only for confiscations recorded before custody existed).
+    custody_id: Mapped[str | None] = mapped_column(String(80), default=None)
 
 
 class PupilException(Base):

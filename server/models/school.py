@@ -48,7 +48,10 @@ class Kiosk(Base):
     mode: Mapped[str | None] = mapped_column(String(16), default=None)
     reported_policy_version: Mapped[int | None] = mapped_column(default=None)
     policy_version: Mapped[int] = mapped_column(default=0)  # last version published to it
-    last_seq: Mapped[int] = mapped_column(default=0)  # highest event sequence committed
+    last_seq: Mapped[int] = mapped_column(default=0)  # highest sequence committed in epoch
+    # The kiosk store's current epoch ("" until a kiosk names one): a new one means the kiosk
+    # lost its state file and restarted its sequence.
+    epoch: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
     site: Mapped[Site] = relationship(back_populates="kiosks")
     slots: Mapped[list[Slot]] = relationship(back_populates="kiosk", order_by="Slot.number")
@@ -67,6 +70,7 @@ class Slot(Base):
     state: Mapped[str] = mapped_column(String(32), default="free")  # wire SlotState value
     pupil_ref: Mapped[str | None] = mapped_column(String(64), default=None)
     door_open: Mapped[bool] = mapped_column(default=False)
+    custody_id: Mapped[str | None] = mapped_column(String(80), default=None)  # kiosk's record
     assigned_pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id"), default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
 

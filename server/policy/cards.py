@@ -1,9 +1,11 @@
 """What each card's tap may do today: the per-card part of a kiosk's replica.
 
-Status rules (DOMAIN rules 3, 4, 6, 7): a pupil with a device held under confiscation is
-``held`` (a pupil-end-of-day confiscation stops being held once today's release window opens,
-so the pupil collects it like any other day); otherwise a pupil with a current exception is
-``exempt``; otherwise ``normal``. Eligibility and an approved early release travel alongside.
+Status rules (DOMAIN rules 3, 4, 6, 7): a pupil whose only devices in this kiosk's slots are
+held under confiscation is ``held`` (held is per custody record: a pupil-end-of-day
+confiscation stops being held once today's release window opens, and a pupil with a held
+second device still collects their normal phone); otherwise a pupil with a current exception
+is ``exempt``; otherwise ``normal``. Eligibility, an approved early release and where the
+pupil's other devices are (``elsewhere``) travel alongside.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lockers.wire.messages import CardEntry, PupilStatus, StaffEntry
+from server.custody.picture import SitePicture
 from server.models import (
     Card,
-    Confiscation,
     EarlyRelease,
     EligibilityAgreement,
     Pupil,
@@ -25,25 +27,7 @@ from server.models import (
     Slot,
     Staff,
 )
-from server.models.records import HELD
-from server.policy.calendar import local_now, release_day
-
-
-def _held(session: Session, site: Site, now: datetime) -> dict[int, Confiscation]:
-    local = local_now(site, now)
-    today = local.date()
-    window = release_day(session, site, today)
-    held: dict[int, Confiscation] = {}
-    for c in session.scalars(select(Confiscation).where(Confiscation.site_id == site.id,
-                                                        Confiscation.state == HELD)):
-        if c.release_mode == "pupil_end_of_day":
-            released_by_time = c.day < today or (
-                c.day == today and window.school_day and window.release_opens is not None
-                and local.time() >= window.release_opens)
-            if released_by_time:
-                continue
-        held[c.pupil_id] = c
-    return held
+from server.policy.calendar import local_now
 
 
 def _exempt(session: Session, today: date) -> set[int]:
@@ -67,10 +51,11 @@ def _early(session: Session, today: date) -> dict[int, str]:
     return {pid: token for pid, token in rows}
 
 
-def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime) -> list[CardEntry]:
+def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime,
+                 picture: SitePicture | None = None) -> list[CardEntry]:
     """Every active card of every pupil on roll at ``site``, as kiosk ``kiosk_id`` sees it."""
     today = local_now(site, now).date()
-    held = _held(session, site, now)
+    picture = picture or SitePicture.of(session, site, now)
     exempt = _exempt(session, today)
     eligible = _eligible(session, today) if site.eligibility_required else None
     early = _early(session, today)
@@ -87,10 +72,10 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime) -> 
     entries = []
     for card_hash, pid, ref, first in rows:
         slot = fixed.get(pid)
-        if pid in held:
+        custody = picture.card(ref, kiosk_id)
+        if custody.held_here is not None:
             status = PupilStatus.HELD
-            conf = held[pid]
-            slot = conf.slot if conf.kiosk_id == kiosk_id else None
+            slot = custody.held_here
         elif pid in exempt:
             status = PupilStatus.EXEMPT
         else:
@@ -98,7 +83,7 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime) -> 
         entries.append(CardEntry(
             card=card_hash, pupil_ref=ref, first_name=first[:40], status=status, slot=slot,
             eligible=True if eligible is None else pid in eligible,
-            early_release=early.get(pid)))
+            early_release=early.get(pid), elsewhere=custody.elsewhere))
     return entries
 
 

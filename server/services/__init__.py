@@ -16,11 +16,13 @@ from server.services.calendar import CalendarServices
 from server.services.cards import CardServices
 from server.services.confiscations import ConfiscationServices
 from server.services.context import ServiceContext
+from server.services.custody import CustodyServices
 from server.services.exceptions import ExceptionServices
 from server.services.queries import Queries
 from server.services.releases import ReleaseServices
 from server.services.reports import Reports
 from server.services.signin import SignInServices
+from server.services.timeline import Timelines
 from server.store import Store
 
 
@@ -34,7 +36,9 @@ class Services:
         self.admin = AdminServices(self.ctx)
         self.calendar = CalendarServices(self.ctx)
         self.cards = CardServices(self.ctx)
-        self.confiscations = ConfiscationServices(self.ctx)
+        self.custody = CustodyServices(self.ctx)
+        self.confiscations = ConfiscationServices(self.ctx, self.custody)
+        self.timelines = Timelines(self.ctx)
         self.exceptions = ExceptionServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)

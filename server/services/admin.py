@@ -18,7 +18,7 @@ from server.passwords import check_password, check_pin_rule, hash_password, hash
 from server.services.context import ADMIN, ServiceContext
 from server.services.signin import revoke_sessions
 
-ROLES = ("office", "leadership", "admin")
+ROLES = ("office", "dsl", "leadership", "admin")  # dsl: the designated safeguarding lead
 SETTINGS = {"name": str, "timezone": str, "assignment_mode": str,
             "breaches_before_parent_collection": int, "retention_days": int,
             "release_opens": time, "release_closes": time, "late_after": (time, type(None)),

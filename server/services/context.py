@@ -32,7 +32,7 @@ from server.models import Kiosk, Pupil, Site, Staff
 from server.replica import ReplicaPublisher
 from server.store import Store
 
-OFFICE = frozenset({"office", "leadership", "admin"})
+OFFICE = frozenset({"office", "dsl", "leadership", "admin"})
 LEADERSHIP = frozenset({"leadership", "admin"})
 ADMIN = frozenset({"admin"})
 

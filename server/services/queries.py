@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from server.custody.states import HELD
 from server.models import (
     Alarm,
     Card,
-    Confiscation,
+    CustodyRecord,
     Deposit,
     Event,
     Kiosk,
@@ -20,7 +21,6 @@ from server.models import (
     Site,
     Slot,
 )
-from server.models.records import HELD
 from server.policy.calendar import local_today
 from server.services.context import ServiceContext
 
@@ -76,8 +76,10 @@ class Queries:
             st = s.get(Site, pupil.site_id)
             assert st is not None
             today = local_today(st, self.ctx.clock.now())
-            held = s.scalar(select(Confiscation).where(Confiscation.pupil_id == pupil.id,
-                                                       Confiscation.state == HELD))
+            held = s.scalars(select(CustodyRecord).where(
+                CustodyRecord.site_id == pupil.site_id,
+                CustodyRecord.pupil_ref == pupil.reference,
+                CustodyRecord.state.in_(HELD)).order_by(CustodyRecord.id.desc())).first()
             dep = s.scalar(select(Deposit).where(Deposit.pupil_id == pupil.id,
                                                  Deposit.day == today)
                            .order_by(Deposit.deposited_at.desc()))
@@ -91,7 +93,7 @@ class Queries:
                            .limit(50)) if local_today(st, e.at) == today]
             kiosk_code = None
             if held is not None:
-                kid, slot, status, when = held.kiosk_id, held.slot, "held", held.confiscated_at
+                kid, slot, status, when = held.kiosk_id, held.slot, "held", held.came_in_at
             elif dep is not None:
                 kid, slot, when = dep.kiosk_id, dep.slot, dep.deposited_at
                 status = "collected" if dep.collected_at else "in_locker"

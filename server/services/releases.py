@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from lockers.wire import messages as m
 from server.commands import CommandResult
+from server.custody.records import in_slot
 from server.errors import NotAllowed, NotFound
 from server.models import Deposit, EarlyRelease, Kiosk, Site
 from server.policy.calendar import local_today
@@ -75,13 +76,21 @@ class ReleaseServices:
     def remote_unlock(self, actor: str, kiosk: str, slot: int, reason: str, *,
                       purpose: str = "staff", site: str | None = None, ttl_s: float = 120.0
                       ) -> str:
-        """Open one slot remotely (fault fix, staff); returns the command id to wait on."""
+        """Open one slot remotely (fault fix, staff); returns the command id to wait on.
+
+        A slot the server believes holds a device is opened for that device's custody record
+        (the kiosk refuses if its own record differs); the record does not move, and if the
+        slot is emptied the record is flagged for a staff check. Handing a device back is a
+        custody action (``services.custody``), never this."""
         with self.ctx.action(actor, "command.remote_unlock", roles=OFFICE) as act:
             st = self.ctx.site(act.session, site)
             k = self.ctx.kiosk(act.session, st, kiosk)
-            cmd = self.ctx.commands.record(act.session, k, m.CommandKind.REMOTE_UNLOCK,
-                                           act.staff.username, reason, slot=slot,
-                                           purpose=purpose, ttl_s=ttl_s)
+            inside = in_slot(act.session, k.id, slot)
+            cmd = self.ctx.commands.record(
+                act.session, k, m.CommandKind.REMOTE_UNLOCK, act.staff.username, reason,
+                slot=slot, purpose=purpose, ttl_s=ttl_s,
+                custody_id=inside.custody_id if inside else None,
+                expected_pupil_ref=inside.pupil_ref if inside else None)
             act.command(cmd, st.code)
             return cmd.id
 

@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, cast, func, or_, select
 
+from server.custody.states import HELD
 from server.models import (
     AuditEntry,
     Confiscation,
+    CustodyRecord,
     Deposit,
     Event,
     Kiosk,
@@ -22,7 +24,6 @@ from server.models import (
     PupilException,
     Site,
 )
-from server.models.records import HELD
 from server.policy.calendar import local_today, term_containing
 from server.services.context import ServiceContext
 
@@ -64,8 +65,8 @@ class Reports:
             arrived = s.scalar(select(func.count(func.distinct(Event.pupil_ref))).where(
                 Event.kiosk_id.in_(kiosk_ids), Event.type == "tap",
                 Event.at >= start, Event.at < start + timedelta(days=1))) or 0
-            held = s.scalar(select(func.count()).select_from(Confiscation).where(
-                Confiscation.site_id == st.id, Confiscation.state == HELD)) or 0
+            held = s.scalar(select(func.count()).select_from(CustodyRecord).where(
+                CustodyRecord.site_id == st.id, CustodyRecord.state.in_(HELD))) or 0
         status = Counter(r["status"] for r in rows)
         return TodayCounts(
             d, len(rows), arrived, status["handed_in"] + status["late"], status["late"],

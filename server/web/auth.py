@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from server.services.admin import StaffView
 
 log = logging.getLogger("lockers.server.web")
-ROLES = {"office": 1, "leadership": 2, "admin": 3}
+ROLES = {"office": 1, "dsl": 1, "leadership": 2, "admin": 3}
 
 
 class NeedsSignIn(Exception):
@@ -77,5 +77,19 @@ def role_at_least(role: str) -> Any:
     return Depends(check)
 
 
+def role_in(roles: frozenset[str]) -> Any:
+    """A dependency admitting only staff whose role is one of ``roles`` (403 otherwise)."""
+
+    def check(request: Request) -> dict[str, Any]:
+        who = current(request)
+        if who["role"] not in roles:
+            raise HTTPException(403, f"this page is for {', '.join(sorted(roles))} staff")
+        return who
+
+    return Depends(check)
+
+
 Office = Annotated[dict[str, Any], role_at_least("office")]
+# Handing a device to the DSL or the police: the DSL and leadership, never the office.
+Safeguarding = Annotated[dict[str, Any], role_in(frozenset({"dsl", "leadership", "admin"}))]
 Leadership = Annotated[dict[str, Any], role_at_least("leadership")]

@@ -174,5 +174,10 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
         except NotFound:
             return HTMLResponse("No such pupil", status_code=404)
         found = services.queries.find_pupils(ref)
-        return page(request, "pupil.html", where=where,
+        lines = services.timelines.of_pupil(ref)
+        records = services.custody.current(ref)
+        open_ids = {c.custody_id for c in records}
+        return page(request, "pupil.html", where=where, records=records,
+                    timelines={tl.custody_id: tl for tl in lines},
+                    timelines_closed=[tl for tl in lines if tl.custody_id not in open_ids],
                     pupil=next((p for p in found if p.reference == ref), None))
