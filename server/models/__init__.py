@@ -3,6 +3,8 @@
 from server.models.audit import AuditEntry, AuditHead
 from server.models.base import Base, UTCDateTime
 from server.models.calendar import CalendarDay, Term
+from server.models.contacts import PupilContact
+from server.models.imports import RosterMapping
 from server.models.operations import Alarm, Command, Event
 from server.models.people import Card, Pupil, Staff
 from server.models.records import (
@@ -12,10 +14,12 @@ from server.models.records import (
     EligibilityAgreement,
     PupilException,
 )
+from server.models.registers import Absence, OffSite, PhoneRegister
 from server.models.school import Kiosk, Site, Slot
 
 __all__ = [
-    "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
+    "Absence", "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
     "Confiscation", "Deposit", "EarlyRelease", "EligibilityAgreement", "Event", "Kiosk",
-    "Pupil", "PupilException", "Site", "Slot", "Staff", "Term", "UTCDateTime",
+    "OffSite", "PhoneRegister", "Pupil", "PupilContact", "PupilException", "RosterMapping",
+    "Site", "Slot", "Staff", "Term", "UTCDateTime",
 ]

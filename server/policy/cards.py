@@ -82,7 +82,9 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime) -> 
     rows = session.execute(
         select(Card.card_hash, Pupil.id, Pupil.reference, Pupil.first_name)
         .join(Pupil, Card.pupil_id == Pupil.id)
-        .where(Card.site_id == site.id, Card.active.is_(True), Pupil.archived.is_(False))
+        .where(Card.site_id == site.id, Card.active.is_(True), Pupil.archived.is_(False),
+               # a leaver's card works on their last day, and no longer
+               Pupil.leaving_date.is_(None) | (Pupil.leaving_date >= today))
         .order_by(Card.card_hash))
     entries = []
     for card_hash, pid, ref, first in rows:
