@@ -3,10 +3,10 @@ the calendar."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import time
 from typing import Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.errors import ServerError
@@ -25,11 +25,13 @@ def _time(value: str) -> time | None:
 
 def add_admin(app: FastAPI, page: Any) -> None:
     """Mount the admin pages on ``app``; ``page`` renders a template."""
+    from server.web.calendar import add_calendar
     from server.web.roster import add_roster
 
     services = app.state.services
     admin = WebAdmin(services.ctx)
     add_roster(app, page)
+    add_calendar(app, page)
 
     def failed(request: Request, exc: Exception) -> HTMLResponse:
         return page(request, "message.html", title="That could not be done", text=str(exc),
@@ -98,26 +100,3 @@ def add_admin(app: FastAPI, page: Any) -> None:
         except ServerError as exc:
             return failed(request, exc)
         return RedirectResponse("/admin", status_code=303)
-
-    @app.post("/admin/calendar/day", include_in_schema=False)
-    def calendar_day(request: Request, who: dict = Admin, day: str = Form(...),
-                     kind: str = Form(...), opens: str = Form(""), closes: str = Form(""),
-                     note: str = Form(""), csrf: str = Form("")) -> Response:
-        check_csrf(request, csrf)
-        try:
-            services.calendar.set_day(who["user"], date.fromisoformat(day), kind,
-                                      opens=_time(opens), closes=_time(closes), note=note)
-        except (ServerError, ValueError) as exc:
-            return failed(request, exc)
-        return RedirectResponse("/admin", status_code=303)
-
-    @app.post("/admin/calendar/ics", include_in_schema=False)
-    async def calendar_ics(request: Request, who: dict = Admin,
-                           ics: UploadFile = File(...), csrf: str = Form("")) -> Response:
-        check_csrf(request, csrf)
-        try:
-            result = services.calendar.import_ics(who["user"], await ics.read())
-        except (ServerError, ValueError) as exc:
-            return failed(request, exc)
-        return page(request, "message.html", title="Calendar imported", text=str(result),
-                    back="/admin")
