@@ -18,6 +18,7 @@ from server.services.confiscations import ConfiscationServices
 from server.services.context import ServiceContext
 from server.services.exceptions import ExceptionServices
 from server.services.queries import Queries
+from server.services.registers import RegisterServices
 from server.services.releases import ReleaseServices
 from server.services.reports import Reports
 from server.store import Store
@@ -37,6 +38,7 @@ class Services:
         self.exceptions = ExceptionServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)
+        self.registers = RegisterServices(self.ctx)
         self.reports = Reports(self.ctx)
 
     @property

@@ -24,6 +24,7 @@ from server.models import (
 )
 from server.models.records import HELD
 from server.policy.calendar import local_today, term_containing
+from server.policy.registers import day_registers
 from server.services.context import ServiceContext
 
 
@@ -38,9 +39,18 @@ class TodayCounts:
     late: int
     exempt: int
     held: int
-    not_handed_in: int  # on roll, not exempt, no deposit today
+    not_handed_in: int  # expected to hand in today and did not: the only concern
     collected: int
     uncollected: int  # handed in today and still in a locker
+    no_phone: int = 0  # does not bring a phone at all
+    absent: int = 0
+    off_site: int = 0
+
+
+# The compliance statuses, in the words of the report. Only NOT_HANDED_IN is a concern.
+STATUS_WORDS = {"handed_in": "handed in", "late": "handed in late", "exempt": "exempt",
+                "no_phone": "no phone", "absent": "absent", "off_site": "off site",
+                "not_handed_in": "not handed in"}
 
 
 class Reports:
@@ -71,15 +81,19 @@ class Reports:
             d, len(rows), arrived, status["handed_in"] + status["late"], status["late"],
             status["exempt"], held, status["not_handed_in"],
             sum(1 for r in rows if r["collected_at"]),
-            sum(1 for r in rows if r["deposited_at"] and not r["collected_at"]))
+            sum(1 for r in rows if r["deposited_at"] and not r["collected_at"]),
+            status["no_phone"], status["absent"], status["off_site"])
 
     def compliance(self, site: str | None = None, day: date | None = None
                    ) -> list[dict[str, Any]]:
-        """One row per pupil on roll: handed_in, late, exempt or not_handed_in, with times."""
+        """One row per pupil on roll with a status: handed_in or late (a deposit), else
+        exempt, absent, off_site or no_phone (not expected at a locker, with the reason),
+        else not_handed_in, the only status that is a concern."""
         with self.ctx.store.read() as s:
             st, d = self._day(s, site, day)
-            pupils = s.scalars(select(Pupil).where(Pupil.site_id == st.id,
-                                                   Pupil.archived.is_(False))
+            pupils = s.scalars(select(Pupil).where(
+                Pupil.site_id == st.id, Pupil.archived.is_(False),
+                Pupil.leaving_date.is_(None) | (Pupil.leaving_date >= d))
                                .order_by(Pupil.form, Pupil.last_name, Pupil.first_name)).all()
             deposits: dict[int, Deposit] = {}
             for dep in s.scalars(select(Deposit).where(Deposit.site_id == st.id,
@@ -90,15 +104,26 @@ class Reports:
             exempt = {pid for (pid,) in s.execute(select(PupilException.pupil_id).where(
                 PupilException.revoked_at.is_(None), PupilException.starts <= d,
                 or_(PupilException.ends.is_(None), PupilException.ends >= d)))}
+            registers = day_registers(s, st, d)
             out = []
             for p in pupils:
                 dep = deposits.get(p.id)
+                why = ""
                 if dep is not None:
                     status = "late" if dep.late else "handed_in"
+                elif p.id in exempt:
+                    status = "exempt"
+                elif p.id in registers.absent:
+                    status, why = "absent", registers.absent[p.id]
+                elif p.id in registers.off_site:
+                    status, why = "off_site", registers.off_site[p.id]
+                elif p.id in registers.no_phone:
+                    status = "no_phone"
                 else:
-                    status = "exempt" if p.id in exempt else "not_handed_in"
+                    status = "not_handed_in"
                 out.append({"reference": p.reference, "first_name": p.first_name,
                             "last_name": p.last_name, "form": p.form, "status": status,
+                            "why": why, "concern": status == "not_handed_in",
                             "deposited_at": dep.deposited_at if dep else None,
                             "collected_at": dep.collected_at if dep else None,
                             "slot": dep.slot if dep else None})
