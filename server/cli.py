@@ -129,6 +129,28 @@ def import_roster_command(csv_file: Path, config_path: Path, actor: str, site: s
         f"{k}={v}" for k, v in counts.items()))
 
 
+@click.command("import-attendance")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_config_option
+@click.option("--actor", default="admin", show_default=True, help="Staff username doing this.")
+@click.option("--site", default=None, help="Site code (needed when there are several).")
+def import_attendance_command(csv_file: Path, config_path: Path, actor: str,
+                              site: str | None) -> None:
+    """Import the MIS's session marks (UPN, Date, AM): absent and off-site pupils are then
+    not counted as "not handed in"."""
+    from server.errors import ServerError
+
+    try:
+        result = _services(config_path).registers.import_attendance(
+            actor, csv_file.read_bytes(), site=site)
+    except ServerError as exc:
+        _fail(exc)
+    for problem in result.problems:
+        click.echo(problem)
+    click.echo(f"absent={result.absent} off_site={result.off_site} present={result.present} "
+               f"problems={len(result.problems)}")
+
+
 @click.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit log."""
@@ -245,6 +267,7 @@ def restore_command(config_path: Path, backup_file: Path, yes: bool) -> None:
                "the server")
 
 
-COMMANDS = [server_command, init_command, import_roster_command, audit_group,
+COMMANDS = [server_command, init_command, import_roster_command, import_attendance_command,
+            audit_group,
             export_pupil_command, retention_group, migrate_command, backup_command,
             restore_command]

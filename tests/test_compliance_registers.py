@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 
 from server.migrate import upgrade
 from server.roster import import_roster
 from server.services import Services
 from server.store import Store
 from tests.server_kit import MORNING, database_url, make_clock, seed
+from tests.test_web_dashboard import browser, sign_in, site  # noqa: F401
 
 TODAY = MORNING.date()  # Monday 23 November 2026
 
@@ -99,3 +102,43 @@ def test_a_pupil_who_hands_in_counts_as_handed_in_even_if_marked_absent_by_mista
                       pupil_ref="A001", slot=1, day=TODAY, deposited_at=MORNING))
     rows = {r["reference"]: r["status"] for r in services.reports.compliance(day=TODAY)}
     assert rows["A001"] == "handed_in"
+
+
+def test_the_attendance_export_comes_in_through_the_cli(services: Services,
+                                                       tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lockers.cli import main as lockers_cli
+
+    path = tmp_path / "marks.csv"
+    path.write_bytes(ATTENDANCE)
+    config = tmp_path / "server.toml"
+    config.write_text(f'[database]\nurl = "{services.store.url}"\n')
+    result = CliRunner().invoke(lockers_cli, ["import-attendance", str(path), "--config",
+                                              str(config), "--actor", "office1"])
+    assert result.exit_code == 0, result.output
+    assert "absent=1 off_site=1 present=2 problems=2" in result.output
+    assert "line 7: Z9 is not on roll here" in result.output
+
+
+def test_the_office_marks_a_pupil_off_site_and_uploads_attendance_in_the_browser(
+        site: Any, browser: Browser) -> None:  # noqa: F811
+    base, rt, _kiosk = site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, base, "office1", "office pass")
+    page.goto(f"{base}/console/pupil/A001")
+    page.check("input[value=off_site]")
+    page.fill("input[name=until]", "2026-11-25")
+    page.fill("form[action$='/register'] input[name=reason]", "Year 9 trip to York")
+    page.click("form[action$='/register'] button")
+    page.wait_for_url("**done=off_site")
+    page.goto(f"{base}/console/attendance")
+    tmp = Path(rt.store.url.split("///", 1)[-1]).parent / "marks.csv"
+    tmp.write_bytes(ATTENDANCE)
+    page.set_input_files("input[name=marks]", str(tmp))
+    page.click("button:has-text('Import attendance')")
+    words = page.inner_text("#attendance-words")
+    assert words.startswith("1 absent, 0 off site and 0 present recorded")  # only A002 is ours
+    rows = {r["reference"]: r for r in rt.services.reports.compliance(day=TODAY)}
+    assert (rows["A001"]["status"], rows["A001"]["why"]) == ("off_site", "Year 9 trip to York")
+    assert rows["A002"]["status"] == "absent"
