@@ -105,6 +105,8 @@ class Reports:
                 PupilException.revoked_at.is_(None), PupilException.starts <= d,
                 or_(PupilException.ends.is_(None), PupilException.ends >= d)))}
             registers = day_registers(s, st, d)
+            kiosks = {k.id: k.name or k.code for k in s.scalars(
+                select(Kiosk).where(Kiosk.site_id == st.id))}
             out = []
             for p in pupils:
                 dep = deposits.get(p.id)
@@ -126,6 +128,7 @@ class Reports:
                             "why": why, "concern": status == "not_handed_in",
                             "deposited_at": dep.deposited_at if dep else None,
                             "collected_at": dep.collected_at if dep else None,
+                            "kiosk": kiosks.get(dep.kiosk_id) if dep else None,
                             "slot": dep.slot if dep else None})
             return out
 
@@ -186,7 +189,18 @@ class Reports:
         if until:
             q = q.where(AuditEntry.at < until)
         with self.ctx.store.read() as s:
+            entries = list(s.scalars(q))
+            refs = {a.pupil_ref for a in entries if a.pupil_ref}
+            names = {ref: f"{first} {last}" for ref, first, last in s.execute(
+                select(Pupil.reference, Pupil.first_name, Pupil.last_name)
+                .where(Pupil.reference.in_(refs)))} if refs else {}
             return [{"id": a.id, "at": a.at, "actor": a.actor, "action": a.action,
                      "entity": a.entity, "entity_id": a.entity_id, "pupil_ref": a.pupil_ref,
-                     "reason": a.reason, "detail": a.detail} for a in s.scalars(q)]
+                     "pupil_name": names.get(a.pupil_ref or ""), "reason": a.reason,
+                     "detail": a.detail} for a in entries]
+
+    def timezone(self, site: str | None = None) -> str:
+        """The site's time zone, for exports written in local time."""
+        with self.ctx.store.read() as s:
+            return self.ctx.site(s, site).timezone
 
