@@ -63,17 +63,17 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
             return Decision(TapOutcome.HELD, slot=mine.number, **who)
         if mine.state is not SlotState.OCCUPIED:  # its door is open or opening right now
             return Decision(TapOutcome.ALREADY_DEPOSITED, slot=mine.number, **who)
-        if replica.release_open(now):
+        if replica.release_open(now, entry):
             return Decision(TapOutcome.RELEASE_OPENED, slot=mine.number, trigger="release",
                             via="pupil", **who)
         if entry.early_release and not early_release_used(entry.early_release):
             return Decision(TapOutcome.EARLY_RELEASE_OPENED, slot=mine.number, trigger="release",
                             via="early_release", early_release_id=entry.early_release, **who)
         return Decision(TapOutcome.NOT_RELEASE_TIME, slot=mine.number,
-                        opens_at=replica.release_opens_at(now), **who)
+                        opens_at=replica.release_opens_at(now, entry), **who)
 
-    if replica.release_open(now) or (day.release_closes is not None
-                                     and replica.local(now).time() > day.release_closes):
+    window = replica.window(now, entry)
+    if window is not None and replica.local(now).time() >= window[0]:
         return Decision(TapOutcome.NOTHING_TO_COLLECT, **who)
     late = replica.settings.late_after
     if late is not None and replica.local(now).time() > late:

@@ -4,6 +4,7 @@ from server.models.audit import AuditEntry, AuditHead
 from server.models.base import Base, UTCDateTime
 from server.models.calendar import CalendarDay, Term
 from server.models.contacts import PupilContact
+from server.models.groups import GroupMember, GroupWindow, PupilGroup
 from server.models.imports import RosterMapping
 from server.models.operations import Alarm, Command, Event
 from server.models.people import Card, Pupil, Staff
@@ -19,7 +20,7 @@ from server.models.school import Kiosk, Site, Slot
 
 __all__ = [
     "Absence", "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
-    "Confiscation", "Deposit", "EarlyRelease", "EligibilityAgreement", "Event", "Kiosk",
-    "OffSite", "PhoneRegister", "Pupil", "PupilContact", "PupilException", "RosterMapping",
-    "Site", "Slot", "Staff", "Term", "UTCDateTime",
+    "Confiscation", "Deposit", "EarlyRelease", "EligibilityAgreement", "Event", "GroupMember",
+    "GroupWindow", "Kiosk", "OffSite", "PhoneRegister", "Pupil", "PupilContact",
+    "PupilException", "PupilGroup", "RosterMapping", "Site", "Slot", "Staff", "Term", "UTCDateTime",
 ]

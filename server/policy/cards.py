@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lockers.wire.messages import CardEntry, PupilStatus, StaffEntry
+from lockers.wire.messages import CardEntry, CardWindow, PupilStatus, StaffEntry
 from server.models import (
     Card,
     Confiscation,
@@ -27,6 +27,7 @@ from server.models import (
 )
 from server.models.records import HELD
 from server.policy.calendar import local_now, release_day
+from server.policy.groups import windows_today
 
 
 def _held(session: Session, site: Site, now: datetime) -> dict[int, Confiscation]:
@@ -74,6 +75,7 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime) -> 
     exempt = _exempt(session, today)
     eligible = _eligible(session, today) if site.eligibility_required else None
     early = _early(session, today)
+    windows = windows_today(session, site, today)
     fixed: dict[int, int] = {}
     if site.assignment_mode == "fixed":
         fixed = {pid: n for pid, n in session.execute(
@@ -100,7 +102,9 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime) -> 
         entries.append(CardEntry(
             card=card_hash, pupil_ref=ref, first_name=first[:40], status=status, slot=slot,
             eligible=True if eligible is None else pid in eligible,
-            early_release=early.get(pid)))
+            early_release=early.get(pid),
+            window=CardWindow(day=today, opens=windows[pid][0], closes=windows[pid][1])
+            if pid in windows else None))
     return entries
 
 

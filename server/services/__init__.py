@@ -17,6 +17,7 @@ from server.services.cards import CardServices
 from server.services.confiscations import ConfiscationServices
 from server.services.context import ServiceContext
 from server.services.exceptions import ExceptionServices
+from server.services.groups import GroupServices
 from server.services.queries import Queries
 from server.services.registers import RegisterServices
 from server.services.releases import ReleaseServices
@@ -36,6 +37,7 @@ class Services:
         self.cards = CardServices(self.ctx)
         self.confiscations = ConfiscationServices(self.ctx)
         self.exceptions = ExceptionServices(self.ctx)
+        self.groups = GroupServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)
         self.registers = RegisterServices(self.ctx)

@@ -1,6 +1,7 @@
 # ruff: noqa: E501  (generated table definitions are easier to review unwrapped)
 """A school's own data: leaving dates, parent/carer contacts, the saved roster column
-mapping, and the registers (brings a phone, absent, off site) the compliance report reads.
+mapping, the registers (brings a phone, absent, off site) the compliance report reads, and
+pupil groups with their own collection windows.
 
 Revision ID: 0003
 Revises: 0001
@@ -95,10 +96,53 @@ def upgrade() -> None:
     with op.batch_alter_table('pupils', schema=None) as batch_op:
         batch_op.add_column(sa.Column('leaving_date', sa.Date(), nullable=True))
 
+    op.create_table('pupil_groups',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('year_group', sa.String(length=16), nullable=True),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_pupil_groups_site_id_sites')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pupil_groups')),
+    sa.UniqueConstraint('site_id', 'name', name=op.f('uq_pupil_groups_site_id'))
+    )
+    op.create_table('group_members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['pupil_groups.id'], name=op.f('fk_group_members_group_id_pupil_groups')),
+    sa.ForeignKeyConstraint(['pupil_id'], ['pupils.id'], name=op.f('fk_group_members_pupil_id_pupils')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_group_members')),
+    sa.UniqueConstraint('group_id', 'pupil_id', name=op.f('uq_group_members_group_id'))
+    )
+    with op.batch_alter_table('group_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_group_members_group_id'), ['group_id'], unique=False)
+
+    op.create_table('group_windows',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('weekdays', sa.String(length=13), nullable=False),
+    sa.Column('opens', sa.Time(), nullable=False),
+    sa.Column('closes', sa.Time(), nullable=False),
+    sa.Column('starts', sa.Date(), nullable=True),
+    sa.Column('ends', sa.Date(), nullable=True),
+    sa.ForeignKeyConstraint(['group_id'], ['pupil_groups.id'], name=op.f('fk_group_windows_group_id_pupil_groups')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_group_windows'))
+    )
+    with op.batch_alter_table('group_windows', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_group_windows_group_id'), ['group_id'], unique=False)
 
 
 def downgrade() -> None:
     """Undo this migration."""
+    with op.batch_alter_table('group_windows', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_group_windows_group_id'))
+
+    op.drop_table('group_windows')
+    with op.batch_alter_table('group_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_group_members_group_id'))
+
+    op.drop_table('group_members')
+    op.drop_table('pupil_groups')
     with op.batch_alter_table('pupils', schema=None) as batch_op:
         batch_op.drop_column('leaving_date')
 
