@@ -8,12 +8,16 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Browser
+
 from firmware_py.nfc import ReaderSpec
 from lockers.cardhash import card_hash
 from lockers.wire import messages as m
 from server.roster import import_roster
 from tests.controller_kit import make_rig, wait_until
 from tests.fixtures.broker import Broker
+from tests.test_calendar_web import _shot
+from tests.test_web_dashboard import browser, sign_in, site  # noqa: F401
 from tests.test_web_with_real_kiosk import UID, school  # noqa: F401
 
 FRIEND = "04C0FFEE000002"
@@ -86,3 +90,29 @@ def test_a_group_window_applies_only_on_its_days_and_only_on_school_days(
     views = s.groups.groups()
     assert [(v.name, v.year_group, v.windows) for v in views] == [
         ("Year 9", "9", ["Wed 15:30–16:45"])]
+
+
+def test_leadership_set_up_a_club_and_its_window_in_the_browser(
+        site: Any, browser: Browser) -> None:  # noqa: F811
+    base, rt, kiosk = site
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    sign_in(page, base, "head", "leader pass")
+    page.goto(f"{base}/admin/groups")
+    page.fill("input[name=name]", "Chess club")
+    page.click("button:has-text('Add group')")
+    page.fill("textarea[name=refs]", "A001, A002")
+    page.click("button:has-text('Save members')")
+    page.select_option("form[action$='/window'] select[name=name]", "Chess club")
+    page.check("input[name=day][value='0']")
+    page.check("input[name=day][value='2']")
+    page.fill("input[name=opens]", "16:45")
+    page.fill("input[name=closes]", "17:30")
+    page.click("button:has-text('Add window')")
+    row = page.inner_text("#groups")
+    assert "Chess club\tA001, A002\tMon, Wed 16:45–17:30" in row
+    _shot(page, "web-groups.png")
+    # Monday: the members' cards carry the window to the kiosk, the others' do not.
+    kiosk.wait_for(lambda k: (e := k.card(rt.cards["A001"])) is not None
+                   and e.window is not None, 5, "A001's window")
+    assert kiosk.card(rt.cards["A001"]).window.opens == time(16, 45)
+    assert kiosk.card(rt.cards["A003"]).window is None

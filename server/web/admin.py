@@ -26,12 +26,14 @@ def _time(value: str) -> time | None:
 def add_admin(app: FastAPI, page: Any) -> None:
     """Mount the admin pages on ``app``; ``page`` renders a template."""
     from server.web.calendar import add_calendar
+    from server.web.groups import add_groups
     from server.web.roster import add_roster
 
     services = app.state.services
     admin = WebAdmin(services.ctx)
     add_roster(app, page)
     add_calendar(app, page)
+    add_groups(app, page)
 
     def failed(request: Request, exc: Exception) -> HTMLResponse:
         return page(request, "message.html", title="That could not be done", text=str(exc),
