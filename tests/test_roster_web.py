@@ -99,3 +99,27 @@ def test_a_leavers_card_opens_nothing_at_a_real_kiosk_after_the_import(
         assert rig.tap(UID).outcome is m.TapOutcome.DEPOSIT_OPENED
     finally:
         rig.controller.stop()
+
+
+def test_a_windows_1252_sims_export_uploaded_as_a_partial_file_keeps_every_accent(
+        site: Any, browser: Browser) -> None:  # noqa: F811
+    base, rt, _kiosk = site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, base, "admin", "correct horse")
+    page.goto(f"{base}/admin/roster")
+    page.set_input_files("input[name=roster]", str(DATA / "roster_sims.csv"))
+    page.uncheck("input[name=full_export]")
+    page.click("button:has-text('Check the file')")
+    assert "SIMS (Windows-1252, 4 pupil lines, a partial file)" in page.inner_text("#how-read")
+    assert page.locator("#group-leave").count() == 0  # a partial file makes nobody leave
+    assert "left on 20/07/2026, not added" in page.inner_text("#group-skip")
+    page.click("button:has-text('Apply these changes')")
+    assert "3 pupils added" in page.inner_text("#result-words")
+    with rt.store.read() as s:
+        from sqlalchemy import select
+
+        from server.models import Pupil
+
+        names = set(s.execute(select(Pupil.first_name, Pupil.last_name)).all())
+    assert {("Zoë", "O'Brien"), ("Chloé", "Smith, Jr"), ("Jürgen", "Müller")} <= names
+    assert ("Amira", "O'Neil") in names  # still on roll
