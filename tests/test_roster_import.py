@@ -249,3 +249,26 @@ def test_whole_school_leaving_at_once_is_flagged_before_it_happens(
     plan = preview_roster(services, path)
     assert plan.warnings and "is this the whole school's export?" in plan.warnings[0]
 
+
+
+def test_a_leavers_card_works_on_their_last_day_and_stops_the_next_morning(
+        services: Services, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from server.policy.cards import card_entries
+
+    path = tmp_path / "r.csv"
+    path.write_text("UPN,Forename,Surname,Card ID,Leaving Date\r\n"
+                    "F1,Fin,Last,04F10000000001,23/11/2026\r\n", "utf-8")  # leaves today
+    assert import_roster(services, "admin", path, full_export=False, progress=False).created
+
+    def on_kiosk() -> bool:
+        with services.store.read() as s:
+            site = s.scalar(select(Site))
+            hashes = {c.card for c in card_entries(s, site, 1, services.clock.now())}
+            return card_hash(site.card_hash_key, "04F10000000001") in hashes
+
+    assert on_kiosk()  # they collect their phone on their last afternoon
+    services.clock.advance(timedelta(days=1).total_seconds())
+    assert not on_kiosk()
+    assert not pupil(services, "F1").archived  # archived by the next import, not by the clock
