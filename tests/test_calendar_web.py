@@ -4,7 +4,6 @@ corrected by hand."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,13 @@ from playwright.sync_api import Browser
 from tests.test_web_dashboard import ARTIFACTS, browser, sign_in, site  # noqa: F401
 
 ICS = Path(__file__).resolve().parents[1] / "launcher" / "demo_data" / "term-dates-2026-27.ics"
-SCREENS = Path(__file__).resolve().parents[1] / "docs" / "screens"
 
 
 def _shot(page: Any, name: str) -> None:
+    """A screenshot under test-artifacts/web (copied into docs/screens by hand when the page
+    changes, so a test run never dirties the tree)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ARTIFACTS / name, SCREENS / name)
 
 
 def test_leadership_import_term_dates_read_the_result_and_correct_a_day_on_the_grid(

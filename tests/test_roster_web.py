@@ -3,7 +3,6 @@ card at a real kiosk controller after the import archives them."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,13 @@ from tests.test_web_dashboard import ARTIFACTS, browser, sign_in, site  # noqa: 
 from tests.test_web_with_real_kiosk import UID, school  # noqa: F401
 
 DATA = Path(__file__).resolve().parent / "data"
-SCREENS = Path(__file__).resolve().parents[1] / "docs" / "screens"
 
 
 def _shot(page: Any, name: str) -> None:
+    """A screenshot under test-artifacts/web (copied into docs/screens by hand when the page
+    changes, so a test run never dirties the tree)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ARTIFACTS / name, SCREENS / name)
 
 
 def test_the_office_previews_an_arbor_export_then_applies_it_and_reads_what_happened(
