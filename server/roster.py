@@ -129,8 +129,8 @@ def _apply(act: Action, st: Site, item: PupilPlan, pupil: Pupil | None) -> None:
     if item.action == "leave":
         assert pupil is not None
         pupil.archived, pupil.archived_at = True, now
-        if item.values:
-            pupil.leaving_date = item.values.get("leaving_date")  # type: ignore[assignment]
+        if item.values.get("leaving_date"):
+            pupil.leaving_date = item.values["leaving_date"]  # type: ignore[assignment]
         act.audit("pupil", pupil.reference, pupil_ref=pupil.reference, action="pupil.archive",
                   reason="; ".join(item.changes) or "left the school")
         for card in s.scalars(select(Card).where(Card.pupil_id == pupil.id,

@@ -87,6 +87,36 @@ LAYOUTS = (
 )
 
 
+# Other headings schools' exports use for the pupil fields (a primary's "Class", a custom
+# report's "Card UID"), tried for any field the chosen layout does not find.
+ALIASES = {
+    "year_group": ("Year", "Year Group", "NC Year", "Yr"),
+    "form": ("Class", "Form", "Reg Group", "Registration Group", "Registration form",
+             "Tutor Group", "Form Group"),
+    "leaving_date": ("Leaving Date", "Date of Leaving", "Leave Date", "Left"),
+    "card_uid": ("Card ID", "Card UID", "Card Number", "Card No", "MIFARE UID", "Card"),
+}
+
+
+def with_aliases(found: dict[str, str], header: list[str]) -> dict[str, str]:
+    """``found`` plus the pupil fields it lacks that ``header`` has under another name."""
+    out = dict(found)
+    used = set(found.values())
+    for field, names in ALIASES.items():
+        if field in out:
+            continue
+        match = None
+        for name in names:
+            hit = resolve({field: name}, header)
+            if hit and hit[field] not in used:
+                match = hit
+                break
+        if match:
+            out.update(match)
+            used.add(match[field])
+    return out
+
+
 def _key(heading: str) -> str:
     """A heading as compared: case, spaces and punctuation do not matter."""
     return "".join(ch for ch in heading.casefold() if ch.isalnum())
@@ -107,8 +137,12 @@ def fits(mapping: dict[str, str], header: list[str]) -> bool:
 
 def detect(header: list[str]) -> Layout | None:
     """The known layout whose columns ``header`` matches best (None if none fits)."""
-    scored = [(len(resolve(layout.mapping, header)), i, layout)
+    exact = set(header)
+    scored = [(sum(1 for col in layout.mapping.values() if col in exact),
+               len(resolve(layout.mapping, header)) / len(layout.mapping), -i, layout)
               for i, layout in enumerate(LAYOUTS) if fits(layout.mapping, header)]
     if not scored:
         return None
-    return max(scored, key=lambda s: (s[0], -s[1]))[2]
+    # Headings spelt exactly as a MIS writes them decide first, then the share of the
+    # layout's columns the file has (a plain file is "Simple", not a MIS missing columns).
+    return max(scored, key=lambda s: s[:3])[3]

@@ -140,7 +140,8 @@ def plan_roster(s: Session, site: Site, roster: RosterFile, today: date, *,
         for ref, pupil in existing.items():
             if ref not in seen and not pupil.archived:
                 plan.pupils.append(PupilPlan(
-                    0, ref, pupil.first_name, pupil.last_name, {}, "leave",
+                    0, ref, pupil.first_name, pupil.last_name,
+                    {"year_group": pupil.year_group, "form": pupil.form}, "leave",
                     ["not in this full export"], revoke_cards=True))
     plan.problems.sort(key=lambda p: p.line)
     on_roll = sum(1 for p in existing.values() if not p.archived)

@@ -21,7 +21,15 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from server.errors import ServerError
-from server.roster_layouts import ALL_FIELDS, LAYOUTS, REQUIRED, detect, fits, resolve
+from server.roster_layouts import (
+    ALL_FIELDS,
+    LAYOUTS,
+    REQUIRED,
+    detect,
+    fits,
+    resolve,
+    with_aliases,
+)
 
 _SPACES = re.compile(r"\s+")
 _EXCEL_TEXT = re.compile(r'^="(.*)"$')
@@ -137,7 +145,7 @@ def _choose(header: list[str], mapping: dict[str, str] | None,
             f"({', '.join(lay.name for lay in LAYOUTS)}): map them, e.g. --map "
             "reference=UPN --map first_name=Forename --map last_name=Surname, and save the "
             "mapping for next time")
-    resolved = resolve(chosen, header)
+    resolved = with_aliases(resolve(chosen, header), header)
     missing = [f"{f} (column {chosen.get(f, '?')!r})" for f in REQUIRED if f not in resolved]
     if missing:
         raise RosterFileError(f"line 1: the header has no column for {', '.join(missing)}; "

@@ -272,3 +272,14 @@ def test_a_leavers_card_works_on_their_last_day_and_stops_the_next_morning(
     services.clock.advance(timedelta(days=1).total_seconds())
     assert not on_kiosk()
     assert not pupil(services, "F1").archived  # archived by the next import, not by the clock
+
+
+def test_a_primarys_plain_export_with_a_class_column_needs_no_mapping(
+        services: Services, tmp_path: Path) -> None:
+    path = tmp_path / "primary.csv"
+    path.write_text("UPN,Forename,Surname,Class,Card UID\r\n"
+                    "R1,Maisie,O'Connor,Hedgehogs,04aabbccddeeff\r\n", "utf-8")
+    out = run(services, tmp_path, str(path), "--partial")
+    assert "read as Simple" in out and "new=1" in out and "problems=0" in out
+    assert pupil(services, "R1").form == "Hedgehogs"
+    assert active_card(services, "R1") == "04AABBCCDDEEFF"
