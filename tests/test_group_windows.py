@@ -62,7 +62,9 @@ def test_a_chess_club_member_collects_at_1645_on_club_day_at_a_real_kiosk(
         collected = rig.tap(UID)
         assert collected.outcome is m.TapOutcome.RELEASE_OPENED
         assert collected.slot == slots[UID]
-        assert rig.relay(collected.slot) or rig.state(collected.slot) is not m.SlotState.OCCUPIED
+        rig.open_and_close(collected.slot, item="take")
+        wait_until(lambda: rig.state(collected.slot) is m.SlotState.FREE, 10,
+                   "the club member's locker to be free")
     finally:
         rig.controller.stop()
 
