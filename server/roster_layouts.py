@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PUPIL_FIELDS = ("reference", "first_name", "last_name", "year_group", "form", "leaving_date",
-                "card_uid")
+                "card_uid", "preferred_name")
 CONTACT_FIELDS = ("name", "relationship", "email", "phone", "priority", "do_not_contact",
                   "opt_out")
 MAX_CONTACTS = 3
@@ -47,7 +47,7 @@ LAYOUTS = (
     Layout("SIMS", {
         "reference": "UPN", "first_name": "Legal Forename", "last_name": "Legal Surname",
         "year_group": "Year Group", "form": "Reg Group", "leaving_date": "Date of Leaving",
-        "card_uid": "Card Number",
+        "card_uid": "Card Number", "preferred_name": "Preferred Forename",
         **_contacts("Contact {n} {part}", {
             "name": "Name", "relationship": "Relationship", "email": "Email",
             "phone": "Mobile", "priority": "Priority", "do_not_contact": "No Contact",
@@ -56,7 +56,7 @@ LAYOUTS = (
     Layout("Arbor", {
         "reference": "UPN", "first_name": "First name", "last_name": "Last name",
         "year_group": "Year", "form": "Registration form", "leaving_date": "Leaving date",
-        "card_uid": "ID card number",
+        "card_uid": "ID card number", "preferred_name": "Preferred first name",
         **_contacts("Guardian {n} {part}", {
             "name": "name", "relationship": "relationship", "email": "email",
             "phone": "mobile", "priority": "priority", "do_not_contact": "do not contact",
@@ -65,7 +65,7 @@ LAYOUTS = (
     Layout("Bromcom", {
         "reference": "UPN", "first_name": "Forename", "last_name": "Surname",
         "year_group": "NC Year", "form": "Tutor Group", "leaving_date": "Leave Date",
-        "card_uid": "MIFARE UID",
+        "card_uid": "MIFARE UID", "preferred_name": "Preferred Name",
         **_contacts("Contact{n} {part}", {
             "name": "Name", "relationship": "Relation", "email": "Email", "phone": "Phone",
             "priority": "Priority", "do_not_contact": "Do Not Contact",
@@ -75,6 +75,7 @@ LAYOUTS = (
         "reference": "upn", "first_name": "forename", "last_name": "surname",
         "year_group": "year_group", "form": "registration_group",
         "leaving_date": "leaving_date", "card_uid": "card_uid",
+        "preferred_name": "preferred_forename",
         **_contacts("contact_{n}_{part}", {
             "name": "name", "relationship": "relationship", "email": "email",
             "phone": "phone", "priority": "priority", "do_not_contact": "do_not_contact",

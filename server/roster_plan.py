@@ -160,14 +160,16 @@ def _pupil(plan: RosterPlan, line: int, ref: str, v: dict[str, str], pupil: Pupi
         leaves = leaving_date(v.get("leaving_date", ""))
     except CellError as exc:
         plan.problems.append(Problem(line, ref, exc.what, exc.do))
+    # The name the pupil goes by (the kiosk greets them with it), else the legal one.
+    first = v.get("preferred_name") or v["first_name"]
     values: dict[str, object] = {
-        "first_name": v["first_name"][:100], "last_name": v["last_name"][:100],
+        "first_name": first[:100], "last_name": v["last_name"][:100],
         "year_group": parse_year(v.get("year_group", "")),
         "form": (v.get("form") or None) and v["form"][:32], "leaving_date": leaves}
     found, errors = contacts(v) if has_contacts else ([], [])
     for err in errors:
         plan.problems.append(Problem(line, ref, err.what, err.do))
-    item = PupilPlan(line, ref, v["first_name"], v["last_name"], values, "new",
+    item = PupilPlan(line, ref, first, v["last_name"], values, "new",
                      contacts=found if has_contacts else None)
     left = leaves is not None and leaves < plan.today
     if pupil is None:

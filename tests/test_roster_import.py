@@ -97,7 +97,7 @@ def test_an_arbor_export_keeps_names_in_every_script_and_withholds_a_card_on_two
                                           "A200000000004", "A200000000005", "A200000000006",
                                           "A200000000007"))}
     assert names["A200000000001"] == ("Ελένη", "Παπαδοπούλου")
-    assert names["A200000000002"] == ("Дмитрий", "Иванов")
+    assert names["A200000000002"] == ("Дима", "Иванов")  # the preferred name, for the kiosk
     assert names["A200000000003"] == ("伟", "李")
     assert names["A200000000004"] == ("محمد", "الفارسي")
     assert names["A200000000005"] == ("Nguyễn Thị", "Ngọc")
