@@ -91,8 +91,8 @@ def decide_tap(replica: PolicyReplica, slots: Mapping[int, Slot], card: str, now
         return tap.decision(TapOutcome.HELD, slot=entry.slot)
     if entry.status is PupilStatus.EXEMPT:
         return tap.decision(TapOutcome.EXEMPT)
-    closes = day.release_closes
-    if replica.release_open(now) or (closes is not None and replica.local(now).time() > closes):
+    window = replica.window(now, entry)
+    if window is not None and replica.local(now).time() >= window[0]:
         # Nothing here to collect: held elsewhere, or at another kiosk (the screen says where).
         held = entry.status is PupilStatus.HELD or any(w.held for w in entry.elsewhere)
         return tap.decision(TapOutcome.HELD, slot=entry.slot) if held \
@@ -109,7 +109,7 @@ def _collect(tap: _Tap, mine: Slot, early_release_used: Callable[[str], bool],
         return tap.decision(TapOutcome.HELD, slot=mine.number)
     if mine.state is not SlotState.OCCUPIED:  # its door is open or opening right now
         return tap.decision(TapOutcome.ALREADY_DEPOSITED, slot=mine.number)
-    window = replica.release_open(tap.now)
+    window = replica.release_open(tap.now, entry)
     if window and not clock_doubt:
         return tap.decision(TapOutcome.RELEASE_OPENED, slot=mine.number,
                             trigger=Trigger.RELEASE, via=OpenedVia.PUPIL)
@@ -120,7 +120,7 @@ def _collect(tap: _Tap, mine: Slot, early_release_used: Callable[[str], bool],
     if window:  # home time by our clock, but the clock is in doubt: say so, open nothing
         return tap.decision(TapOutcome.CLOCK_UNSURE, slot=mine.number)
     return tap.decision(TapOutcome.NOT_RELEASE_TIME, slot=mine.number,
-                        opens_at=replica.release_opens_at(tap.now))
+                        opens_at=replica.release_opens_at(tap.now, entry))
 
 
 def _hand_in(tap: _Tap) -> Decision:

@@ -97,21 +97,31 @@ class PolicyReplica:
         """Today's calendar entry (None when the replica does not cover today)."""
         return self.days.get(self.local(now).date())
 
-    def release_open(self, now: datetime) -> bool:
-        """Whether today's release window is open now."""
+    def window(self, now: datetime, entry: CardEntry | None = None
+               ) -> tuple[time, time] | None:
+        """Today's release window for ``entry`` (its group's window if it has one for today,
+        else the school's); None on a day without school or without a window."""
         day = self.today(now)
-        if day is None or not day.school_day or day.release_opens is None:
-            return False
-        t_now = self.local(now).time()
-        closes = day.release_closes or time(23, 59, 59)
-        return day.release_opens <= t_now <= closes
-
-    def release_opens_at(self, now: datetime) -> time | None:
-        """When today's window opens, if it is still to come today."""
-        day = self.today(now)
-        if day is None or not day.school_day or day.release_opens is None:
+        if day is None or not day.school_day:
             return None
-        return day.release_opens if self.local(now).time() < day.release_opens else None
+        own = entry.window if entry is not None else None
+        if own is not None and own.day == day.day:
+            return own.opens, own.closes
+        if day.release_opens is None:
+            return None
+        return day.release_opens, day.release_closes or time(23, 59, 59)
+
+    def release_open(self, now: datetime, entry: CardEntry | None = None) -> bool:
+        """Whether today's release window (``entry``'s own, if it has one) is open now."""
+        window = self.window(now, entry)
+        return window is not None and window[0] <= self.local(now).time() <= window[1]
+
+    def release_opens_at(self, now: datetime, entry: CardEntry | None = None) -> time | None:
+        """When today's window opens, if it is still to come today."""
+        window = self.window(now, entry)
+        if window is None:
+            return None
+        return window[0] if self.local(now).time() < window[0] else None
 
     def _load(self, snapshot: PolicySnapshot) -> None:
         self.version = snapshot.version

@@ -14,6 +14,10 @@ import re
 from lockers.errors import LockersError
 
 _HEX = re.compile(r"^[0-9A-F]+$")
+# A "0x" prefix on the whole UID or on each byte ("0x04 0xA1 ..."), as programmers' tools and
+# some card printers write it; only at the start or after a separator, never inside the digits.
+_PREFIX = re.compile(r"(^|[\s:\-,])0[xX]")
+_SEPARATORS = re.compile(r"[\s:\-,]")
 
 
 class CardUidError(LockersError, ValueError):
@@ -21,10 +25,11 @@ class CardUidError(LockersError, ValueError):
 
 
 def normalise_uid(uid: str | bytes) -> str:
-    """Upper-case hex of a UID given as bytes or as hex text (spaces and colons allowed)."""
+    """Upper-case hex of a UID given as bytes or as hex text in any of the usual forms:
+    colons, spaces or dashes between bytes, lower case, a ``0x`` prefix, or bare."""
     if isinstance(uid, bytes | bytearray):
         return bytes(uid).hex().upper()
-    text = uid.replace(":", "").replace(" ", "").replace("-", "").upper()
+    text = _SEPARATORS.sub("", _PREFIX.sub(r"\1", uid.strip())).upper()
     if not text or len(text) % 2 or not _HEX.match(text):
         raise CardUidError(f"card id {uid!r} is not a hex UID (e.g. 04A1B2C3D4E5F6)")
     return text

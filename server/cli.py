@@ -88,30 +88,70 @@ def init_command(config_path: Path, username: str, display_name: str, password: 
 @click.option("--site", default=None, help="Site code (needed when there are several).")
 @click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
               help="Column mapping, e.g. --map reference=UPN --map card_uid='Card No'.")
+@click.option("--save-mapping", is_flag=True,
+              help="Remember this file's column mapping for the school's next imports.")
+@click.option("--partial", is_flag=True,
+              help="The file lists only some pupils: nobody leaves for being absent from it.")
+@click.option("--preview", is_flag=True, help="Say what would change; change nothing.")
 @click.option("--no-progress", is_flag=True)
 def import_roster_command(csv_file: Path, config_path: Path, actor: str, site: str | None,
-                          maps: tuple[str, ...], no_progress: bool) -> None:
-    """Import pupils from an MIS export (CSV); problems are listed line by line."""
+                          maps: tuple[str, ...], save_mapping: bool, partial: bool,
+                          preview: bool, no_progress: bool) -> None:
+    """Import pupils from an MIS export (SIMS, Arbor, Bromcom, a Wonde feed, or any CSV with
+    a mapping); every problem is listed with its line and what to do."""
     from server.errors import ServerError
-    from server.roster import DEFAULT_MAPPING, import_roster
+    from server.roster import import_roster, preview_roster
+    from server.roster_layouts import ALL_FIELDS
 
     mapping = {}
     for item in maps:
         key, _, col = item.partition("=")
-        if key not in DEFAULT_MAPPING or not col:
+        if key not in ALL_FIELDS or not col:
             _fail(ValueError(f"--map {item!r}: use FIELD=COLUMN with FIELD one of "
-                             f"{sorted(DEFAULT_MAPPING)}"))
+                             f"{', '.join(ALL_FIELDS[:7])}, contact1_name, contact1_email..."))
         mapping[key] = col
+    services = _services(config_path)
     try:
-        report = import_roster(_services(config_path), actor, csv_file, site=site,
-                               mapping=mapping, progress=not no_progress)
+        if preview:
+            plan = preview_roster(services, csv_file, site=site, mapping=mapping or None,
+                                  full_export=not partial)
+        else:
+            plan = import_roster(services, actor, csv_file, site=site, mapping=mapping or None,
+                                 full_export=not partial, save_mapping=save_mapping,
+                                 progress=not no_progress).plan
     except ServerError as exc:
         _fail(exc)
-    for problem in report.problems:
+    click.echo(f"read as {plan.file.layout} ({plan.file.encoding}, "
+               f"{len(plan.file.rows)} pupil lines)")
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}")
+    for problem in plan.problems:
+        click.echo(str(problem))
+    counts = plan.summary()
+    click.echo(("would change: " if preview else "") + " ".join(
+        f"{k}={v}" for k, v in counts.items()))
+
+
+@click.command("import-attendance")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_config_option
+@click.option("--actor", default="admin", show_default=True, help="Staff username doing this.")
+@click.option("--site", default=None, help="Site code (needed when there are several).")
+def import_attendance_command(csv_file: Path, config_path: Path, actor: str,
+                              site: str | None) -> None:
+    """Import the MIS's session marks (UPN, Date, AM): absent and off-site pupils are then
+    not counted as "not handed in"."""
+    from server.errors import ServerError
+
+    try:
+        result = _services(config_path).registers.import_attendance(
+            actor, csv_file.read_bytes(), site=site)
+    except ServerError as exc:
+        _fail(exc)
+    for problem in result.problems:
         click.echo(problem)
-    click.echo(f"created={report.created} updated={report.updated} "
-               f"unchanged={report.unchanged} archived={report.archived} "
-               f"cards_enrolled={report.cards_enrolled} problems={len(report.problems)}")
+    click.echo(f"absent={result.absent} off_site={result.off_site} present={result.present} "
+               f"problems={len(result.problems)}")
 
 
 @click.group("audit")
@@ -231,6 +271,7 @@ def restore_command(config_path: Path, backup_file: Path, yes: bool) -> None:
                "the server")
 
 
-COMMANDS = [server_command, init_command, import_roster_command, audit_group,
+COMMANDS = [server_command, init_command, import_roster_command, import_attendance_command,
+            audit_group,
             export_pupil_command, retention_group, migrate_command, backup_command,
             restore_command]

@@ -22,7 +22,8 @@ from tests.test_web_dashboard import CHROMIUM_ARGS, WebServer, sign_in
 @pytest.fixture
 def site(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[str, Any, CustodyKiosk]]:
     with server_and_custody_kiosk(tmp_path, broker_factory) as (rt, kiosk):
-        rt.services.admin.create_staff("admin", "dsl1", "Dee Safeguarding", "dsl", "dsl safeguard pass")
+        rt.services.admin.create_staff("admin", "dsl1", "Dee Safeguarding", "dsl",
+                                       "dsl safeguard pass")
         web = WebServer(rt, free_port())
         web.start()
         try:

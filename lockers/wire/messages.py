@@ -356,6 +356,15 @@ class ReleaseDay(Part):
     release_closes: ClockTime | None = None
 
 
+class CardWindow(Part):
+    """A pupil's own collection window on one day (their group's: an after-school club, a
+    year group), replacing the school's window for this card on that day only."""
+
+    day: date
+    opens: time
+    closes: time
+
+
 class CardEntry(Part):
     """The minimum a kiosk knows about one card (DESIGN.md: no full records on a kiosk)."""
 
@@ -366,6 +375,7 @@ class CardEntry(Part):
     slot: SlotNumber | None = None  # fixed assignment, or the slot the device is held in
     eligible: bool = True
     early_release: Text | None = None  # id of an approved early release, usable once
+    window: CardWindow | None = None  # the pupil's group's window today, if it has one
     elsewhere: list[DeviceWhere] = Field(default_factory=list, max_length=10)
 
 

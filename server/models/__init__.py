@@ -3,7 +3,10 @@
 from server.models.audit import AuditEntry, AuditHead
 from server.models.base import Base, UTCDateTime
 from server.models.calendar import CalendarDay, Term
+from server.models.contacts import PupilContact
 from server.models.custody import CustodyMove, CustodyRecord
+from server.models.groups import GroupMember, GroupWindow, PupilGroup
+from server.models.imports import RosterMapping
 from server.models.operations import Alarm, Command, Event
 from server.models.people import Card, Pupil, Staff
 from server.models.records import (
@@ -13,12 +16,14 @@ from server.models.records import (
     EligibilityAgreement,
     PupilException,
 )
+from server.models.registers import Absence, OffSite, PhoneRegister
 from server.models.school import Kiosk, Site, Slot
 from server.models.security import CredentialGuard, WebSession
 
 __all__ = [
-    "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
+    "Absence", "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
     "Confiscation", "CredentialGuard", "CustodyMove", "CustodyRecord", "Deposit",
-    "EarlyRelease", "EligibilityAgreement", "Event", "Kiosk",
-    "Pupil", "PupilException", "Site", "Slot", "Staff", "Term", "UTCDateTime", "WebSession",
+    "EarlyRelease", "EligibilityAgreement", "Event", "GroupMember", "GroupWindow", "Kiosk",
+    "OffSite", "PhoneRegister", "Pupil", "PupilContact", "PupilException", "PupilGroup",
+    "RosterMapping", "Site", "Slot", "Staff", "Term", "UTCDateTime", "WebSession",
 ]

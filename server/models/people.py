@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,6 +25,7 @@ class Pupil(Base):
     form: Mapped[str | None] = mapped_column(String(32), default=None)
     archived: Mapped[bool] = mapped_column(default=False)
     archived_at: Mapped[datetime | None] = mapped_column(default=None)
+    leaving_date: Mapped[date | None] = mapped_column(default=None)  # from the MIS export
 
     cards: Mapped[list[Card]] = relationship(back_populates="pupil")
 

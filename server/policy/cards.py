@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lockers.wire.messages import CardEntry, PupilStatus, StaffEntry
+from lockers.wire.messages import CardEntry, CardWindow, PupilStatus, StaffEntry
 from server.custody.picture import SitePicture
 from server.models import (
     Card,
@@ -28,6 +28,7 @@ from server.models import (
     Staff,
 )
 from server.policy.calendar import local_now
+from server.policy.groups import windows_today
 
 
 def _exempt(session: Session, today: date) -> set[int]:
@@ -59,6 +60,7 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime,
     exempt = _exempt(session, today)
     eligible = _eligible(session, today) if site.eligibility_required else None
     early = _early(session, today)
+    windows = windows_today(session, site, today)
     fixed: dict[int, int] = {}
     if site.assignment_mode == "fixed":
         fixed = {pid: n for pid, n in session.execute(
@@ -67,7 +69,9 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime,
     rows = session.execute(
         select(Card.card_hash, Pupil.id, Pupil.reference, Pupil.first_name)
         .join(Pupil, Card.pupil_id == Pupil.id)
-        .where(Card.site_id == site.id, Card.active.is_(True), Pupil.archived.is_(False))
+        .where(Card.site_id == site.id, Card.active.is_(True), Pupil.archived.is_(False),
+               # a leaver's card works on their last day, and no longer
+               Pupil.leaving_date.is_(None) | (Pupil.leaving_date >= today))
         .order_by(Card.card_hash))
     entries = []
     for card_hash, pid, ref, first in rows:
@@ -83,7 +87,9 @@ def card_entries(session: Session, site: Site, kiosk_id: int, now: datetime,
         entries.append(CardEntry(
             card=card_hash, pupil_ref=ref, first_name=first[:40], status=status, slot=slot,
             eligible=True if eligible is None else pid in eligible,
-            early_release=early.get(pid), elsewhere=custody.elsewhere))
+            early_release=early.get(pid), elsewhere=custody.elsewhere,
+            window=CardWindow(day=today, opens=windows[pid][0], closes=windows[pid][1])
+            if pid in windows else None))
     return entries
 
 

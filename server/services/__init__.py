@@ -18,7 +18,9 @@ from server.services.confiscations import ConfiscationServices
 from server.services.context import ServiceContext
 from server.services.custody import CustodyServices
 from server.services.exceptions import ExceptionServices
+from server.services.groups import GroupServices
 from server.services.queries import Queries
+from server.services.registers import RegisterServices
 from server.services.releases import ReleaseServices
 from server.services.reports import Reports
 from server.services.signin import SignInServices
@@ -40,8 +42,10 @@ class Services:
         self.confiscations = ConfiscationServices(self.ctx, self.custody)
         self.timelines = Timelines(self.ctx)
         self.exceptions = ExceptionServices(self.ctx)
+        self.groups = GroupServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)
+        self.registers = RegisterServices(self.ctx)
         self.reports = Reports(self.ctx)
         self.signin = SignInServices(self.ctx)
 

@@ -11,18 +11,48 @@ from lockers.wire.messages import ReleaseDay
 from server.errors import NotAllowed
 from server.models import CalendarDay, Term
 from server.models.calendar import DAY_KINDS
-from server.policy.calendar import kiosk_days, release_day
+from server.policy.calendar import kiosk_days, local_today, release_day
+from server.policy.calendar_year import (
+    Month,
+    implausible,
+    school_days,
+    school_year_start,
+    year_grid,
+)
 from server.policy.ics import read_ics
 from server.services.context import LEADERSHIP, ServiceContext
 
 
 @dataclass(frozen=True)
-class IcsImport:
-    """What an .ics import changed."""
+class ImportedTerm:
+    """A term as the import left it, with how many school days it has."""
 
-    terms: int
-    days: int
+    name: str
+    starts: date
+    ends: date
+    school_days: int
+
+
+@dataclass(frozen=True)
+class IcsImport:
+    """What an .ics import changed, for a result page in words."""
+
+    terms: list[ImportedTerm]
+    days: int  # calendar days set (INSET, closures, early closings)
+    by_kind: dict[str, int]
+    early_closings: list[tuple[date, time | None, time | None]]
     skipped: list[str]
+    flags: list[str]  # what looks wrong, in the file or in the calendar it made
+
+
+@dataclass(frozen=True)
+class SchoolYear:
+    """The calendar page: the year's months, its terms, and what looks wrong."""
+
+    start_year: int
+    months: list[Month]
+    terms: list[ImportedTerm]
+    flags: list[str]
 
 
 class CalendarServices:
@@ -74,36 +104,57 @@ class CalendarServices:
 
     def import_ics(self, actor: str, data: bytes, site: str | None = None) -> IcsImport:
         """Import a school's .ics of term dates (re-import updates, never duplicates)."""
-        read = read_ics(data)
-        terms = days = 0
+        days = 0
+        by_kind: dict[str, int] = {}
+        early: list[tuple[date, time | None, time | None]] = []
         with self.ctx.action(actor, "calendar.import_ics", roles=LEADERSHIP) as act:
             s = act.session
             st = self.ctx.site(s, site)
-            for item in read.items:
-                if item.kind == "term":
-                    row = s.scalar(select(Term).where(Term.site_id == st.id,
-                                                      Term.source_uid == item.uid)) \
-                        or s.scalar(select(Term).where(Term.site_id == st.id,
-                                                       Term.starts == item.first))
-                    if row is None:
-                        row = Term(site_id=st.id, name=item.name, starts=item.first,
-                                   ends=item.last)
-                        s.add(row)
-                    row.name, row.starts, row.ends, row.source_uid = (item.name, item.first,
-                                                                      item.last, item.uid)
-                    s.flush()
-                    terms += 1
-                    continue
+            read = read_ics(data, st.timezone)
+            for term in read.terms:
+                row = s.scalar(select(Term).where(Term.site_id == st.id,
+                                                  Term.source_uid == term.uid)) \
+                    or s.scalar(select(Term).where(Term.site_id == st.id,
+                                                   Term.starts == term.first))
+                if row is None:
+                    row = Term(site_id=st.id, name=term.name, starts=term.first,
+                               ends=term.last)
+                    s.add(row)
+                row.name, row.starts, row.ends, row.source_uid = (term.name, term.first,
+                                                                  term.last, term.uid)
+                s.flush()
+            for item in read.days:
                 day = item.first
                 while day <= item.last:
                     self._upsert_day(s, st.id, day, item.kind, item.opens, item.closes,
                                      item.name[:200], item.uid)
                     days += 1
+                    by_kind[item.kind] = by_kind.get(item.kind, 0) + 1
+                    if item.kind == "early_closing":
+                        early.append((day, item.opens, item.closes))
                     day += timedelta(days=1)
-            act.audit("site", st.code, detail={"terms": terms, "days": days,
-                                               "skipped": read.skipped})
+            terms = [ImportedTerm(t.name, t.first, t.last,
+                                  school_days(s, st, t.first, t.last)) for t in read.terms]
+            flags = read.flags + implausible(s, st)
+            act.audit("site", st.code, detail={"terms": len(terms), "days": days,
+                                               "skipped": read.skipped, "flags": flags})
             act.touch(st.id)
-        return IcsImport(terms, days, read.skipped)
+        return IcsImport(sorted(terms, key=lambda t: t.starts), days, by_kind,
+                         sorted(early), read.skipped, flags)
+
+    def school_year(self, start_year: int | None = None, site: str | None = None
+                    ) -> SchoolYear:
+        """The school year (default: the current one) as the calendar page shows it."""
+        with self.ctx.store.read() as s:
+            st = self.ctx.site(s, site)
+            year = start_year or school_year_start(local_today(st, self.ctx.clock.now()))
+            first, last = date(year, 9, 1), date(year + 1, 8, 31)
+            terms = [ImportedTerm(t.name, t.starts, t.ends,
+                                  school_days(s, st, t.starts, t.ends))
+                     for t in s.scalars(select(Term).where(
+                         Term.site_id == st.id, Term.ends >= first, Term.starts <= last)
+                         .order_by(Term.starts))]
+            return SchoolYear(year, year_grid(s, st, year), terms, implausible(s, st))
 
     def release_window(self, day: date | None = None, site: str | None = None) -> ReleaseDay:
         """A day's entry (default today at the site): school day or not, release window."""

@@ -25,6 +25,7 @@ from server.models import (
     Site,
 )
 from server.policy.calendar import local_today, term_containing
+from server.policy.registers import day_registers
 from server.services.context import ServiceContext
 
 
@@ -39,9 +40,18 @@ class TodayCounts:
     late: int
     exempt: int
     held: int
-    not_handed_in: int  # on roll, not exempt, no deposit today
+    not_handed_in: int  # expected to hand in today and did not: the only concern
     collected: int
     uncollected: int  # handed in today and still in a locker
+    no_phone: int = 0  # does not bring a phone at all
+    absent: int = 0
+    off_site: int = 0
+
+
+# The compliance statuses, in the words of the report. Only NOT_HANDED_IN is a concern.
+STATUS_WORDS = {"handed_in": "handed in", "late": "handed in late", "exempt": "exempt",
+                "no_phone": "no phone", "absent": "absent", "off_site": "off site",
+                "not_handed_in": "not handed in"}
 
 
 class Reports:
@@ -72,15 +82,19 @@ class Reports:
             d, len(rows), arrived, status["handed_in"] + status["late"], status["late"],
             status["exempt"], held, status["not_handed_in"],
             sum(1 for r in rows if r["collected_at"]),
-            sum(1 for r in rows if r["deposited_at"] and not r["collected_at"]))
+            sum(1 for r in rows if r["deposited_at"] and not r["collected_at"]),
+            status["no_phone"], status["absent"], status["off_site"])
 
     def compliance(self, site: str | None = None, day: date | None = None
                    ) -> list[dict[str, Any]]:
-        """One row per pupil on roll: handed_in, late, exempt or not_handed_in, with times."""
+        """One row per pupil on roll with a status: handed_in or late (a deposit), else
+        exempt, absent, off_site or no_phone (not expected at a locker, with the reason),
+        else not_handed_in, the only status that is a concern."""
         with self.ctx.store.read() as s:
             st, d = self._day(s, site, day)
-            pupils = s.scalars(select(Pupil).where(Pupil.site_id == st.id,
-                                                   Pupil.archived.is_(False))
+            pupils = s.scalars(select(Pupil).where(
+                Pupil.site_id == st.id, Pupil.archived.is_(False),
+                Pupil.leaving_date.is_(None) | (Pupil.leaving_date >= d))
                                .order_by(Pupil.form, Pupil.last_name, Pupil.first_name)).all()
             deposits: dict[int, Deposit] = {}
             for dep in s.scalars(select(Deposit).where(Deposit.site_id == st.id,
@@ -91,17 +105,31 @@ class Reports:
             exempt = {pid for (pid,) in s.execute(select(PupilException.pupil_id).where(
                 PupilException.revoked_at.is_(None), PupilException.starts <= d,
                 or_(PupilException.ends.is_(None), PupilException.ends >= d)))}
+            registers = day_registers(s, st, d)
+            kiosks = {k.id: k.name or k.code for k in s.scalars(
+                select(Kiosk).where(Kiosk.site_id == st.id))}
             out = []
             for p in pupils:
                 dep = deposits.get(p.id)
+                why = ""
                 if dep is not None:
                     status = "late" if dep.late else "handed_in"
+                elif p.id in exempt:
+                    status = "exempt"
+                elif p.id in registers.absent:
+                    status, why = "absent", registers.absent[p.id]
+                elif p.id in registers.off_site:
+                    status, why = "off_site", registers.off_site[p.id]
+                elif p.id in registers.no_phone:
+                    status = "no_phone"
                 else:
-                    status = "exempt" if p.id in exempt else "not_handed_in"
+                    status = "not_handed_in"
                 out.append({"reference": p.reference, "first_name": p.first_name,
                             "last_name": p.last_name, "form": p.form, "status": status,
+                            "why": why, "concern": status == "not_handed_in",
                             "deposited_at": dep.deposited_at if dep else None,
                             "collected_at": dep.collected_at if dep else None,
+                            "kiosk": kiosks.get(dep.kiosk_id) if dep else None,
                             "slot": dep.slot if dep else None})
             return out
 
@@ -162,7 +190,18 @@ class Reports:
         if until:
             q = q.where(AuditEntry.at < until)
         with self.ctx.store.read() as s:
+            entries = list(s.scalars(q))
+            refs = {a.pupil_ref for a in entries if a.pupil_ref}
+            names = {ref: f"{first} {last}" for ref, first, last in s.execute(
+                select(Pupil.reference, Pupil.first_name, Pupil.last_name)
+                .where(Pupil.reference.in_(refs)))} if refs else {}
             return [{"id": a.id, "at": a.at, "actor": a.actor, "action": a.action,
                      "entity": a.entity, "entity_id": a.entity_id, "pupil_ref": a.pupil_ref,
-                     "reason": a.reason, "detail": a.detail} for a in s.scalars(q)]
+                     "pupil_name": names.get(a.pupil_ref or ""), "reason": a.reason,
+                     "detail": a.detail} for a in entries]
+
+    def timezone(self, site: str | None = None) -> str:
+        """The site's time zone, for exports written in local time."""
+        with self.ctx.store.read() as s:
+            return self.ctx.site(s, site).timezone
 

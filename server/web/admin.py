@@ -3,10 +3,10 @@ the calendar."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import time
 from typing import Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.errors import ServerError
@@ -14,7 +14,6 @@ from server.services.web_admin import WebAdmin
 from server.web.auth import check_csrf, role_at_least
 
 Admin = role_at_least("admin")
-MAX_ICS_BYTES = 1_000_000  # a school's term dates are a few kB
 
 
 def _time(value: str) -> time | None:
@@ -26,8 +25,15 @@ def _time(value: str) -> time | None:
 
 def add_admin(app: FastAPI, page: Any) -> None:
     """Mount the admin pages on ``app``; ``page`` renders a template."""
+    from server.web.calendar import add_calendar
+    from server.web.groups import add_groups
+    from server.web.roster import add_roster
+
     services = app.state.services
     admin = WebAdmin(services.ctx)
+    add_roster(app, page)
+    add_calendar(app, page)
+    add_groups(app, page)
 
     def failed(request: Request, exc: Exception) -> HTMLResponse:
         return page(request, "message.html", title="That could not be done", text=str(exc),
@@ -96,33 +102,3 @@ def add_admin(app: FastAPI, page: Any) -> None:
         except ServerError as exc:
             return failed(request, exc)
         return RedirectResponse("/admin", status_code=303)
-
-    @app.post("/admin/calendar/day", include_in_schema=False)
-    def calendar_day(request: Request, who: dict = Admin, day: str = Form(...),
-                     kind: str = Form(...), opens: str = Form(""), closes: str = Form(""),
-                     note: str = Form(""), csrf: str = Form("")) -> Response:
-        check_csrf(request, csrf)
-        try:
-            services.calendar.set_day(who["user"], date.fromisoformat(day), kind,
-                                      opens=_time(opens), closes=_time(closes), note=note)
-        except (ServerError, ValueError) as exc:
-            return failed(request, exc)
-        return RedirectResponse("/admin", status_code=303)
-
-    @app.post("/admin/calendar/ics", include_in_schema=False)
-    def calendar_ics(request: Request, who: dict = Admin,
-                     ics: UploadFile = File(...), csrf: str = Form("")) -> Response:
-        # A plain def: FastAPI runs it on a worker thread, so parsing a calendar never holds
-        # up the event loop (every other page and the live dashboard).
-        check_csrf(request, csrf)
-        data = ics.file.read(MAX_ICS_BYTES + 1)
-        if len(data) > MAX_ICS_BYTES:
-            return failed(request, ValueError(
-                f"that calendar file is over {MAX_ICS_BYTES // 1000} kB: export only the "
-                "term dates"))
-        try:
-            result = services.calendar.import_ics(who["user"], data)
-        except (ServerError, ValueError) as exc:
-            return failed(request, exc)
-        return page(request, "message.html", title="Calendar imported", text=str(result),
-                    back="/admin")

@@ -60,8 +60,10 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     from server.web.admin import add_admin
     from server.web.office import add_office
     from server.web.records import add_records
+    from server.web.registers import add_registers
 
     add_office(app, page)
+    add_registers(app, page)
     add_records(app, page)
     add_admin(app, page)
 

@@ -3,8 +3,6 @@ emergency open of a site, and the reports (each as a page, a printable page and 
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Any
 
@@ -12,6 +10,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.errors import ServerError
+from server.services.reports import STATUS_WORDS
+from server.spreadsheet import MEDIA_TYPE, to_csv
 from server.web.auth import Leadership, Office, check_csrf
 
 REPORTS = {
@@ -135,12 +135,9 @@ def add_records(app: FastAPI, page: Any) -> None:
             return HTMLResponse("No such report", status_code=404)
         rows = report_rows(name, request)
         if request.query_params.get("format") == "csv":
-            out = io.StringIO()
-            if rows:
-                writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-            return Response(out.getvalue(), media_type="text/csv", headers={
+            return Response(to_csv(rows, services.reports.timezone(),
+                                   words={"status": STATUS_WORDS}),
+                            media_type=MEDIA_TYPE, headers={
                 "Content-Disposition": f'attachment; filename="{name}.csv"'})
         return page(request, "report.html", name=name, title=REPORTS[name], rows=rows,
                     query=request.url.query)
