@@ -3,6 +3,7 @@
 from server.models.audit import AuditEntry, AuditHead
 from server.models.base import Base, UTCDateTime
 from server.models.calendar import CalendarDay, Term
+from server.models.notifications import Notification, NotifySettings
 from server.models.operations import Alarm, Command, Event
 from server.models.people import Card, Pupil, Staff
 from server.models.records import (
@@ -17,5 +18,6 @@ from server.models.school import Kiosk, Site, Slot
 __all__ = [
     "Alarm", "AuditEntry", "AuditHead", "Base", "CalendarDay", "Card", "Command",
     "Confiscation", "Deposit", "EarlyRelease", "EligibilityAgreement", "Event", "Kiosk",
-    "Pupil", "PupilException", "Site", "Slot", "Staff", "Term", "UTCDateTime",
+    "Notification", "NotifySettings", "Pupil", "PupilException", "Site", "Slot", "Staff",
+    "Term", "UTCDateTime",
 ]

@@ -17,6 +17,7 @@ from server.services.cards import CardServices
 from server.services.confiscations import ConfiscationServices
 from server.services.context import ServiceContext
 from server.services.exceptions import ExceptionServices
+from server.services.notifications import NotificationServices
 from server.services.queries import Queries
 from server.services.releases import ReleaseServices
 from server.services.reports import Reports
@@ -35,6 +36,7 @@ class Services:
         self.cards = CardServices(self.ctx)
         self.confiscations = ConfiscationServices(self.ctx)
         self.exceptions = ExceptionServices(self.ctx)
+        self.notifications = NotificationServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)
         self.reports = Reports(self.ctx)

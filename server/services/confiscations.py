@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
+from server import notify
 from server.errors import NotAllowed, NotFound
-from server.models import Confiscation, Kiosk, Site
+from server.models import Confiscation, Kiosk, Pupil, Site
 from server.models.records import (
     COLLECTED_BY_PARENT,
     FINAL_STATES,
@@ -82,6 +83,10 @@ class ConfiscationServices:
                               "second_device": second_device, "serious": serious,
                               "kiosk": kiosk, "slot": slot})
             act.touch(st.id)
+            if mode == PARENT_ONLY:  # custody: move to the "held for parent collection" move
+                notify.device_held_for_parent(s, now, actor, record="confiscation",
+                                              record_id=conf.id, pupil=pupil, site=st,
+                                              second_device=second_device)
             return ConfiscationView(conf.id, pupil.reference, HELD, mode, breaches, kiosk, slot,
                                     now, reason)
 
@@ -120,6 +125,10 @@ class ConfiscationServices:
             conf.command_id = self._unlock(act, conf, "staff", f"handed to {to}", ttl_s)
             act.audit("confiscation", conf.id, reason=note, pupil_ref=self._ref(act, conf),
                       detail={"to": to, "command_id": conf.command_id})
+            notify.device_handed_over(act.session, conf.closed_at, actor, record="confiscation",
+                                      record_id=conf.id, to=to,
+                                      pupil=act.session.get(Pupil, conf.pupil_id),
+                                      site=act.session.get(Site, conf.site_id))
             return self._view(act, conf)
 
     def release_to_pupil(self, actor: str, confiscation_id: int, reason: str) -> ConfiscationView:
