@@ -64,14 +64,15 @@ class SmtpConnection:
     def __init__(self, config: NotifyConfig) -> None:
         self.config = config
         host, port, timeout = config.smtp_host, config.smtp_port, config.smtp_timeout_s
+        context = ssl.create_default_context(cafile=config.smtp_ca_file)
         try:
             if config.smtp_security == "ssl":
                 self.smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    host, port, timeout=timeout, context=ssl.create_default_context())
+                    host, port, timeout=timeout, context=context)
             else:
                 self.smtp = smtplib.SMTP(host, port, timeout=timeout)
                 if config.smtp_security == "starttls":
-                    self.smtp.starttls(context=ssl.create_default_context())
+                    self.smtp.starttls(context=context)
             if config.smtp_username:
                 self.smtp.login(config.smtp_username, config.smtp_password or "")
         except (OSError, smtplib.SMTPException) as exc:

@@ -32,6 +32,7 @@ class NotifyConfig:
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout_s: float = 30.0
+    smtp_ca_file: str | None = None  # a school relay's own CA; default: the system's CAs
     channels: dict[str, str] = field(default_factory=dict)
     poll_s: float = 5.0
     backoff_first_s: float = 30.0
