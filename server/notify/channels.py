@@ -51,6 +51,7 @@ def email_message(row: Notification, sender: str) -> EmailMessage:
     domain = sender.rsplit("@", 1)[-1].rstrip(">") or "localhost"
     msg["Message-ID"] = make_msgid(idstring=f"notification-{row.id}", domain=domain)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to us
+    msg["X-Lockers-Kind"] = row.kind  # lets a school's mail rules sort them
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")

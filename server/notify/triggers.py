@@ -50,7 +50,7 @@ def device_held_for_parent(session: Session, now: datetime, actor: str, *, recor
     out = []
     for person in people:
         message = render("held_for_parent", school=site.name, first_name=pupil.first_name,
-                         greeting=person.name or "Parent or carer",
+                         greeting=person.name or "parent or carer",
                          what="second device" if second_device else "mobile phone",
                          why=settings.held_wording, where=settings.collection_place,
                          hours=settings.collection_hours, when=_when(site, now),
