@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from server.errors import NotFound
 from server.models import AuditEntry, Notification
 from server.notify import triggers
 from server.notify.recipients import SMS, Recipient
@@ -287,3 +288,17 @@ def test_a_message_in_flight_when_the_sender_dies_is_in_doubt_and_never_sent_twi
     assert rows(services)[-1].id == new_id and rows(services)[-1].resend_of == row.id
 
 
+
+
+def test_another_schools_office_neither_sees_nor_resends_norths_messages(
+        services: Services) -> None:
+    services.admin.create_site("admin", "south", "South School")
+    services.admin.create_staff("admin", "southoffice", "Sam South", "office", "south pass",
+                                site="south")
+    conf = services.confiscations.confiscate("office1", "A001", "out in class")
+    services.confiscations.hand_over("office1", conf.id, "dsl", "concern")
+    [row] = rows(services)
+    assert [v.id for v in services.notifications.recent("office1")] == [row.id]
+    assert services.notifications.recent("southoffice") == []
+    with pytest.raises(NotFound):
+        services.notifications.resend("southoffice", row.id)

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server.errors import NotAllowed, NotFound
-from server.models import Notification, NotifySettings, Pupil, Site
+from server.models import Notification, NotifySettings, Pupil, Site, Staff
 from server.notify import outbox
 from server.notify.recipients import settings_for
 from server.services.context import ADMIN, ServiceContext
@@ -51,12 +52,15 @@ class NotificationServices:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def recent(self, limit: int = 200) -> list[NotificationView]:
-        """The newest messages first."""
+    def recent(self, actor: str | None = None, limit: int = 200) -> list[NotificationView]:
+        """The newest messages first; a staff member tied to one site sees only its own."""
         with self.ctx.store.read() as s:
-            rows = s.execute(select(Notification, Pupil.reference).outerjoin(
+            q = select(Notification, Pupil.reference).outerjoin(
                 Pupil, Pupil.id == Notification.pupil_id).order_by(Notification.id.desc())
-                .limit(limit)).all()
+            site_id = _site_of(s, actor)
+            if site_id is not None:
+                q = q.where(Notification.site_id == site_id)
+            rows = s.execute(q.limit(limit)).all()
             return [NotificationView(n.id, n.kind, n.audience, n.channel,
                                      n.recipient or "(no contact on file)", n.subject, ref,
                                      n.status, n.created_at, n.sent_at, n.attempts,
@@ -65,14 +69,16 @@ class NotificationServices:
     def resend(self, actor: str, notification_id: int) -> int:
         """Queue a copy of a sent, failed or in-doubt message; returns the new id."""
         with self.ctx.action(actor, "notification.resend") as act:
+            _same_site(act.session, actor, notification_id)
             row = outbox.resend(act.session, notification_id, act.staff.username,
                                 self.ctx.clock.now())
             act.audit("notification", row.id, reason=f"resend of {notification_id}")
             return row.id
 
-    def letter(self, notification_id: int) -> Letter:
+    def letter(self, notification_id: int, actor: str | None = None) -> Letter:
         """The parent's message as a letter (only parent messages are letters)."""
         with self.ctx.store.read() as s:
+            _same_site(s, actor, notification_id)
             row = s.get(Notification, notification_id)
             if row is None:
                 raise NotFound(f"no notification {notification_id}")
@@ -108,3 +114,17 @@ class NotificationServices:
 
 
 
+
+
+def _site_of(s: Session, actor: str | None) -> int | None:
+    """The one site a staff member belongs to (None: every site, or no actor given)."""
+    if actor is None:
+        return None
+    return s.scalar(select(Staff.site_id).where(Staff.username == actor))
+
+
+def _same_site(s: Session, actor: str | None, notification_id: int) -> None:
+    site_id = _site_of(s, actor)
+    row = s.get(Notification, notification_id)
+    if row is None or (site_id is not None and row.site_id != site_id):
+        raise NotFound(f"no notification {notification_id}")  # another school's: not shown

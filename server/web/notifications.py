@@ -24,7 +24,7 @@ def add_notifications(app: FastAPI, page: Any) -> None:
 
     @app.get("/console/notifications", response_class=HTMLResponse, include_in_schema=False)
     def notifications(request: Request, who: Office) -> HTMLResponse:
-        rows = services.notifications.recent()
+        rows = services.notifications.recent(who["user"])
         return page(request, "notifications.html", rows=rows, status=STATUS,
                     problems=PROBLEMS, done=request.query_params.get("done"))
 
@@ -43,7 +43,7 @@ def add_notifications(app: FastAPI, page: Any) -> None:
              include_in_schema=False)
     def letter(request: Request, notification_id: int, who: Office) -> Response:
         try:
-            found = services.notifications.letter(notification_id)
+            found = services.notifications.letter(notification_id, who["user"])
         except ServerError as exc:
             return page(request, "message.html", title="No letter", text=str(exc),
                         back="/console/notifications", status_code=404)
