@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["tap_to_open.py", "ingest.py", "kiosk_screen.py", "dashboard.py", "school_morning.py"]
+ORDER = ["tap_to_open.py", "ingest.py", "kiosk_screen.py", "dashboard.py", "school_morning.py",
+         "notify.py"]
 
 
 def machine() -> str:
