@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -302,3 +303,19 @@ def test_another_schools_office_neither_sees_nor_resends_norths_messages(
     assert services.notifications.recent("southoffice") == []
     with pytest.raises(NotFound):
         services.notifications.resend("southoffice", row.id)
+
+
+def test_the_running_server_tells_the_dsl_when_notify_is_enabled(
+        tmp_path: Path, broker_factory: Any, smtp: SmtpServer) -> None:
+    from tests.notify_kit import MAILBOXES
+    from tests.server_kit import make_clock, running_server
+
+    b = broker_factory(kiosks=[("north", "k1")])
+    with running_server(tmp_path, b.host, b.port, make_clock(), username=b.server_username,
+                        password=b.server_password, notify=notify_config(smtp.port)) as rt:
+        assert rt.sender is not None
+        rt.services.notifications.change_settings("admin", "north", **MAILBOXES)
+        conf = rt.services.confiscations.confiscate("office1", "A002", "out in class")
+        rt.services.confiscations.hand_over("office1", conf.id, "dsl", "concern")
+        wait_until(lambda: smtp.inbox.messages, 10, "the DSL's e-mail from the server")
+    assert smtp.inbox.messages[0]["To"] == "dsl@north.example"
