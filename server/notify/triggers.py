@@ -1,17 +1,26 @@
 """Who hears what when a device moves: the narrow interface custody moves call.
 
-Each function runs INSIDE the caller's transaction (``act.session``), so the messages commit
-together with the move that causes them, or not at all. Today they are called from
+Each function runs INSIDE the caller's transaction (pass ``act.session``), so the messages
+commit together with the move that causes them, or not at all. Today they are called from
 server/services/confiscations.py; the custody module calls the same functions from its moves:
 
-    held for parent collection  -> device_held_for_parent(act, record_id, pupil, site_id, ...)
-    handed to the DSL / police  -> device_handed_over(act, record_id, pupil, site_id, to)
-    left overnight / held N days -> server/notify/watch.py finds these itself each pass.
+    held for parent collection:
+        device_held_for_parent(act.session, now, act.staff.username, record="custody",
+                               record_id=rec.id, pupil=pupil, site=site, second_device=...)
+    handed to the DSL / police:
+        device_handed_over(act.session, now, act.staff.username, record="custody",
+                           record_id=rec.id, pupil=pupil, site=site, to="dsl" | "police")
+    left overnight / held N days: server/notify/watch.py finds these itself on each pass
+    (today from confiscations in state "held"; point Watch.held_devices at custody records),
+    or a custody "left overnight" move calls office_told_of_held_device(...) at once.
+
+``record``/``record_id`` name the record in the outbox and make the dedupe key, so the same
+move never queues twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -83,6 +92,29 @@ def device_handed_over(session: Session, now: datetime, actor: str, *, record: s
     # With no mailbox set, a no_contact row shows the office that the DSL was not told.
     for person in staff_recipients(settings, audience) or [Recipient(LETTER, "", audience)]:
         row = enqueue(session, about, person, message, now=now, actor=audit.staff_actor(actor),
+                      dedupe_key=f"{kind}:{record}:{record_id}:{person.channel}:"
+                                 f"{person.address}")
+        if row is not None:
+            out.append(row)
+    return out
+
+
+def office_told_of_held_device(session: Session, now: datetime, *, kind: str, record: str,
+                               record_id: object, pupil: Pupil, site: Site, since: date
+                               ) -> list[Notification]:
+    """Tell the office that a device is still held: ``kind`` is ``left_overnight`` or
+    ``held_too_long``. The watch pass calls it; a custody "left overnight" move may too
+    (the dedupe key makes the second call a no-op)."""
+    days = (local_now(site, now).date() - since).days
+    about = About(kind, "office", site.id, record, str(record_id), pupil.id, pupil.reference)
+    message = render(kind, school=site.name, first_name=pupil.first_name,
+                     reference=pupil.reference, form=pupil.form or "",
+                     since=since.strftime("%A %-d %B"), days=days,
+                     record=f"{record} {record_id}")
+    settings = settings_for(session, site.id)
+    out = []
+    for person in staff_recipients(settings, "office") or [Recipient(LETTER, "", "office")]:
+        row = enqueue(session, about, person, message, now=now,
                       dedupe_key=f"{kind}:{record}:{record_id}:{person.channel}:"
                                  f"{person.address}")
         if row is not None:

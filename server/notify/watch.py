@@ -15,6 +15,7 @@ from server.models.records import HELD
 from server.notify.outbox import About, enqueue
 from server.notify.recipients import LETTER, Recipient, settings_for, staff_recipients
 from server.notify.render import render
+from server.notify.triggers import office_told_of_held_device
 from server.policy.calendar import local_now, local_today
 from server.store import Store
 
@@ -49,18 +50,13 @@ class Watch:
         for conf, pupil in s.execute(select(Confiscation, Pupil).join(Pupil).where(
                 Confiscation.site_id == site.id, Confiscation.state == HELD)).all():
             days = (today - conf.day).days
-            context = {"first_name": pupil.first_name, "reference": pupil.reference,
-                       "form": pupil.form or "", "since": conf.day.strftime("%A %-d %B"),
-                       "days": days, "record": f"confiscation {conf.id}"}
-            about = About("", "office", site.id, "confiscation", str(conf.id), pupil.id,
-                          pupil.reference)
-            if settings.office_when_overnight and days >= 1:
-                self._send(s, site, "office", "left_overnight", f"left_overnight:{conf.id}",
-                           now, About(**{**vars(about), "kind": "left_overnight"}), **context)
-            limit = settings.office_when_held_days
-            if limit and days >= limit:
-                self._send(s, site, "office", "held_too_long", f"held_too_long:{conf.id}",
-                           now, About(**{**vars(about), "kind": "held_too_long"}), **context)
+            kinds = ["left_overnight"] if settings.office_when_overnight and days >= 1 else []
+            if settings.office_when_held_days and days >= settings.office_when_held_days:
+                kinds.append("held_too_long")
+            for kind in kinds:
+                office_told_of_held_device(s, now, kind=kind, record="confiscation",
+                                           record_id=conf.id, pupil=pupil, site=site,
+                                           since=conf.day)
 
     def digest(self, s: Session, site: Site, now: datetime) -> None:
         """Leadership's digest once a day, after the school's digest time."""
