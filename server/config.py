@@ -10,6 +10,8 @@
     [web]
     host = "127.0.0.1"
     port = 8080
+    [notify]                                    # see server/notify/config.py
+    enabled = false
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import tomli_w
 
 from server.errors import ServerConfigError
 from server.mqtt_link import MqttSettings
+from server.notify.config import SECURITY, NotifyConfig
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ServerConfig:
     database_url: str = "sqlite:///var/server/lockers.db"
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     replica_tick_s: float = 30.0
     ingest_max_batch: int = 500
     # /healthz answers 503 once a received message has waited this long to be applied.
@@ -83,12 +87,14 @@ def load(path: Path | str) -> ServerConfig:
             mqtt["password"] = pw_path.read_text().strip()
         except OSError as exc:
             raise ServerConfigError(f"[mqtt] password_file {pw_path}: {exc}") from None
+    notify = _notify(path, dict(data.get("notify", {})))
     db = data.get("database", {})
     srv = data.get("server", {})
     return ServerConfig(
         database_url=db.get("url", ServerConfig.database_url),
         mqtt=_section(MqttSettings, mqtt, "mqtt"),
         web=_section(WebSettings, data.get("web", {}), "web"),
+        notify=notify,
         replica_tick_s=float(srv.get("replica_tick_s", 30.0)),
         ingest_max_batch=int(srv.get("ingest_max_batch", 500)),
         ingest_stuck_after_s=float(srv.get("ingest_stuck_after_s", 60.0)),
@@ -104,6 +110,19 @@ def _beside(config_path: Path, name: str | None) -> str | None:
     if not name:
         return None
     return str(Path(name) if Path(name).is_absolute() else config_path.resolve().parent / name)
+def _notify(path: Path, notify: dict[str, Any]) -> NotifyConfig:
+    pw_file = notify.pop("smtp_password_file", None)
+    if pw_file:
+        pw_path = (path.parent / pw_file) if not Path(pw_file).is_absolute() else Path(pw_file)
+        try:
+            notify["smtp_password"] = pw_path.read_text().strip()
+        except OSError as exc:
+            raise ServerConfigError(f"[notify] smtp_password_file {pw_path}: {exc}") from None
+    config = _section(NotifyConfig, notify, "notify")
+    if config.smtp_security not in SECURITY:
+        raise ServerConfigError(f"[notify] smtp_security must be one of {list(SECURITY)}, "
+                                f"not {config.smtp_security!r}")
+    return config
 
 
 def dump(config: ServerConfig, password_file: str | None = None) -> str:
@@ -116,6 +135,9 @@ def dump(config: ServerConfig, password_file: str | None = None) -> str:
         mqtt["password_file"] = password_file
     data = {"database": {"url": config.database_url}, "mqtt": mqtt,
             "web": {k: v for k, v in asdict(config.web).items() if v is not None},
+            # The SMTP password is never written back: it belongs in smtp_password_file.
+            "notify": {k: v for k, v in asdict(config.notify).items()
+                       if v is not None and k != "smtp_password"},
             "server": {"replica_tick_s": config.replica_tick_s,
                        "ingest_max_batch": config.ingest_max_batch,
                        "ingest_stuck_after_s": config.ingest_stuck_after_s,

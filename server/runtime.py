@@ -15,6 +15,8 @@ from server.commands import CommandCenter
 from server.config import ServerConfig
 from server.ingest.worker import IngestWorker
 from server.mqtt_link import Inbound, ServerLink
+from server.notify.sender import Sender
+from server.notify.watch import Watch
 from server.replica import ReplicaPublisher
 from server.services import Services
 from server.store import Store
@@ -42,6 +44,10 @@ class ServerRuntime:
                                    stuck_after_s=config.ingest_stuck_after_s)
         self.services = Services(self.store, self.clock, self.replica, self.commands)
         self.anchor = anchor_for(config)
+        # With [notify] enabled = false the outbox still fills (the office sees it) but
+        # nothing leaves the server.
+        self.sender = Sender(self.store, self.clock, config.notify, Watch(self.store)) \
+            if config.notify.enabled else None
 
     def health(self) -> dict[str, object]:
         """What /healthz reports: broker link, ingest liveness and lag, counters. ``healthy``
@@ -61,11 +67,15 @@ class ServerRuntime:
         self.ingest.start()
         self.link.start()
         self.replica.start()
+        if self.sender is not None:
+            self.sender.start()
         log.info("event=server_started db=%s broker=%s:%s", self.store.engine.url.render_as_string(
             hide_password=True), self.config.mqtt.host, self.config.mqtt.port)
 
     def stop(self) -> None:
         """Stop threads and disconnect."""
+        if self.sender is not None:
+            self.sender.stop()
         self.replica.stop()
         self.link.stop()
         self.ingest.stop()

@@ -191,8 +191,9 @@ def seed(services: Any) -> dict[str, str]:
 @contextmanager
 def running_server(tmp_path: Path, host: str, port: int, clock: Any, *,
                    username: str | None = None, password: str | None = None,
-                   seeded: bool = True) -> Iterator[Any]:
-    """A migrated database, a started ServerRuntime; yields the runtime (``.cards`` set)."""
+                   seeded: bool = True, notify: Any = None) -> Iterator[Any]:
+    """A migrated database, a started ServerRuntime; yields the runtime (``.cards`` set).
+    ``notify``: a NotifyConfig (default: notifications queue but are not sent)."""
     from server.config import ServerConfig
     from server.migrate import upgrade
     from server.mqtt_link import MqttSettings
@@ -202,7 +203,8 @@ def running_server(tmp_path: Path, host: str, port: int, clock: Any, *,
     upgrade(url)
     config = ServerConfig(database_url=url, mqtt=MqttSettings(
         host=host, port=port, username=username, password=password,
-        client_id=f"server-{uuid.uuid4().hex[:6]}"), replica_tick_s=30)
+        client_id=f"server-{uuid.uuid4().hex[:6]}"), replica_tick_s=30,
+        **({"notify": notify} if notify is not None else {}))
     rt = ServerRuntime(config, clock=clock)
     rt.cards = seed(rt.services) if seeded else {}
     rt.start()

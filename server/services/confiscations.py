@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server import notify
 from server.custody import records as cr
 from server.custody import states as cs
 from server.custody.breaches import new_confiscation
@@ -90,6 +91,10 @@ class ConfiscationServices:
                               "second_device": second_device, "serious": serious,
                               "custody_id": rec.custody_id})
             act.touch(st_.id)
+            if conf.release_mode == PARENT_ONLY:  # told in the same transaction as the hold
+                notify.device_held_for_parent(s, now, actor, record="custody",
+                                              record_id=rec.custody_id, pupil=pupil, site=st_,
+                                              second_device=second_device)
             return self._view(s, conf)
 
     def record_parent_collection(self, actor: str, confiscation_id: int, collector_name: str,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lockers.wire import messages as m
-from server import audit
+from server import audit, notify
 from server.custody import records as cr
 from server.custody import states as st
 from server.custody.compare import Difference, compare_with_kiosk
@@ -138,6 +138,11 @@ class CustodyServices:
         with self.ctx.action(actor, f"custody.{move}", roles=SAFEGUARDING) as act:
             rec = self._open(act, custody_id, site)
             view = self._hand_back(act, rec, move, note, ttl_s, {"to": to})
+            pupil = act.session.get(Pupil, rec.pupil_id)
+            assert pupil is not None
+            notify.device_handed_over(act.session, self.ctx.clock.now(), actor, record="custody",
+                                      record_id=rec.custody_id, pupil=pupil,
+                                      site=self._site(act, rec), to=to)
             if rec.confiscation_id is not None:
                 conf = act.session.get(Confiscation, rec.confiscation_id)
                 assert conf is not None

@@ -58,6 +58,7 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
             status_code=status_code)
 
     from server.web.admin import add_admin
+    from server.web.notifications import add_notifications
     from server.web.office import add_office
     from server.web.records import add_records
     from server.web.registers import add_registers
@@ -66,6 +67,7 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     add_registers(app, page)
     add_records(app, page)
     add_admin(app, page)
+    add_notifications(app, page)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request, who: Office) -> dict[str, Any]:
