@@ -6,10 +6,12 @@ green."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from kiosk_ui.strings import text
-from locker_controller.api import AlarmKind, KioskView, TapOutcome, TapResult
+from locker_controller.api import AlarmKind, KioskView, StaffResult, TapOutcome, TapResult
 
 # tone -> background colour (RGBA); chosen for contrast with white text (WCAG AA at 40 px).
 TONES = {
@@ -105,6 +107,9 @@ def for_view(view: KioskView, language: str = "en") -> Panel | None:
     if not view.readers_ok or view.mode == "maintenance":
         return Panel("fault", "alarm", "warning", text("fault", "title", language),
                      text("fault", "body", language), hold_s=0)
+    if view.staff_mode and view.enrol_waiting:
+        return Panel("enrol_waiting", "info", "card", text("enrol_waiting", "title", language),
+                     text("enrol_waiting", "body", language), hold_s=0)
     left_open = [slot for kind, slot in view.alarms if kind is AlarmKind.DOOR_LEFT_OPEN]
     if left_open:
         return Panel("door_left_open", "wait", "warning",
@@ -119,8 +124,32 @@ def offline_banner(view: KioskView, language: str = "en") -> str:
 
 
 def doors_line(view: KioskView, language: str = "en") -> str:
-    """Which lockers are open for pupils right now (so the queue can keep moving)."""
+    """Which lockers are open for pupils right now, in words (so the queue keeps moving)."""
     open_now = sorted(set(view.open_for_deposit) | set(view.open_for_release))
     if not open_now:
         return ""
-    return f"{text('doors', 'open_now', language)} {', '.join(map(str, open_now))}"
+    if len(open_now) > 4:  # a list of numbers this long is read by no one
+        return text("doors", "many", language, count=len(open_now))
+    words = ", ".join(map(str, open_now[:-1]))
+    slots = f"{words} {text('doors', 'and', language)} {open_now[-1]}" if words else open_now[0]
+    return text("doors", "one" if len(open_now) == 1 else "some", language, slots=slots)
+
+
+def for_staff(result: StaffResult, asked: dict[str, Any], language: str = "en") -> Panel:
+    """The panel after a staff action: the school's words for what happened, with the
+    kiosk's own sentence as detail (a refusal says why). ``asked`` is what staff entered."""
+    detail = re.sub(r"\bslot\b", "locker", result.message)  # the controller says "slot"
+    detail = detail[:1].upper() + detail[1:]
+    values = {"slot": result.slot if result.slot is not None else asked.get("slot", ""),
+              "detail": detail, "ref": asked.get("ref", ""), "reason": asked.get("reason", "")}
+    if not result.ok:
+        title = text("staff_result", "login_failed" if result.action == "login" else "failed",
+                     language)
+        return Panel(f"staff_{result.action}_refused", "stop", "cross", title,
+                     text("staff_result", "failed_body", language, **values), hold_s=6)
+    key = result.action if result.action != "login" else "logout"
+    title = text("staff_result", key, language, **values)
+    body = text("staff_result", f"{key}_body", language, **values)
+    opened = result.action in ("assisted_hand_in", "confiscated_hand_in", "open_slot")
+    return Panel(f"staff_{result.action}", "ok", "tick", title, body,
+                 slot=result.slot if opened else None, hold_s=8 if opened else 5)

@@ -34,10 +34,12 @@ Config.set("graphics", "resizable", "0")
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.button import Button  # noqa: E402
 
 from firmware_py.interfaces import CardTapped  # noqa: E402
 from firmware_py.sim.vpcd_card import VirtualCard  # noqa: E402
 from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
+from kiosk_ui.strings import text  # noqa: E402
 from launcher.faults import CuttableLink  # noqa: E402
 from launcher.kiosk import build_controller  # noqa: E402
 from lockers.clock import FakeClock  # noqa: E402
@@ -153,16 +155,48 @@ class Driver:
             _wait_empty(pcsc["reader"])
 
     def touch(self, label: str) -> None:
+        """Press the button showing ``label`` with a real touch, as a finger would."""
         def press() -> None:
-            pad = self.screen.pad
-            assert pad is not None, "no PIN pad on screen"
-            button = next(b for b in pad.children if getattr(b, "text", None) == label)
-            x, y = button.to_window(*button.center)
+            buttons = [w for w in self.screen.walk(restrict=True)
+                       if isinstance(w, Button) and w.text == label]
+            assert len(buttons) == 1, f"{len(buttons)} buttons say {label!r} on screen"
+            x, y = buttons[0].to_window(*buttons[0].center)
             t = UnitTestTouch(x, y)
             t.touch_down()
             t.touch_up()
 
         self.on_kivy(press)
+
+    def type_in(self, entry: str) -> None:
+        """Type on the on-screen keypad, then press OK."""
+        for key in entry:
+            self.touch(key)
+        self.touch("OK")
+
+    def staff_action(self, action: str, entry: str, key: str, step: str | None = None
+                     ) -> None:
+        """From the staff menu: press an action, type what it asks, wait for the result."""
+        before = self.screen.staff_results
+        self.touch(text("staff", action))
+        for k in entry:
+            self.touch(k)
+        if step:
+            self.shot(step)
+        self.touch("OK")
+        if action != "enrol":
+            self.wait_for(lambda: self.screen.staff_results > before, f"the {action} result")
+        self.wait_key(key)
+
+    def wait_for(self, done: Any, what: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {what}")
+            time.sleep(0.005)
+
+    def back_to_menu(self) -> None:
+        self.on_kivy(lambda: self.screen._to_ready(0))  # noqa: SLF001 - skip the wait
+        self.wait_key("staff_mode")
 
     # --- the script ------------------------------------------------------------------------
 
@@ -182,11 +216,14 @@ class Driver:
             self.shot("02-deposit-opened")
             slot = self.screen.shown.slot
             assert slot, f"no slot on {self.screen.shown}"
+            self.tap(c["pupil"])  # tapped again before the door was even pulled
+            self.wait_key("already_deposited")
+            self.shot("03-tapped-again-door-open")
             self.world.open_door(slot)
             self.world.put_item(slot)
             self.tap(c["pupil2"])
             self.wait_key("deposit_opened")
-            self.shot("03-second-pupil-while-door-open")
+            self.shot("04-second-pupil-while-door-open")
             second = self.screen.shown.slot
             self.world.close_door(slot)
             self.world.open_door(second)
@@ -194,27 +231,26 @@ class Driver:
             self.world.close_door(second)
             self.tap(c["pupil"])
             self.wait_key("not_release_time")
-            self.shot("04-not-yet")
-            for uid, key, step in ((c["exempt"], "exempt", "05-exempt"),
-                                   (c["unknown"], "unknown_card", "06-unknown-card"),
-                                   (c["held"], "held", "07-held")):
+            self.shot("05-not-yet")
+            for uid, key, step in ((c["exempt"], "exempt", "06-exempt"),
+                                   (c["unknown"], "unknown_card", "07-unknown-card"),
+                                   (c["held"], "held", "08-held")):
                 self.tap(uid)
                 self.wait_key(key)
                 self.shot(step)
             self.tap(c["staff"])
             self.wait_key("staff_card")
-            self.shot("08-staff-pin-pad")
+            self.shot("09-staff-pin-pad")
             for digit in c["staff_pin"]:
                 self.touch(digit)
             self.touch("OK")
             self.wait_key("staff_mode")
-            self.shot("09-staff-mode")
-            self.controller.staff_logout()
-            self.wait_key("staff_logout")
+            self.shot("10-staff-mode")
+            self._staff_day()
             self.clock.set(datetime.fromisoformat(c["release"]).astimezone(UTC))
             self.tap(c["pupil"])
             self.wait_key("release_opened")
-            self.shot("10-release-opened")
+            self.shot("21-release-opened")
             self.world.open_door(slot)
             self.world.take_item(slot)
             deadline = time.monotonic() + 5
@@ -225,9 +261,12 @@ class Driver:
             self.clock.advance(61)
             self.controller.tick_now()
             self.wait_key("door_left_open")
-            self.shot("11-door-left-open")
+            self.shot("22-door-left-open")
             self.world.close_door(slot)
             self.wait_key("ready", timeout=15)
+            self.tap(c["away"])  # the phone is at another kiosk: the screen says which
+            self.wait_key("nothing_to_collect")
+            self.shot("23-phone-at-another-kiosk")
             latencies = []
             for _ in range(c.get("latency_taps", 0)):  # for the benchmark
                 flipped = threading.Event()
@@ -253,16 +292,22 @@ class Driver:
 
                 print(json.dumps({"latency_ms": latencies, "peak_rss_mb": resource.getrusage(
                     resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+            self.on_kivy(lambda: self.screen._to_ready(0))  # noqa: SLF001 - skip the wait
             self.network.cut(3600)  # for the rest of the test
             deadline = time.monotonic() + 10
             while not self.screen.banner.text:
                 if time.monotonic() > deadline:
                     raise AssertionError("no offline banner")
                 time.sleep(0.01)
-            self.shot("12-offline-but-working")
+            self.shot("24-offline-but-working")
+            self.clock.step_wall(600)  # someone sets the clock while the server is away
+            self.controller.tick_now()
+            self.tap(c["pupil2"])
+            self.wait_key("clock_unsure")
+            self.shot("25-clock-unsure")
             self.world.fire_alarm(True)
             self.wait_key("fire")
-            self.shot("13-fire-alarm")
+            self.shot("26-fire-alarm")
         except BaseException as exc:  # noqa: BLE001 - reported to the test, then stop
             import traceback
 
@@ -270,6 +315,74 @@ class Driver:
             print(json.dumps({"error": self.failed}), flush=True)
         finally:
             Clock.schedule_once(lambda _dt: self.app.stop(), 0)
+
+
+    def _staff_day(self) -> None:
+        """Every staff action, pressed by touch from the staff menu."""
+        c = self.cfg
+        self.touch(text("staff", "assisted_hand_in"))
+        self.wait_key("staff_mode")
+        for key in c["forgot_card"]:
+            self.touch(key)
+        self.shot("11-staff-pupil-keypad")
+        before = self.screen.staff_results
+        self.touch("OK")
+        self.wait_for(lambda: self.screen.staff_results > before, "the hand-in result")
+        self.wait_key("staff_assisted_hand_in")
+        self.shot("12-staff-hand-in-opened")
+        opened = self.screen.shown.slot
+        assert opened, f"no locker lit on {self.screen.shown}"
+        self.world.open_door(opened)
+        self.world.put_item(opened)
+        self.world.close_door(opened)
+        self.back_to_menu()
+        self.staff_action("confiscated_hand_in", c["confiscated"],
+                          "staff_confiscated_hand_in")
+        self.shot("13-staff-confiscated-opened")
+        held = self.screen.shown.slot
+        assert held, f"no locker lit on {self.screen.shown}"
+        self.world.open_door(held)
+        self.world.put_item(held)
+        self.world.close_door(held)
+        self.back_to_menu()
+        spare = str(c["spare_locker"])
+        self.touch(text("staff", "open_slot"))
+        for k in spare:
+            self.touch(k)
+        self.shot("14-staff-open-which-locker")
+        self.touch("OK")
+        self.shot("15-staff-open-why")
+        before = self.screen.staff_results
+        self.touch(text("staff", "reasons").split("|")[0])
+        self.wait_for(lambda: self.screen.staff_results > before, "the open result")
+        self.wait_key("staff_open_slot")
+        self.shot("16-staff-locker-opened")
+        self.world.open_door(int(spare))
+        self.world.close_door(int(spare))
+        self.back_to_menu()
+        self.staff_action("clear_fault", spare, "staff_clear_fault")
+        self.shot("17-staff-fault-cleared")
+        self.back_to_menu()
+        self.staff_action("enrol", c["enrol_to"], "enrol_waiting")
+        self.shot("18-staff-enrol-tap-card")
+        before = self.screen.staff_results
+        card = VirtualCard(port=c["pcsc"]["port"]) if c.get("pcsc") else None
+        if card is not None:
+            card.present_uid(c["new_card"])
+        else:
+            self.controller.deliver(CardTapped("arrival", c["new_card"], time.monotonic()))
+        self.wait_for(lambda: self.screen.staff_results > before, "the enrol result")
+        self.wait_key("staff_enrol")
+        self.shot("19-staff-card-enrolled")
+        if card is not None:
+            card.remove()
+            _wait_empty(c["pcsc"]["reader"])
+        self.back_to_menu()
+        before = self.screen.staff_results
+        self.touch(text("staff", "logout"))
+        self.wait_for(lambda: self.screen.staff_results > before, "the sign-out result")
+        self.wait_key("staff_logout")
+        self.shot("20-staff-signed-out")
 
 
 def _wait_empty(reader: str, timeout: float = 5.0) -> None:

@@ -63,15 +63,20 @@ def test_the_offline_banner_and_open_doors_line_follow_the_view() -> None:
 
 def run_driver(tmp_path: Path, broker: Broker, server: FakeServer, out: Path,
                latency_taps: int = 0, pcsc: dict | None = None) -> list[dict]:
-    held = card("04000009", "P9", "Ola", status=m.PupilStatus.HELD, slot=8)
-    server.publish(t.POLICY, snapshot([*PUPILS, held]))
+    held = card("04000009", "P9", "Ola", status=m.PupilStatus.HELD, slot=8,
+                elsewhere=[m.DeviceWhere(held=True, back="parent_or_carer")])
+    away = card("04000006", "P6", "Leo", elsewhere=[m.DeviceWhere(
+        kiosk="k2", kiosk_name="North entrance", slot=12)])
+    server.publish(t.POLICY, snapshot([*PUPILS, held, away]))
     account = broker.kiosk(SITE, KIOSK)
     cfg = {"site": SITE, "kiosk": KIOSK, "card_key": KEY, "state_dir": str(tmp_path / "k"),
            "start": MONDAY_0820.isoformat(), "release": "2026-11-23T15:20:00+00:00",
            "broker": {"host": broker.host, "port": broker.port,
                       "username": account.username, "password": account.password},
            "pupil": "04000001", "pupil2": "04000002", "exempt": "04000003",
-           "unknown": "0BADCAFE", "held": "04000009", "staff": STAFF_UID,
+           "unknown": "0BADCAFE", "held": "04000009", "staff": STAFF_UID, "away": "04000006",
+           "forgot_card": "P4", "confiscated": "P2", "spare_locker": 6, "enrol_to": "P4",
+           "new_card": "0C0FFEE0",
            "staff_pin": STAFF_PIN, "latency_taps": latency_taps, "pcsc": pcsc}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     cmd = [sys.executable, "-m", "tests.kiosk_screen_driver", str(tmp_path / "cfg.json"), str(out)]
