@@ -39,6 +39,7 @@ from kivy.uix.button import Button  # noqa: E402
 from firmware_py.interfaces import CardTapped  # noqa: E402
 from firmware_py.sim.vpcd_card import VirtualCard  # noqa: E402
 from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
+from kiosk_ui.keypads import KeyPad  # noqa: E402
 from kiosk_ui.strings import text  # noqa: E402
 from launcher.faults import CuttableLink  # noqa: E402
 from launcher.kiosk import build_controller  # noqa: E402
@@ -131,10 +132,15 @@ class Driver:
         Clock.schedule_once(arm, 0)
         if not done.wait(10):
             raise AssertionError(f"no frame was drawn for the {step} screenshot")
-        shown = self.screen.shown
-        print(json.dumps({"step": step, "key": shown.key, "title": shown.title,
-                          "body": shown.body, "banner": self.screen.banner.text,
-                          "doors": self.screen.doors.text}), flush=True)
+        shown, screen = self.screen.shown, self.screen
+        staff = list(screen.staff.walk(restrict=True)) if screen.staff else []
+        print(json.dumps({
+            "step": step, "key": shown.key, "title": shown.title, "body": shown.body,
+            "banner": screen.banner.text, "doors": screen.doors.text,
+            "lit": screen.map.cells.lit if screen.map.cells.shown else None,
+            "buttons": [w.text for w in staff if isinstance(w, Button)],
+            "typed": next((w.display.text for w in staff if isinstance(w, KeyPad)), None),
+        }), flush=True)
 
     def tap(self, uid: str) -> None:
         """Tap a card and wait until the screen has shown the result of this tap."""
