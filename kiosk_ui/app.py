@@ -87,7 +87,8 @@ class KioskScreen(BoxLayout):
         if isinstance(update, TapResult):
             self.taps_shown += 1
             self.last_decided = update.decided_monotonic
-            self.panel = presenter.for_tap(update, self.language)
+            restoring = bool(self.view and self.view.awaiting_picture)
+            self.panel = presenter.for_tap(update, self.language, restoring)
             self._schedule_back(self.panel.hold_s)
         elif isinstance(update, KioskView):
             self.view = update

@@ -63,9 +63,12 @@ def ready(language: str = "en") -> Panel:
                  text("ready", "body", language), hold_s=0)
 
 
-def for_tap(result: TapResult, language: str = "en") -> Panel:
-    """The panel for a tap's outcome."""
+def for_tap(result: TapResult, language: str = "en", restoring: bool = False) -> Panel:
+    """The panel for a tap's outcome (``restoring``: the kiosk waits for its records, so
+    "full" means "not yet")."""
     key, tone, icon = OUTCOMES[result.outcome]
+    if key == "no_free_slot" and restoring:
+        key = "no_free_slot_restoring"
     if key == "not_release_time" and result.opens_at is None:
         key = "not_release_time_no_time"
     values = {"name": result.first_name or "", "slot": result.slot,
@@ -119,7 +122,9 @@ def for_view(view: KioskView, language: str = "en") -> Panel | None:
 
 
 def offline_banner(view: KioskView, language: str = "en") -> str:
-    """The banner shown while the kiosk works without the server."""
+    """The banner shown while the kiosk works without the server, or waits for its records."""
+    if view.awaiting_picture:
+        return text("offline", "restoring", language)
     return "" if view.online else text("offline", "banner", language)
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,9 @@ SCREENS: list[tuple[str, list[object]]] = [
         "assisted_hand_in", False,
         "no pupil 'P77' at this school: check the reference on the office console")]),
     ("38-reader-fault", [bank_view(readers_ok=False)]),
+    ("39-records-lost-kiosk-waits", [replace(bank_view(), awaiting_picture=True),
+                                     tap(TapOutcome.NO_FREE_SLOT, name="Tom")]),
+    ("40-fire-alarm-300", [replace(bank_view(tuple(range(1, BANK + 1))), fire_alarm=True)]),
 ]
 
 
@@ -127,7 +131,8 @@ class Gallery(App):
                           "body": shown.body, "slot": shown.slot,
                           "caption": self.screen.map.caption.text,
                           "cells": [int(c.text) for c in self.screen.map.cells.children],
-                          "doors": self.screen.doors.text}), flush=True)
+                          "doors": self.screen.doors.text,
+                          "banner": self.screen.banner.text}), flush=True)
         self.index += 1
         Clock.schedule_once(self._next, 0)
 

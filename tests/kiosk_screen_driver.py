@@ -352,7 +352,9 @@ class Driver:
         self.world.close_door(held)
         self.back_to_menu()
         spare = str(c["spare_locker"])
-        self.touch(text("staff", "open_slot"))
+        self.touch(text("staff", "clear_fault"))  # the wrong button: Back to the menu
+        self.touch(text("staff", "back"))
+        self.touch(text("staff", "open_slot"))  # found only if Back showed the menu again
         for k in spare:
             self.touch(k)
         self.shot("14-staff-open-which-locker")

@@ -221,6 +221,10 @@ def test_every_other_outcome_and_a_300_locker_bank_on_the_real_screen() -> None:
     assert steps["36-many-doors-open"]["doors"].startswith("6 lockers are open")
     assert steps["37-staff-refused"]["body"].startswith("No pupil")
     assert steps["38-reader-fault"]["title"] == "Please use another kiosk"
+    waiting = steps["39-records-lost-kiosk-waits"]
+    assert waiting["key"] == "no_free_slot_restoring" and "records" in waiting["banner"]
+    fire = steps["40-fire-alarm-300"]  # every door open, and the screen still says go
+    assert fire["key"] == "fire" and fire["doors"] == "" and fire["cells"] == []
     for step, shown in steps.items():
         assert (out / f"{step}.png").stat().st_size > 5000
         assert_no_codes(step, shown)
