@@ -16,25 +16,12 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
+from kiosk_ui.presenter import MAP_COLS as COLS
+from kiosk_ui.presenter import map_window as window
 from kiosk_ui.strings import text
 
-COLS = 4  # lockers across, in number order
-MAX_ROWS = 5  # the window's height: 20 lockers, each big enough for a three-digit number
 LIT = (1, 0.85, 0, 1)  # amber fill with near-black numbers: 12:1 contrast
 INK = (0.08, 0.08, 0.08, 1)
-
-
-def window(numbers: list[int], lit: int, cols: int = COLS, max_rows: int = MAX_ROWS
-           ) -> list[int]:
-    """The lockers to draw: whole rows of ``cols`` in number order, ``lit`` in the middle
-    row where the bank allows (the whole bank when it fits)."""
-    numbers = sorted(numbers)
-    rows = -(-len(numbers) // cols)
-    if rows <= max_rows:
-        return numbers
-    row = numbers.index(lit) // cols if lit in numbers else 0
-    first = max(0, min(row - max_rows // 2, rows - max_rows))
-    return numbers[first * cols:(first + max_rows) * cols]
 
 
 class _Cells(Widget):

@@ -25,6 +25,10 @@ TONES = {
 }
 
 
+MAP_COLS = 4  # the locker map: lockers across, in number order
+MAP_ROWS = 5  # the map's height: 20 lockers, each big enough for a three-digit number
+
+
 @dataclass(frozen=True)
 class Panel:
     """One screen's content."""
@@ -158,3 +162,17 @@ def for_staff(result: StaffResult, asked: dict[str, Any], language: str = "en") 
     opened = result.action in ("assisted_hand_in", "confiscated_hand_in", "open_slot")
     return Panel(f"staff_{result.action}", "ok", "tick", title, body,
                  slot=result.slot if opened else None, hold_s=8 if opened else 5)
+
+
+def map_window(numbers: list[int], lit: int, cols: int = MAP_COLS,
+               max_rows: int = MAP_ROWS) -> list[int]:
+    """The locker map's lockers: a bank of 300 is unreadable on a 7-inch screen, so the map
+    shows a window of it: whole rows of ``cols`` in number order, ``lit`` in the middle row
+    where the bank allows (the whole bank when it fits)."""
+    numbers = sorted(numbers)
+    rows = -(-len(numbers) // cols)
+    if rows <= max_rows:
+        return numbers
+    row = numbers.index(lit) // cols if lit in numbers else 0
+    first = max(0, min(row - max_rows // 2, rows - max_rows))
+    return numbers[first * cols:(first + max_rows) * cols]

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from kiosk_ui import presenter
-from kiosk_ui.bank_map import window
 from locker_controller.api import KioskView, StaffResult, TapResult
 from lockers.wire import messages as m
 from lockers.wire import topics as t
@@ -79,10 +78,11 @@ def test_a_held_or_not_yet_locker_is_never_lit_as_if_it_were_open() -> None:
 
 def test_the_map_shows_the_lockers_around_the_open_one_in_a_300_locker_bank() -> None:
     bank = list(range(1, 301))
-    assert window(bank, 287) == list(range(277, 297))
-    assert window(bank, 1) == list(range(1, 21))
-    assert window(bank, 300) == list(range(281, 301))
-    assert window(list(range(1, 9)), 5) == list(range(1, 9))  # a small bank: all of it
+    assert presenter.map_window(bank, 287) == list(range(277, 297))
+    assert presenter.map_window(bank, 1) == list(range(1, 21))
+    assert presenter.map_window(bank, 300) == list(range(281, 301))
+    small = list(range(1, 9))
+    assert presenter.map_window(small, 5) == small  # a small bank: all of it
 
 
 def test_staff_results_are_told_in_words_without_codes() -> None:
