@@ -115,6 +115,18 @@ class KioskScreen(BoxLayout):
     def _asked(self, action: str, values: dict[str, Any]) -> None:
         self.asked = (action, values)
 
+    def on_touch_down(self, touch: Any) -> bool:
+        """In staff mode, a touch on a result goes back to the menu (no need to wait)."""
+        if self.staff is None and self.sticky is None and self._is_staff_result(self.panel):
+            self._to_ready(0)
+            return True
+        return bool(super().on_touch_down(touch))
+
+    def _is_staff_result(self, panel: presenter.Panel) -> bool:
+        """Whether ``panel`` is the result of a staff action, shown in staff mode."""
+        return bool(self.view and self.view.staff_mode) and not panel.pin_pad \
+            and panel.key.startswith("staff_")
+
     def render(self) -> None:
         """Draw the current panel (a sticky condition wins; staff mode shows its menu)."""
         panel = self.sticky or self.panel
@@ -128,6 +140,8 @@ class KioskScreen(BoxLayout):
         self._bg_color.rgba = presenter.TONES[self.shown.tone]
         self.icon.kind = panel.icon
         self.title.text, self.body.text = panel.title, panel.body
+        if self._is_staff_result(panel):
+            self.body.text += "\n\n" + text("staff_result", "touch_for_menu", self.language)
         banner = presenter.offline_banner(self.view, self.language) if self.view else ""
         self.banner.text, self.banner.height = banner, (36 if banner else 0)
         self._banner_color.a = 1 if banner else 0

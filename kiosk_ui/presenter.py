@@ -51,7 +51,7 @@ OUTCOMES: dict[TapOutcome, tuple[str, str, str]] = {
     TapOutcome.HELD: ("held", "stop", "lock"),
     TapOutcome.EXEMPT: ("exempt", "care", "heart"),
     TapOutcome.UNKNOWN_CARD: ("unknown_card", "stop", "question"),
-    TapOutcome.ALREADY_DEPOSITED: ("already_deposited", "info", "lock"),
+    TapOutcome.ALREADY_DEPOSITED: ("already_deposited", "ok", "tick"),
     TapOutcome.NOTHING_TO_COLLECT: ("nothing_to_collect", "info", "question"),
     TapOutcome.NO_FREE_SLOT: ("no_free_slot", "stop", "cross"),
     TapOutcome.SLOT_UNAVAILABLE: ("slot_unavailable", "stop", "cross"),
@@ -84,8 +84,10 @@ def for_tap(result: TapResult, language: str = "en", restoring: bool = False) ->
     where = where_lines(result, language)
     if where:
         body = f"{body}\n{where}"
-    opens_door = result.outcome.value.endswith("_opened")
-    # Only a locker that is opening is lit: a held one is never shown as if it were open.
+    # Only a locker that is open for this pupil is lit: one opening now, or their own still
+    # open from a moment ago. A held or not-yet one is never shown as if it were open.
+    opens_door = result.outcome.value.endswith("_opened") or \
+        result.outcome is TapOutcome.ALREADY_DEPOSITED
     return Panel(key, tone, icon, title, body, slot=result.slot if opens_door else None,
                  hold_s=10.0 if opens_door else 6.0, pin_pad=key == "staff_card")
 
@@ -148,6 +150,8 @@ def for_staff(result: StaffResult, asked: dict[str, Any], language: str = "en") 
     """The panel after a staff action: the school's words for what happened, with the
     kiosk's own sentence as detail (a refusal says why). ``asked`` is what staff entered."""
     detail = re.sub(r"\bslot\b", "locker", result.message)  # the controller says "slot"
+    # "Locker 3 is open for Kai" under a title naming locker 3: keep only "For Kai".
+    detail = detail.removeprefix(f"locker {result.slot} is open ")
     detail = detail[:1].upper() + detail[1:]
     values = {"slot": result.slot if result.slot is not None else asked.get("slot", ""),
               "detail": detail, "ref": asked.get("ref", ""), "reason": asked.get("reason", "")}

@@ -201,7 +201,13 @@ class Driver:
             time.sleep(0.005)
 
     def back_to_menu(self) -> None:
-        self.on_kivy(lambda: self.screen._to_ready(0))  # noqa: SLF001 - skip the wait
+        """Touch the result on screen: staff go back to the menu without waiting."""
+        def press() -> None:
+            t = UnitTestTouch(400, 240)
+            t.touch_down()
+            t.touch_up()
+
+        self.on_kivy(press)
         self.wait_key("staff_mode")
 
     # --- the script ------------------------------------------------------------------------
