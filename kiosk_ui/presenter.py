@@ -158,8 +158,9 @@ def for_staff(result: StaffResult, asked: dict[str, Any], language: str = "en") 
     if not result.ok:
         title = text("staff_result", "login_failed" if result.action == "login" else "failed",
                      language)
+        body = "login_failed_body" if result.action == "login" else "failed_body"
         return Panel(f"staff_{result.action}_refused", "stop", "cross", title,
-                     text("staff_result", "failed_body", language, **values), hold_s=6)
+                     text("staff_result", body, language, **values), hold_s=6)
     key = result.action if result.action != "login" else "logout"
     title = text("staff_result", key, language, **values)
     body = text("staff_result", f"{key}_body", language, **values)

@@ -253,6 +253,12 @@ class Driver:
             self.tap(c["staff"])
             self.wait_key("staff_card")
             self.shot("09-staff-pin-pad")
+            wrong = "1111" if c["staff_pin"] != "1111" else "2222"
+            self.type_in(wrong)
+            self.wait_key("staff_login_refused")
+            self.shot("09a-staff-wrong-pin")
+            self.tap(c["staff"])  # try again: the card, then the right PIN
+            self.wait_key("staff_card")
             for digit in c["staff_pin"]:
                 self.touch(digit)
             self.touch("OK")

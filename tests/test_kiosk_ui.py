@@ -179,6 +179,8 @@ def test_the_kiosk_screen_shows_every_outcome_and_staff_work_it_by_touch(
     assert steps["08-held"]["lit"] is None
     assert "parent or carer" in steps["08-held"]["body"]
     assert steps["09-staff-pin-pad"]["key"] == "staff_card"
+    assert steps["09a-staff-wrong-pin"]["title"] == "Could not sign in"
+    assert steps["09a-staff-wrong-pin"]["body"].startswith("Wrong PIN. Tap your staff card")
     menu = steps["10-staff-mode"]
     assert menu["key"] == "staff_mode" and "S01" not in json.dumps(menu)
     assert {"Open a locker", "Clear a fault", "Enrol a new card", "Sign out"} <= set(
