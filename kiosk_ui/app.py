@@ -128,11 +128,21 @@ class KioskScreen(BoxLayout):
             and panel.key.startswith("staff_")
 
     def render(self) -> None:
-        """Draw the current panel (a sticky condition wins; staff mode shows its menu)."""
-        panel = self.sticky or self.panel
+        """Draw the current panel: a sticky condition wins, except that signed-in staff keep
+        their menu and results over a fault or a door left open (they are there to deal with
+        it); only a fire alarm (and a card being enrolled) beats staff mode."""
+        staff_on = bool(self.view and self.view.staff_mode)
+        sticky = self.sticky
+        if staff_on and sticky is not None and sticky.key not in ("fire", "enrol_waiting"):
+            sticky = None
+        panel = sticky or self.panel
         self.shown = panel
-        staff_menu = bool(self.view and self.view.staff_mode) and panel.key == "ready"
+        staff_menu = staff_on and panel.key == "ready"
         self._show_staff(staff_menu)
+        if self.staff is not None:
+            hidden = self.sticky if sticky is None and self.sticky is not None else None
+            self.staff.set_note(text("staff", f"note_{hidden.key}", self.language,
+                                     slot=hidden.slot) if hidden else "")
         if staff_menu:
             self.shown = presenter.Panel("staff_mode", "info", "card",
                                          text("staff_mode", "title", self.language),

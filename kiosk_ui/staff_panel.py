@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -29,12 +30,21 @@ class StaffPanel(BoxLayout):
         super().__init__(orientation="vertical", padding=12, spacing=10, **kw)
         self.controller, self.language = controller, language
         self.asked = asked  # told what was asked, so the screen can word the answer
+        self.note = ""  # a condition staff should know of (a fault, a door left open)
         self.menu()
+
+    def set_note(self, note: str) -> None:
+        """Show ``note`` under the menu's title (empty: none)."""
+        if note != self.note:
+            self.note = note
+            if self._on_menu:
+                self.menu()
 
     def _t(self, field: str, **values: object) -> str:
         return text("staff", field, self.language, **values)
 
     def _page(self, title: str, back: bool) -> None:
+        self._on_menu = False
         self.clear_widgets()
         head = BoxLayout(size_hint_y=None, height=60, spacing=10)
         label = Label(text=title, font_size=28, bold=True, halign="left", valign="middle")
@@ -49,6 +59,16 @@ class StaffPanel(BoxLayout):
     def menu(self) -> None:
         """The six actions, two rows of three buttons."""
         self._page(text("staff_mode", "title", self.language), back=False)
+        self._on_menu = True
+        if self.note:
+            note = Label(text=self.note, font_size=22, bold=True, size_hint_y=None, height=36,
+                         color=(0.1, 0.1, 0.1, 1))
+            with note.canvas.before:  # the offline banner's amber band: 14:1 with dark text
+                Color(1, 0.78, 0.2, 1)
+                band = Rectangle()
+            note.bind(pos=lambda w, p: setattr(band, "pos", p),
+                      size=lambda w, sz: setattr(band, "size", sz))
+            self.add_widget(note)
         grid = GridLayout(cols=3, spacing=10)
         for action in MENU:
             b = Button(text=self._t(action), font_size=25, bold=True, halign="center",

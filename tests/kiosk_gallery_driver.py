@@ -37,6 +37,7 @@ from kivy.core.window import Window  # noqa: E402
 from kiosk_ui.app import KioskScreen  # noqa: E402
 from launcher.kiosk import build_controller  # noqa: E402
 from locker_controller.api import (  # noqa: E402
+    AlarmKind,
     KioskView,
     SlotState,
     SlotSummary,
@@ -86,6 +87,11 @@ SCREENS: list[tuple[str, list[object]]] = [
     ("38-reader-fault", [bank_view(readers_ok=False)]),
     ("39-records-lost-kiosk-waits", [replace(bank_view(), awaiting_picture=True),
                                      tap(TapOutcome.NO_FREE_SLOT, name="Tom")]),
+    ("39a-staff-menu-over-a-fault", [replace(
+        bank_view(readers_ok=False), staff_mode="S01",
+        alarms=((AlarmKind.DOOR_LEFT_OPEN, 4),))]),
+    ("39b-fire-alarm-beats-staff-mode", [replace(bank_view(), staff_mode="S01",
+                                                 fire_alarm=True)]),
     ("40-fire-alarm-300", [replace(bank_view(tuple(range(1, BANK + 1))), fire_alarm=True)]),
 ]
 
@@ -132,7 +138,9 @@ class Gallery(App):
                           "caption": self.screen.map.caption.text,
                           "cells": [int(c.text) for c in self.screen.map.cells.children],
                           "doors": self.screen.doors.text,
-                          "banner": self.screen.banner.text}), flush=True)
+                          "banner": self.screen.banner.text,
+                          "note": self.screen.staff.note if self.screen.staff else ""}),
+              flush=True)
         self.index += 1
         Clock.schedule_once(self._next, 0)
 

@@ -226,6 +226,9 @@ def test_every_other_outcome_and_a_300_locker_bank_on_the_real_screen() -> None:
     assert steps["38-reader-fault"]["title"] == "Please use another kiosk"
     waiting = steps["39-records-lost-kiosk-waits"]
     assert waiting["key"] == "no_free_slot_restoring" and "records" in waiting["banner"]
+    over_fault = steps["39a-staff-menu-over-a-fault"]
+    assert over_fault["key"] == "staff_mode" and "fault" in over_fault["note"]  # staff can act
+    assert steps["39b-fire-alarm-beats-staff-mode"]["key"] == "fire"
     fire = steps["40-fire-alarm-300"]  # every door open, and the screen still says go
     assert fire["key"] == "fire" and fire["doors"] == "" and fire["cells"] == []
     for step, shown in steps.items():
