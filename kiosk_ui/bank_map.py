@@ -46,26 +46,39 @@ class _Cells(Widget):
         cw = self.width / COLS
         ch = min(self.height / max(rows, 1), cw * 1.1)  # a small bank keeps square-ish doors
         top = self.top - (self.height - ch * rows) / 2
+        lit_cell: tuple[float, float, float, float] | None = None
         for i, number in enumerate(self.shown):
             c, r = i % COLS, i // COLS
             x, y = self.x + c * cw + 3, top - (r + 1) * ch + 3
             w, h = cw - 6, ch - 6
-            lit = number == self.lit
+            if number == self.lit:
+                lit_cell = (x, y, w, h)
+                continue
             with self.canvas.before:
-                if lit:
-                    Color(*LIT)
-                    Rectangle(pos=(x, y), size=(w, h))
-                    Color(1, 1, 1, 1)
-                    Line(rectangle=(x - 3, y - 3, w + 6, h + 6), width=3)
-                else:
-                    Color(1, 1, 1, 0.12)
-                    Rectangle(pos=(x, y), size=(w, h))
-                    Color(1, 1, 1, 0.55)
-                    Line(rectangle=(x, y, w, h), width=1)
-            self.add_widget(Label(
-                text=str(number), pos=(x, y), size=(w, h), bold=lit,
-                font_size=min(h * (0.6 if lit else 0.42), w * (0.42 if lit else 0.34)),
-                color=INK if lit else (1, 1, 1, 1)))
+                Color(1, 1, 1, 0.12)
+                Rectangle(pos=(x, y), size=(w, h))
+                Color(1, 1, 1, 0.55)
+                Line(rectangle=(x, y, w, h), width=1)
+            self.add_widget(Label(text=str(number), pos=(x, y), size=(w, h),
+                                  font_size=min(h * 0.45, w * 0.38), color=(1, 1, 1, 1)))
+        if lit_cell is not None:  # drawn last and larger, over its neighbours' edges
+            x, y, w, h = lit_cell
+            grow = min(w, h) * 0.18
+            self.add_widget(_LitCell(str(self.lit), pos=(x - grow, y - grow),
+                                     size=(w + 2 * grow, h + 2 * grow)))
+
+
+class _LitCell(Label):
+    """The locker that is open for you: amber, outlined, its number large."""
+
+    def __init__(self, number: str, **kw: Any) -> None:
+        super().__init__(text=number, bold=True, color=INK, **kw)
+        self.font_size = min(self.height * 0.55, self.width * 0.42)
+        with self.canvas.before:
+            Color(1, 1, 1, 1)
+            Rectangle(pos=(self.x - 4, self.y - 4), size=(self.width + 8, self.height + 8))
+            Color(*LIT)
+            Rectangle(pos=self.pos, size=self.size)
 
 
 class BankMap(BoxLayout):
