@@ -50,7 +50,15 @@ class Icon(Widget):
                 Line(circle=(self.center_x, y0 + s * .62, s * .14, -90, 180), width=w)
                 Line(points=[*p(.5, .48), *p(.5, .38)], width=w)
                 Ellipse(pos=p(.46, .2), size=(s * .08, s * .08))
-            elif k in ("warning", "fire"):
+            elif k == "fire":  # a flame, so the fire alarm never looks like a fault
+                for side in (-1, 1):
+                    def q(dx: float, fy: float, side: int = side) -> tuple[float, float]:
+                        return p(.5 + side * dx, fy)
+                    Line(bezier=[*q(0, .16), *q(.34, .16), *q(.22, .58), *q(0, .84)],
+                         width=w * .8)
+                    Line(bezier=[*q(0, .24), *q(.15, .24), *q(.1, .44), *q(0, .56)],
+                         width=w * .6)
+            elif k == "warning":
                 Line(points=[*p(.5, .8), *p(.2, .25), *p(.8, .25)], close=True, width=w * .8)
                 Line(points=[*p(.5, .65), *p(.5, .42)], width=w)
                 Ellipse(pos=p(.465, .29), size=(s * .07, s * .07))

@@ -34,10 +34,13 @@ Config.set("graphics", "resizable", "0")
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.button import Button  # noqa: E402
 
 from firmware_py.interfaces import CardTapped  # noqa: E402
 from firmware_py.sim.vpcd_card import VirtualCard  # noqa: E402
 from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
+from kiosk_ui.keypads import KeyPad  # noqa: E402
+from kiosk_ui.strings import text  # noqa: E402
 from launcher.faults import CuttableLink  # noqa: E402
 from launcher.kiosk import build_controller  # noqa: E402
 from lockers.clock import FakeClock  # noqa: E402
@@ -134,10 +137,15 @@ class Driver:
         Clock.schedule_once(arm, 0)
         if not done.wait(10):
             raise AssertionError(f"no frame was drawn for the {step} screenshot")
-        shown = self.screen.shown
-        print(json.dumps({"step": step, "key": shown.key, "title": shown.title,
-                          "body": shown.body, "banner": self.screen.banner.text,
-                          "doors": self.screen.doors.text}), flush=True)
+        shown, screen = self.screen.shown, self.screen
+        staff = list(screen.staff.walk(restrict=True)) if screen.staff else []
+        print(json.dumps({
+            "step": step, "key": shown.key, "title": shown.title, "body": shown.body,
+            "banner": screen.banner.text, "doors": screen.doors.text,
+            "lit": screen.map.cells.lit if screen.map.cells.shown else None,
+            "buttons": [w.text for w in staff if isinstance(w, Button)],
+            "typed": next((w.display.text for w in staff if isinstance(w, KeyPad)), None),
+        }), flush=True)
 
     def tap(self, uid: str) -> None:
         """Tap a card and wait until the screen has shown the result of this tap."""
@@ -158,30 +166,174 @@ class Driver:
             _wait_empty(pcsc["reader"])
 
     def touch(self, label: str) -> None:
-        """Press the PIN pad button labelled ``label``."""
+        """Press the button showing ``label`` with a real touch, as a finger would."""
         def press() -> None:
-            pad = self.screen.pad
-            assert pad is not None, "no PIN pad on screen"
-            button = next(b for b in pad.children if getattr(b, "text", None) == label)
-            x, y = button.to_window(*button.center)
+            buttons = [w for w in self.screen.walk(restrict=True)
+                       if isinstance(w, Button) and w.text == label]
+            assert len(buttons) == 1, f"{len(buttons)} buttons say {label!r} on screen"
+            x, y = buttons[0].to_window(*buttons[0].center)
             t = UnitTestTouch(x, y)
             t.touch_down()
             t.touch_up()
 
         self.on_kivy(press)
 
+    def type_in(self, entry: str) -> None:
+        """Type on the on-screen keypad, then press OK."""
+        for key in entry:
+            self.touch(key)
+        self.touch("OK")
+
+    def staff_action(self, action: str, entry: str, key: str, step: str | None = None
+                     ) -> None:
+        """From the staff menu: press an action, type what it asks, wait for the result."""
+        before = self.screen.staff_results
+        self.touch(text("staff", action))
+        for k in entry:
+            self.touch(k)
+        if step:
+            self.shot(step)
+        self.touch("OK")
+        if action != "enrol":
+            self.wait_for(lambda: self.screen.staff_results > before, f"the {action} result")
+        self.wait_key(key)
+
+    def wait_for(self, done: Any, what: str, timeout: float = 10.0) -> None:
+        """Wait until ``done()`` is true (the screen's own thread moves it)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {what}")
+            time.sleep(0.005)
+
+    def back_to_menu(self) -> None:
+        """Touch the result on screen: staff go back to the menu without waiting."""
+        def press() -> None:
+            t = UnitTestTouch(400, 240)
+            t.touch_down()
+            t.touch_up()
+
+        self.on_kivy(press)
+        self.wait_key("staff_mode")
+
     # --- the script ------------------------------------------------------------------------
 
     def _script(self) -> None:
         """The day, played on the worker thread; any failure is reported, then the app stops."""
+        c = self.cfg
         try:
-            self._wait_for_policy()
-            slot = self._morning()
-            self._staff_sign_in()
-            self._home_time(slot)
-            self._measure_tap_to_frame()
-            self._offline_then_fire_alarm()
-        except BaseException as exc:  # noqa: BLE001 - whatever it is, the test must hear of it
+            deadline = time.monotonic() + 20
+            while self.controller.view().policy_version < 1 or not self.controller.view().online:
+                if time.monotonic() > deadline:
+                    raise AssertionError("the kiosk never got its policy")
+                time.sleep(0.02)
+            self.on_kivy(lambda: self.screen.apply(self.controller.view()))
+            self.wait_key("ready")
+            self.shot("01-ready")
+            self.tap(c["pupil"])
+            self.wait_key("deposit_opened")
+            self.shot("02-deposit-opened")
+            slot = self.screen.shown.slot
+            assert slot, f"no slot on {self.screen.shown}"
+            self.tap(c["pupil"])  # tapped again before the door was even pulled
+            self.wait_key("already_deposited")
+            self.shot("03-tapped-again-door-open")
+            self.world.open_door(slot)
+            self.world.put_item(slot)
+            self.tap(c["pupil2"])
+            self.wait_key("deposit_opened")
+            self.shot("04-second-pupil-while-door-open")
+            second = self.screen.shown.slot
+            self.world.close_door(slot)
+            self.world.open_door(second)
+            self.world.put_item(second)
+            self.world.close_door(second)
+            self.tap(c["pupil"])
+            self.wait_key("not_release_time")
+            self.shot("05-not-yet")
+            for uid, key, step in ((c["exempt"], "exempt", "06-exempt"),
+                                   (c["unknown"], "unknown_card", "07-unknown-card"),
+                                   (c["held"], "held", "08-held")):
+                self.tap(uid)
+                self.wait_key(key)
+                self.shot(step)
+            self.tap(c["staff"])
+            self.wait_key("staff_card")
+            self.shot("09-staff-pin-pad")
+            wrong = "1111" if c["staff_pin"] != "1111" else "2222"
+            self.type_in(wrong)
+            self.wait_key("staff_login_refused")
+            self.shot("09a-staff-wrong-pin")
+            self.tap(c["staff"])  # try again: the card, then the right PIN
+            self.wait_key("staff_card")
+            for digit in c["staff_pin"]:
+                self.touch(digit)
+            self.touch("OK")
+            self.wait_key("staff_mode")
+            self.shot("10-staff-mode")
+            self._staff_day()
+            self.clock.set(datetime.fromisoformat(c["release"]).astimezone(UTC))
+            self.tap(c["pupil"])
+            self.wait_key("release_opened")
+            self.shot("21-release-opened")
+            self.world.open_door(slot)
+            self.world.take_item(slot)
+            deadline = time.monotonic() + 5
+            while not next(s for s in self.controller.view().slots if s.number == slot).door_open:
+                if time.monotonic() > deadline:
+                    raise AssertionError("the controller never saw the door open")
+                time.sleep(0.005)
+            self.clock.advance(61)
+            self.controller.tick_now()
+            self.wait_key("door_left_open")
+            self.shot("22-door-left-open")
+            self.world.close_door(slot)
+            self.wait_key("ready", timeout=15)
+            self.tap(c["away"])  # the phone is at another kiosk: the screen says which
+            self.wait_key("nothing_to_collect")
+            self.shot("23-phone-at-another-kiosk")
+            latencies = []
+            for _ in range(c.get("latency_taps", 0)):  # for the benchmark
+                flipped = threading.Event()
+                seen: dict[str, float] = {}
+
+                def on_flip(*_: object, seen: dict[str, float] = seen,
+                            flipped: threading.Event = flipped) -> None:
+                    if self.screen.taps_shown > seen.get("before", 1e9):
+                        seen["flip"] = time.monotonic()
+                        flipped.set()
+
+                seen["before"] = self.screen.taps_shown
+                self.on_kivy(lambda f=on_flip: Window.bind(on_flip=f))
+                self.tap(c["unknown"])
+                if not flipped.wait(5):
+                    raise AssertionError("no frame after the tap")
+                self.on_kivy(lambda f=on_flip: Window.unbind(on_flip=f))
+                latencies.append((seen["flip"] - self.screen.last_decided) * 1000)
+                self.on_kivy(lambda: self.screen._to_ready(0))  # noqa: SLF001
+                self.wait_key("ready")
+            if latencies:
+                import resource
+
+                print(json.dumps({"latency_ms": latencies, "peak_rss_mb": resource.getrusage(
+                    resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+            self.on_kivy(lambda: self.screen._to_ready(0))  # noqa: SLF001 - skip the wait
+            self.network.cut(3600)  # for the rest of the test
+            deadline = time.monotonic() + 10
+            while not self.screen.banner.text:
+                if time.monotonic() > deadline:
+                    raise AssertionError("no offline banner")
+                time.sleep(0.01)
+            self.shot("24-offline-but-working")
+            self.clock.step_wall(600)  # someone sets the clock while the server is away
+            self.controller.tick_now()
+            self.tap(c["pupil2"])
+            self.wait_key("clock_unsure")
+            self.shot("25-clock-unsure")
+            self.world.fire_alarm(True)
+            self.wait_key("fire")
+            self.shot("26-fire-alarm")
+        except BaseException as exc:  # noqa: BLE001 - reported to the test, then stop
             import traceback
 
             self.failed = f"{type(exc).__name__}: {exc} {traceback.format_exc()[-600:]}"
@@ -307,6 +459,76 @@ class Driver:
         self.world.fire_alarm(True)
         self.wait_key("fire")
         self.shot("13-fire-alarm")
+
+
+    def _staff_day(self) -> None:
+        """Every staff action, pressed by touch from the staff menu."""
+        c = self.cfg
+        self.touch(text("staff", "assisted_hand_in"))
+        self.wait_key("staff_mode")
+        for key in c["forgot_card"]:
+            self.touch(key)
+        self.shot("11-staff-pupil-keypad")
+        before = self.screen.staff_results
+        self.touch("OK")
+        self.wait_for(lambda: self.screen.staff_results > before, "the hand-in result")
+        self.wait_key("staff_assisted_hand_in")
+        self.shot("12-staff-hand-in-opened")
+        opened = self.screen.shown.slot
+        assert opened, f"no locker lit on {self.screen.shown}"
+        self.world.open_door(opened)
+        self.world.put_item(opened)
+        self.world.close_door(opened)
+        self.back_to_menu()
+        self.staff_action("confiscated_hand_in", c["confiscated"],
+                          "staff_confiscated_hand_in")
+        self.shot("13-staff-confiscated-opened")
+        held = self.screen.shown.slot
+        assert held, f"no locker lit on {self.screen.shown}"
+        self.world.open_door(held)
+        self.world.put_item(held)
+        self.world.close_door(held)
+        self.back_to_menu()
+        spare = str(c["spare_locker"])
+        self.touch(text("staff", "clear_fault"))  # the wrong button: Back to the menu
+        self.touch(text("staff", "back"))
+        self.touch(text("staff", "open_slot"))  # found only if Back showed the menu again
+        for k in spare:
+            self.touch(k)
+        self.shot("14-staff-open-which-locker")
+        self.touch("OK")
+        self.shot("15-staff-open-why")
+        before = self.screen.staff_results
+        self.touch(text("staff", "reasons").split("|")[0])
+        self.wait_for(lambda: self.screen.staff_results > before, "the open result")
+        self.wait_key("staff_open_slot")
+        self.shot("16-staff-locker-opened")
+        self.world.open_door(int(spare))
+        self.world.close_door(int(spare))
+        self.back_to_menu()
+        self.staff_action("clear_fault", spare, "staff_clear_fault")
+        self.shot("17-staff-fault-cleared")
+        self.back_to_menu()
+        self.staff_action("enrol", c["enrol_to"], "enrol_waiting")
+        self.shot("18-staff-enrol-tap-card")
+        before = self.screen.staff_results
+        card = VirtualCard(port=c["pcsc"]["port"]) if c.get("pcsc") else None
+        if card is not None:
+            card.present_uid(c["new_card"])
+        else:
+            self.controller.deliver(CardTapped("arrival", c["new_card"], time.monotonic()))
+        self.wait_for(lambda: self.screen.staff_results > before, "the enrol result")
+        self.wait_key("staff_enrol")
+        self.shot("19-staff-card-enrolled")
+        if card is not None:
+            card.remove()
+            _wait_empty(c["pcsc"]["reader"])
+        self.back_to_menu()
+        before = self.screen.staff_results
+        self.touch(text("staff", "logout"))
+        self.wait_for(lambda: self.screen.staff_results > before, "the sign-out result")
+        self.wait_key("staff_logout")
+        self.shot("20-staff-signed-out")
 
 
 def _wait_empty(reader: str, timeout: float = 5.0) -> None:
