@@ -2,7 +2,7 @@
 
 1,200 pupils, 4 kiosks of 60 slots, arrivals over 20 minutes of simulated time (a rush
 curve). Run: .venv/bin/python bench/school_morning.py [--speed 20]
-Last line: school_morning taps=... events_lost=... duplicates_applied=...
+Last line: school_morning taps=... events_lost=... custody_mismatches=...
 tap_to_open_p99_ms=... event_to_commit_p95_ms=... max_queue_wait_s=...
 """
 
@@ -30,12 +30,12 @@ def main() -> int:
     print(human(report))
     print(f"school_morning taps={report['taps']} deposits={report['deposits']} "
           f"events_lost={report['events_lost']} "
-          f"duplicates_applied={report['duplicates_applied']} "
+          f"custody_mismatches={report['custody_mismatches']} "
           f"tap_to_open_p99_ms={report['tap_to_open_ms']['p99']} "
           f"event_to_commit_p95_ms={report['event_to_commit_ms']['p95']} "
           f"max_queue_wait_s={report['max_queue_wait_s']} "
           f"peak_rss_server_mb={report['peak_rss_mb']['server']}")
-    return 0 if report["events_lost"] == 0 and report["duplicates_applied"] == 0 else 1
+    return 0 if report["events_lost"] == 0 and report["custody_mismatches"] == 0 else 1
 
 
 if __name__ == "__main__":

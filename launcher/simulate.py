@@ -86,6 +86,7 @@ class Monitor:
     # Every deposit and collection the kiosks made, once each (by kiosk, epoch and sequence).
     deposits: set[tuple[str, str | None, int]] = field(default_factory=set)
     collections: set[tuple[str, str | None, int]] = field(default_factory=set)
+    deposit_records: set[str] = field(default_factory=set)  # the custody ids they named
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -101,6 +102,8 @@ class Monitor:
                 made = (parsed.kiosk, message.epoch, message.seq)
                 if isinstance(message, m.DepositEvent):
                     self.deposits.add(made)
+                    if message.custody_id:
+                        self.deposit_records.add(message.custody_id)
                 elif isinstance(message, m.CollectionEvent):
                     self.collections.add(made)
             elif isinstance(message, m.EventAck):
@@ -368,13 +371,34 @@ class Simulation:
                 self._inject(fault)
 
     def _confiscate(self) -> None:
-        for ref, opened in self.opened_for.items():
-            if opened and ref not in self.exempt and ref not in self.held:
-                # Serious misuse: parent collection only, so it must stay shut at home time.
-                self.services.confiscations.confiscate(
-                    "office", ref, "phone used to film a lesson (simulated)", serious=True)
-                self.held.add(ref)
-                return
+        """The office confiscates a phone already in a locker, naming its custody record (as
+        the console's form does): serious misuse, so parent collection only, and it must
+        stay shut at home time."""
+        from sqlalchemy import text
+
+        candidates = {ref for ref, opened in self.opened_for.items()
+                      if opened and ref not in self.exempt and ref not in self.held}
+        def heard_of() -> list[str]:  # hand-ins the server has heard of
+            with self.services.store.read() as db:
+                return list(db.execute(text(
+                    "SELECT pupil_ref FROM custody_records WHERE state = 'in_slot' "
+                    "ORDER BY id")).scalars())
+
+        # The office confiscates a phone its console shows in a locker: after faults the
+        # server may take a few seconds to hear of the morning's hand-ins.
+        self._wait(lambda: any(r in candidates for r in heard_of()), 60,
+                   "the server to hear of a hand-in to confiscate")
+        known = heard_of()
+        for ref in (r for r in known if r in candidates):
+            in_a_locker = [r for r in self.services.custody.current(ref, site=SITE)
+                           if r.state == "in_slot"]
+            if not in_a_locker:
+                continue
+            self.services.confiscations.confiscate(
+                "office", ref, "phone used to film a lesson (simulated)", serious=True,
+                custody_id=in_a_locker[0].custody_id, site=SITE)
+            self.held.add(ref)
+            return
 
     def _inject(self, fault: str) -> None:
         self.notes.append(f"fault injected: {fault}")

@@ -363,7 +363,6 @@ class Controller:
             if message.epoch in (None, self.store.epoch):
                 self.store.acknowledge(message.seqs)
             state.trust.server_time(message.at)  # sent the moment the server committed
-            self.uplink.acknowledged()
         elif isinstance(message, m.PolicySnapshot):
             if state.replica.apply_snapshot(message):
                 self._after_policy()

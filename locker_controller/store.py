@@ -106,6 +106,12 @@ class KioskStore:
                 "SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after, limit)).fetchall()
 
+    def oldest_pending(self) -> int | None:
+        """The sequence number of the oldest event not yet acknowledged (None: none)."""
+        with self._lock:
+            row = self._db.execute("SELECT min(seq) FROM outbox").fetchone()
+        return row[0] if row else None
+
     def pending_count(self) -> int:
         """How many events wait for the server's acknowledgement."""
         with self._lock:

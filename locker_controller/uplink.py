@@ -11,7 +11,10 @@ from lockers import __version__
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 
-RESEND_AFTER_S = 15.0  # no acknowledgement for this long: offer the outbox again
+# The oldest unacknowledged event offered this long ago: offer the outbox again from it. The
+# server applies each kiosk's events in order and holds back those after a missing one, so
+# acknowledgements of later events must not put this off (the rush would never end).
+RESEND_AFTER_S = 3.0
 SNAPSHOT_EVERY_S = 0.25  # at most this often, however fast slots change
 
 
@@ -21,7 +24,7 @@ class Uplink:
     def __init__(self, state: KioskState, link: ServerLink | None) -> None:
         self.state, self.link = state, link
         self._sent_upto = 0
-        self._last_sent = 0.0
+        self._oldest: tuple[int | None, float] = (None, 0.0)  # (oldest unacked, offered at)
         self._last_snapshot = 0.0
 
     @property
@@ -38,25 +41,23 @@ class Uplink:
         self._sent_upto = 0
         self.send_pending()
 
-    def acknowledged(self) -> None:
-        """The server acknowledged something: it is listening."""
-        self._last_sent = time.monotonic()
-
     def send_pending(self, resend_stale: bool = False) -> None:
         """Offer stored events not yet offered (all of them again if the server has been
         silent too long: it may have missed them)."""
         if self.link is None or not self.link.connected:
             return
         store = self.state.store
-        if resend_stale and self._sent_upto and time.monotonic() - self._last_sent > \
-                RESEND_AFTER_S and store.pending_count():
-            self._sent_upto = 0
-        batch = store.pending(after=self._sent_upto)
-        for seq, payload in batch:
+        now = time.monotonic()
+        oldest = store.oldest_pending()
+        if oldest != self._oldest[0]:
+            self._oldest = (oldest, now)  # a new oldest: its clock starts now
+        elif resend_stale and oldest is not None and self._sent_upto and \
+                now - self._oldest[1] > RESEND_AFTER_S:
+            self._sent_upto = 0  # the server may have missed it: offer again, in order
+            self._oldest = (oldest, now)
+        for seq, payload in store.pending(after=self._sent_upto):
             self.link.publish(t.EVENTS, payload)
             self._sent_upto = seq
-        if batch:
-            self._last_sent = time.monotonic()
 
     def tick(self) -> None:
         """Timers: resend a stale outbox, publish a changed slot snapshot."""

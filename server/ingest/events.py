@@ -32,17 +32,22 @@ log = logging.getLogger("lockers.server.ingest")
 
 
 def apply_events(session: Session, now: datetime,
-                 items: list[tuple[KnownKiosk, m.EventBase, bytes]], result: BatchResult) -> None:
+                 items: list[tuple[KnownKiosk, m.EventBase, bytes]], result: BatchResult,
+                 refused: list[tuple[KnownKiosk, m.EventBase]] | None = None) -> None:
     """Store and apply ``items`` (kiosk, event, raw payload) inside the caller's transaction.
 
     Each event's audit entry carries the sha256 of the exact bytes the kiosk sent, so the chain
     vouches for the stored payload without copying it (the morning rush stays cheap).
+    ``refused`` events (the contract refuses them) are neither stored nor acknowledged, but
+    they take their place in their kiosk's sequence, so later events need not wait for them.
     """
+    refused_keys = {(k.id, e.epoch or "", e.seq) for k, e in refused or []}
     by_kiosk: dict[int, list[tuple[KnownKiosk, m.EventBase]]] = defaultdict(list)
     raw = {id(ev): payload for _, ev, payload in items}
     for kiosk, ev, _ in items:
         by_kiosk[kiosk.id].append((kiosk, ev))
-        result.acks[(kiosk.site_code, kiosk.code, ev.epoch)].append(ev.seq)
+    for kiosk, ev in refused or []:
+        by_kiosk[kiosk.id].append((kiosk, ev))
     new: list[tuple[KnownKiosk, m.EventBase]] = []
     # One query for what is already stored, one for each kiosk's epoch and high-water mark.
     triples = [(kid, e.epoch or "", e.seq) for kid, evs in by_kiosk.items() for _, e in evs]
@@ -60,7 +65,8 @@ def apply_events(session: Session, now: datetime,
                 result.duplicates += 1
                 continue
             by_epoch[ep].append(ev.seq)
-            new.append((kiosk, ev))
+            if (kiosk_id, ep, ev.seq) not in refused_keys:
+                new.append((kiosk, ev))
         for ep, seqs in by_epoch.items():
             if not seqs:
                 continue
@@ -73,10 +79,23 @@ def apply_events(session: Session, now: datetime,
                 result.last_seqs[kiosk_id] = (epoch, last)
                 if verdict == "lost":
                     result.state_lost.add(kiosk_id)
+            waiting = _hold_back(session, now, evs[0][0], epoch, seqs, last)
+            if waiting:  # not applied, not acknowledged: the kiosk offers them again
+                new = [(k, e) for k, e in new if not (k.id == kiosk_id and
+                                                      (e.epoch or "") == ep and e.seq in waiting)]
+                result.held_back += len(waiting)
+                seqs = [q for q in seqs if q not in waiting]
+                if not seqs:
+                    continue
             high = _check_sequence(session, now, evs[0][0], epoch, seqs, last, result)
             if high != last:
                 last = high
                 result.last_seqs[kiosk_id] = (epoch, last)
+    applying = {(k.id, e.epoch or "", e.seq) for k, e in new}
+    for kiosk, ev, _ in items:  # acknowledge what is now stored: applied now or before
+        key = (kiosk.id, ev.epoch or "", ev.seq)
+        if key in applying or key in stored:
+            result.acks[(kiosk.site_code, kiosk.code, ev.epoch)].append(ev.seq)
     if result.last_seqs:
         table = Kiosk.__table__
         session.connection().execute(
@@ -85,6 +104,7 @@ def apply_events(session: Session, now: datetime,
             [{"k": k, "e": ep, "s": v} for k, (ep, v) in result.last_seqs.items()])
     if not new:
         return
+    new.sort(key=lambda ke: (ke[0].id, ke[1].epoch or "", ke[1].seq))  # each kiosk in its order
     rows, entries = [], []
     for kiosk, ev in new:
         payload = ev.model_dump(mode="json")
@@ -133,13 +153,49 @@ def _epoch_change(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str
     return "lost"
 
 
+GAP_WAIT_S = 60.0  # how long later events wait for a missing one before being applied anyway
+
+
+def _hold_back(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str,
+               seqs: list[int], last: int) -> set[int]:
+    """The sequence numbers to hold back because an earlier one has not arrived: each
+    kiosk's events are applied in its own order (a deposit resent late must not reopen a
+    record its collection already closed). The kiosk offers unacknowledged events again, so
+    the gap fills within its resend time; if it has not after ``GAP_WAIT_S``, the events are
+    applied anyway and the sequence_gap alarm stays for staff."""
+    expected = last + 1
+    for i, seq in enumerate(seqs):
+        if seq < expected:
+            continue  # fills an old gap
+        if seq == expected:
+            expected += 1
+            continue
+        waiting_since = session.scalar(select(func.min(Alarm.raised_at)).where(
+            Alarm.kiosk_id == kiosk.id, Alarm.kind == "sequence_gap",
+            Alarm.cleared_at.is_(None), Alarm.gap_from == expected))
+        if waiting_since is None:
+            session.add(Alarm(kiosk_id=kiosk.id, kind="sequence_gap", raised_at=now,
+                              gap_from=expected, gap_to=seq - 1,
+                              detail=f"events {expected}..{seq - 1} not received yet; "
+                                     "later events wait for them"))
+            log.warning("event=sequence_gap_waiting site=%s kiosk=%s epoch=%s missing=%s..%s",
+                        kiosk.site_code, kiosk.code, epoch, expected, seq - 1)
+            return set(seqs[i:])
+        if (now - waiting_since).total_seconds() < GAP_WAIT_S:
+            return set(seqs[i:])
+        return set()  # waited long enough: apply in the order we have them
+    return set()
+
+
 def _check_sequence(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str,
                     seqs: list[int], last: int, result: BatchResult) -> int:
-    """Raise a sequence_gap alarm for missing numbers; clear gaps that late events filled.
+    """Raise a sequence_gap alarm for missing numbers; clear gaps these events filled.
     Return the new high-water mark."""
     high = last
     for seq in seqs:
-        if seq > high + 1:
+        if seq > high + 1 and not session.scalar(select(Alarm.id).where(
+                Alarm.kiosk_id == kiosk.id, Alarm.kind == "sequence_gap",
+                Alarm.cleared_at.is_(None), Alarm.gap_from == high + 1)):
             result.gaps += 1
             session.add(Alarm(kiosk_id=kiosk.id, kind="sequence_gap", raised_at=now,
                               gap_from=high + 1, gap_to=seq - 1,
@@ -147,17 +203,17 @@ def _check_sequence(session: Session, now: datetime, kiosk: KnownKiosk, epoch: s
             log.warning("event=sequence_gap site=%s kiosk=%s missing=%s..%s", kiosk.site_code,
                         kiosk.code, high + 1, seq - 1)
         high = max(high, seq)
-    if seqs[0] <= last:  # something arrived late: it may close an open gap
-        session.flush()
-        for alarm in session.scalars(select(Alarm).where(
-                Alarm.kiosk_id == kiosk.id, Alarm.kind == "sequence_gap",
-                Alarm.cleared_at.is_(None), Alarm.gap_from <= seqs[-1])):
-            late = [s for s in seqs if alarm.gap_from <= s <= alarm.gap_to]
-            stored = session.scalar(select(func.count()).where(
-                Event.kiosk_id == kiosk.id, Event.epoch == epoch,
-                Event.seq.between(alarm.gap_from, alarm.gap_to)))
-            if late and (stored or 0) + len(late) >= alarm.gap_to - alarm.gap_from + 1:
-                alarm.cleared_at = now
-                log.info("event=sequence_gap_filled kiosk=%s from=%s to=%s", kiosk.code,
-                         alarm.gap_from, alarm.gap_to)
+    # Events arriving now (late, or in order after waiting) may close open gaps.
+    session.flush()
+    for alarm in session.scalars(select(Alarm).where(
+            Alarm.kiosk_id == kiosk.id, Alarm.kind == "sequence_gap",
+            Alarm.cleared_at.is_(None), Alarm.gap_from <= seqs[-1])):
+        late = [s for s in seqs if alarm.gap_from <= s <= alarm.gap_to]
+        stored = session.scalar(select(func.count()).where(
+            Event.kiosk_id == kiosk.id, Event.epoch == epoch,
+            Event.seq.between(alarm.gap_from, alarm.gap_to)))
+        if late and (stored or 0) + len(late) >= alarm.gap_to - alarm.gap_from + 1:
+            alarm.cleared_at = now
+            log.info("event=sequence_gap_filled kiosk=%s from=%s to=%s", kiosk.code,
+                     alarm.gap_from, alarm.gap_to)
     return high

@@ -196,6 +196,7 @@ class IngestWorker:
                     self.stats.bad_payloads += 1
                     log.warning("event=unknown_site topic=%s reason=%r", item.topic, str(exc))
             slots = configured_slots(s, {k.id for _, k, msg in resolved if slots_named(msg)})
+            refused: list[tuple[KnownKiosk, m.EventBase]] = []
             for item, kiosk, message in resolved:
                 configured = slots.get(kiosk.id, set())
                 stray = slots_named(message) - configured
@@ -208,6 +209,8 @@ class IngestWorker:
                     self.stats.refused_slots += 1
                     log.warning("event=bad_payload topic=%s reason='slot(s) %s not configured "
                                 "for this kiosk'", item.topic, _ranges(stray))
+                    if isinstance(message, m.EventBase):
+                        refused.append((kiosk, message))  # still takes its place in order
                     if not isinstance(message, m.SlotSnapshot):
                         continue
                     message = message.model_copy(update={"slots": [
@@ -228,8 +231,8 @@ class IngestWorker:
                             # A refused hand-back puts the device's record back in its slot:
                             # the kiosk's custody picture changes again.
                             result.policy_sites.add(kiosk.site_id)
-            if events:
-                apply_events(s, now, events, result)
+            if events or refused:
+                apply_events(s, now, events, result, refused)
         committed = time.time()
         self._after_commit(decoded, result, committed)
         for cid in wake:
