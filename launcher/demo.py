@@ -41,6 +41,7 @@ from server.mqtt_link import MqttSettings
 
 log = logging.getLogger("launcher.demo")
 SITE = "demo"
+STAFF_CARD, STAFF_PIN = "5AFF0001", "246813"  # the office's staff card at the kiosks
 LOGINS = {"admin": "admin", "office": "office", "head": "leadership"}
 PASSWORD = "demo-password-1"
 # What an office action played by the demo can meet: the server refusing it (a school rule,
@@ -61,6 +62,7 @@ class Demo:
         self.dir, self.port, self.web_port = state_dir.resolve(), port, web_port
         self.kiosk_ids = [f"k{i + 1}" for i in range(kiosks)]
         self.pupils = make_pupils(pupils, seed)
+        self.forgot_card = self.pupils[11]  # forgets their card: staff hand the phone in
         self.rng = random.Random(seed)
         self.stop = threading.Event()
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -91,12 +93,16 @@ class Demo:
                               web=WebSettings(port=self.web_port), replica_tick_s=5)
         path = self.dir / "server.toml"
         path.write_text(dump_server_config(config, password_file="server.password"))
-        today, opens, closes = release_window(datetime.now(UTC), "Europe/London", 4)
+        # The window opens 4 minutes from now and closes 6 minutes later, so the demo's day
+        # also shows what is left overnight.
+        today, opens, closes = release_window(datetime.now(UTC), "Europe/London", 4, 6)
         self.services, self.card_key = seed_school(
             url, self.pupils, self.kiosk_ids, 60, today, opens, closes, self.dir,
             site=SITE, password=PASSWORD)
         # A door left open shows up on the dashboard after 20 s (60 s at a real school).
         self.services.admin.update_settings("admin", "demo", door_open_alarm_s=20)
+        # The office's staff card and PIN, for staff mode at a kiosk.
+        self.services.admin.set_staff_card("admin", "office", STAFF_CARD, STAFF_PIN)
         say(f"seeded an invented school: {len(self.pupils)} pupils with cards, 3 medical "
             f"exceptions, {len(self.kiosk_ids)} kiosks of 60 slots; release window today "
             f"{opens:%H:%M}-{closes:%H:%M} (school time)")
@@ -132,6 +138,12 @@ class Demo:
                 screen += ["--sim-forget-door", "12", "35"]
             if account.kiosk == "k3":
                 screen += ["--sim-network-cut", "25", "30"]
+            if account is self.broker.setup.kiosks[0]:  # staff hand in for a forgetful pupil
+                script = kdir / "staff-script.json"
+                script.write_text(json.dumps([{
+                    "after_s": 40, "staff_card": STAFF_CARD, "pin": STAFF_PIN,
+                    "action": "hand_in", "pupil": self.forgot_card.reference}]))
+                screen += ["--sim-script", str(script)]
             self._spawn(f"kiosk {account.kiosk}", [
                 sys.executable, "-m", "launcher.cli", "kiosk", "--config",
                 str(kdir / "kiosk.toml"), "--sim", "--sim-pupils", *screen], env=env)
@@ -153,16 +165,18 @@ class Demo:
         if self.stop.is_set():
             return
         self._parent_collection()
+        self._office_hands_a_device_back()
         say("morning over; waiting for the release window to open")
         if not self._wait_for_release_window():
             return
         say("release window open: pupils tap out and collect their phones")
         self._home_time(ports, done)
         self._list_uncollected()
+        self._left_overnight()
 
     def _queue_pupils_at_kiosks(self) -> dict[str, list[DemoPupil]]:
         """Every pupil in a random order, dealt out to the kiosks like a queue at each."""
-        order = self.pupils[:]
+        order = [p for p in self.pupils if p is not self.forgot_card]  # staff hand theirs in
         self.rng.shuffle(order)
         return {k: order[i::len(self.kiosk_ids)] for i, k in enumerate(self.kiosk_ids)}
 
@@ -226,6 +240,39 @@ class Demo:
                 say(f"  {row}")
         except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
             say(f"could not list uncollected devices: {exc}")
+
+    def _office_hands_a_device_back(self) -> None:
+        """A second phone found on a pupil is confiscated and kept in the office safe; at the
+        end of the lesson the office gives it back by hand (end-of-day release, not serious)."""
+        pupil = self.pupils[7]
+        try:
+            view = self.services.confiscations.confiscate(
+                "office", pupil.reference, "second phone found in a blazer pocket (demo)",
+                second_device=True, place="office safe", site=SITE)
+            say(f"the office confiscated a second phone from {pupil.first_name}: kept in the "
+                "office safe, its own custody record")
+            self.stop.wait(5)
+            assert view.custody_id is not None
+            self.services.custody.return_to_pupil(
+                "office", view.custody_id, "given back at the end of the lesson (demo)",
+                site=SITE)
+            say(f"the office gave {pupil.first_name}'s second phone back by hand")
+        except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
+            say(f"could not play the office's confiscation and return: {exc}")
+
+    def _left_overnight(self) -> None:
+        """After the window closes, what the office will find next morning: devices left."""
+        closes = self._release_closes()
+        say(f"waiting for the release window to close at {closes:%H:%M} UTC")
+        while datetime.now(UTC) < closes and not self.stop.wait(2):
+            pass
+        try:
+            left = self.services.custody.left_overnight(site=SITE)
+            say(f"left overnight, on the office's list in the morning: {len(left)} device(s)")
+            for view in left[:5]:
+                say(f"  a device of pupil {view.pupil_ref}, {view.where}")
+        except _DEMO_ACTION_ERRORS as exc:
+            say(f"could not list the devices left overnight: {exc}")
 
     def _confiscate(self, candidates: list[DemoPupil]) -> bool:
         """Confiscate the phone of a pupil who has just handed one in."""
@@ -294,6 +341,14 @@ class Demo:
             card.present_uid(pupil.card_uid)
             self.stop.wait(0.6)
         say(f"{pupil.first_name} tapped out early at {kiosk}")
+
+    def _release_closes(self) -> datetime:
+        day = self.services.calendar.release_window(site=SITE)
+        from zoneinfo import ZoneInfo
+
+        local = datetime.combine(day.day, day.release_closes or datetime.now().time(),
+                                 ZoneInfo("Europe/London"))
+        return local.astimezone(UTC)
 
     def _release_opens(self) -> datetime:
         day = self.services.calendar.release_window(site=SITE)
@@ -387,8 +442,10 @@ def run_demo(state_dir: Path, port: int = 1883, web_port: int = 8080, pupils: in
         say("logins: " + ", ".join(f"{u} ({r}) / {PASSWORD}" for u, r in LOGINS.items()))
         say("the kiosk screen of k1 is open" if os.environ.get("DISPLAY") else
             "no display here, so no kiosk screen (run with a DISPLAY, or see docs/screens/)")
-        say("today: a morning rush, a confiscation, an early release, a door left open at k2, "
-            "k3 losing its network for 30 s, a parent collection, then the release window")
+        say("today: a morning rush, a forgotten card handed in by staff at k1, a confiscation "
+            "held for parent collection, an early release, a second phone kept in the office "
+            "safe and given back, a door left open at k2, k3 losing its network for 30 s, a "
+            "parent collection, the release window, and what is left overnight")
         demo.play_day()
         say("running; Ctrl-C stops everything")
         demo.stop.wait()

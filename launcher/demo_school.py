@@ -96,11 +96,13 @@ def write_roster(pupils: list[DemoPupil], path: Path) -> Path:
     return path
 
 
-def release_window(now: datetime, zone: str, opens_in_min: int) -> tuple[date, time, time]:
+def release_window(now: datetime, zone: str, opens_in_min: int, open_for_min: int = 45
+                   ) -> tuple[date, time, time]:
     """Today (school time) and a window opening ``opens_in_min`` minutes from now."""
     local = now.astimezone(ZoneInfo(zone))
     opens = (local + timedelta(minutes=opens_in_min)).replace(second=0, microsecond=0)
-    closes = min(opens + timedelta(minutes=45), local.replace(hour=23, minute=59, second=0))
+    closes = min(opens + timedelta(minutes=open_for_min),
+                 local.replace(hour=23, minute=59, second=0))
     return local.date(), opens.time(), closes.time()
 
 
