@@ -34,7 +34,8 @@ def _secret(secrets: Path | None, name: str) -> str:
 
 
 def write_config(config_dir: Path, port: int, host: str, site: str, kiosks: list[str],
-                 tls_dir: Path | None, user: str | None, secrets: Path | None) -> BrokerSetup:
+                 tls_dir: Path | None, user: str | None, secrets: Path | None,
+                 server_processes: int = 1) -> BrokerSetup:
     """Write mosquitto.conf, passwd and acl; passwords are kept in ``secrets``."""
     tls = None
     if tls_dir is not None:
@@ -46,7 +47,7 @@ def write_config(config_dir: Path, port: int, host: str, site: str, kiosks: list
         config_dir=config_dir, port=port, host=host,
         server_password=_secret(secrets, "server"),
         kiosks=[KioskAccount(site, k, _secret(secrets, f"kiosk-{site}-{k}")) for k in kiosks],
-        run_as_user=user, tls=tls)
+        run_as_user=user, tls=tls, server_processes=server_processes)
     write_broker_config(setup)
     return setup
 

@@ -55,15 +55,19 @@ def broker() -> None:
 @click.option("--user", default=None, help="The user Mosquitto runs as (reads the files).")
 @click.option("--secrets", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder keeping each account's password (reused when run again).")
+@click.option("--server-processes", default=1, show_default=True,
+              help="Server processes that share the kiosks' traffic: each gets its own "
+                   "accounts (server, server-rx; server-2, server-2-rx; ...).")
 def broker_config(config_dir: Path, port: int, host: str, site: str, kiosks: tuple[str, ...],
-                  tls_dir: Path | None, user: str | None, secrets: Path | None) -> None:
+                  tls_dir: Path | None, user: str | None, secrets: Path | None,
+                  server_processes: int) -> None:
     """Write a production broker configuration with one account per kiosk."""
     from launcher.broker_cli import write_config
     from lockers.broker import BrokerError
 
     try:
         setup = write_config(config_dir, port, host, site, list(kiosks), tls_dir, user,
-                             secrets)
+                             secrets, server_processes)
     except BrokerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
