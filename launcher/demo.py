@@ -165,6 +165,7 @@ class Demo:
         if self.stop.is_set():
             return
         self._parent_collection()
+        self._report_staff_hand_in()
         self._office_hands_a_device_back()
         say("morning over; waiting for the release window to open")
         if not self._wait_for_release_window():
@@ -240,6 +241,21 @@ class Demo:
                 say(f"  {row}")
         except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
             say(f"could not list uncollected devices: {exc}")
+
+    def _report_staff_hand_in(self) -> None:
+        """Say what the office now sees of the phone staff handed in at k1 for the pupil who
+        forgot their card (played at the kiosk through its staff mode)."""
+        pupil = self.forgot_card
+        try:
+            records = self.services.custody.current(pupil.reference, site=SITE)
+        except _DEMO_ACTION_ERRORS as exc:
+            say(f"could not look up {pupil.first_name}'s phone: {exc}")
+            return
+        if records:
+            say(f"{pupil.first_name} forgot their card: staff handed the phone in for them at "
+                f"the kiosk, {records[0].where}")
+        else:
+            say(f"staff have not yet handed in {pupil.first_name}'s phone (see the k1 log)")
 
     def _office_hands_a_device_back(self) -> None:
         """A second phone found on a pupil is confiscated and kept in the office safe; at the
