@@ -237,8 +237,9 @@ class Demo:
         try:
             left = self.services.reports.uncollected(site=SITE)
             say(f"at close, {len(left)} device(s) not collected, listed for the office:")
-            for row in left[:10]:
-                say(f"  {row}")
+            for row in left[:10]:  # first names only: the demo's words are read aloud
+                say(f"  {row['first_name']} ({row['form']}, {row['reference']}): "
+                    f"{row['kiosk']}, locker {row['slot']}")
         except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
             say(f"could not list uncollected devices: {exc}")
 
