@@ -24,6 +24,7 @@ from server.custody.doors import door_refused
 from server.errors import NotFound
 from server.ingest.kiosks import KnownKiosk
 from server.models import Command, Kiosk, Site
+from server.models.operations import CommandStatus
 from server.replica import Publish
 from server.store import Store
 
@@ -48,8 +49,8 @@ class CommandResult:
 def status_of(outcome: m.CommandOutcome) -> str:
     """The caller-facing status of a kiosk's outcome."""
     if outcome in SUCCESS:
-        return "success"
-    return "refused" if outcome in REFUSED else "failed"
+        return CommandStatus.SUCCESS
+    return CommandStatus.REFUSED if outcome in REFUSED else CommandStatus.FAILED
 
 
 class CommandCenter:
@@ -124,7 +125,7 @@ class CommandCenter:
             actor=audit.kiosk_actor(kiosk.site_code, kiosk.code), action="command.ack",
             entity="command",
             entity_id=ack.command_id, detail=ack.model_dump(mode="json"))])
-        if status != "success":
+        if status != CommandStatus.SUCCESS:
             command = session.get(Command, ack.command_id)
             if command is not None and command.custody_id is not None:
                 door_refused(session, kiosk, command, ack, now)
@@ -146,7 +147,7 @@ class CommandCenter:
         deadline = time.monotonic() + timeout
         while True:
             result = self.result(command_id)
-            if result.status != "sent":
+            if result.status != CommandStatus.SENT:
                 break
             remaining = deadline - time.monotonic()
             expired = self._expired(command_id)
@@ -176,8 +177,8 @@ class CommandCenter:
     def _time_out(self, command_id: str) -> CommandResult:
         with self.store.write() as s:
             done = s.execute(update(Command).where(Command.id == command_id,
-                                                   Command.status == "sent")
-                             .values(status="timeout"))
+                                                   Command.status == CommandStatus.SENT)
+                             .values(status=CommandStatus.TIMEOUT))
             if done.rowcount:
                 audit.append(s, self.clock.now(), [audit.Entry(
                     actor=audit.SYSTEM, action="command.timeout", entity="command",

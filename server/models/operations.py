@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base
+
+
+class CommandStatus(StrEnum):
+    """Where a command is: sent and waiting, or what the kiosk said (or did not say)."""
+
+    SENT = "sent"
+    SUCCESS = "success"
+    REFUSED = "refused"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
 
 
 class Event(Base):
@@ -62,7 +73,7 @@ class Command(Base):
     reason: Mapped[str] = mapped_column(String(500))
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="sent")  # sent|success|refused|timeout
+    status: Mapped[str] = mapped_column(String(16), default=CommandStatus.SENT)
     outcome: Mapped[str | None] = mapped_column(String(24), default=None)
     detail: Mapped[str | None] = mapped_column(String(500), default=None)
     acked_at: Mapped[datetime | None] = mapped_column(default=None)
