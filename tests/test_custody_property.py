@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -212,5 +213,7 @@ class SchoolDay(RuleBasedStateMachine):
 SchoolDay.TestCase.settings = settings(
     max_examples=12, stateful_step_count=25, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+# Hundreds of random steps against the real server: minutes on a busy machine.
+pytestmark = pytest.mark.timeout(900)
 test_random_school_days_keep_custody_exact = SchoolDay.TestCase
 

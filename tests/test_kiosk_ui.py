@@ -154,6 +154,7 @@ def run_xvfb(args: list[str]) -> list[dict]:
     return steps
 
 
+@pytest.mark.timeout(300)  # the real app under Xvfb: slower on a busy machine
 def test_the_kiosk_screen_shows_every_outcome_and_staff_work_it_by_touch(
         tmp_path: Path, broker: Broker, server: FakeServer, pcscd: Pcsc) -> None:
     out = fresh_artifacts(ARTIFACTS)
@@ -212,6 +213,7 @@ def test_the_kiosk_screen_shows_every_outcome_and_staff_work_it_by_touch(
         assert_no_codes(step, shown)
 
 
+@pytest.mark.timeout(300)  # the real app under Xvfb: slower on a busy machine
 def test_every_other_outcome_and_a_300_locker_bank_on_the_real_screen() -> None:
     out = fresh_artifacts(ARTIFACTS / "gallery")
     steps = {s["step"]: s for s in run_xvfb(["tests.kiosk_gallery_driver", str(out)])}

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from launcher.simulate import SimOptions, Simulation, human
 
 
+@pytest.mark.timeout(600)  # a whole simulated day; minutes on a busy machine
 def test_a_short_school_day_with_faults_keeps_every_promise(tmp_path: Path) -> None:
     report = Simulation(SimOptions(
         pupils=50, kiosks=2, slots=40, arrival_minutes=8, speed=60, seed=3,
