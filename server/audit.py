@@ -125,36 +125,55 @@ def verify(session: Session, batch: int = 5000) -> list[Problem]:
     """Walk the whole chain; return every problem found (empty list: intact)."""
     problems: list[Problem] = []
     prev, expected_id, last_id = GENESIS, 1, 0
-    # Purge rows come after the rows they blanked; they are themselves chained and checked.
-    purged_through = max((int((d or {}).get("through_id", 0)) for d in session.scalars(
-        select(AuditEntry.detail).where(AuditEntry.action == "retention.purge"))), default=0)
+    purged_through = _purged_through(session)
     while True:
         rows = session.execute(select(AuditEntry).where(AuditEntry.id >= expected_id)
                                .order_by(AuditEntry.id).limit(batch)).scalars().all()
         if not rows:
             break
         for r in rows:
-            if r.id != expected_id:
-                problems.append(Problem(expected_id, f"rows {expected_id}..{r.id - 1} deleted"))
-                prev = r.prev_hash  # resynchronise so later problems are reported separately
-            if r.prev_hash != prev:
-                problems.append(Problem(r.id, "prev_hash does not match the row before "
-                                              "(a row was deleted or replaced)"))
-            if r.purged:
-                if r.id > purged_through:
-                    problems.append(Problem(r.id, "personal detail blanked outside a "
-                                                  "retention purge"))
-            elif personal_hash(r.detail, r.pupil_ref) != r.detail_hash:
-                problems.append(Problem(r.id, "detail or pupil edited (detail_hash mismatch)"))
-            if row_hash(r.prev_hash, {c: getattr(r, c) for c in HASHED}) != r.row_hash:
-                problems.append(Problem(r.id, "row edited (row_hash mismatch)"))
+            problems += _row_problems(r, expected_id, prev, purged_through)
             prev, expected_id, last_id = r.row_hash, r.id + 1, r.id
         session.expunge_all()
+    problems += _head_problems(session, last_id, prev)
+    return problems
+
+
+def _purged_through(session: Session) -> int:
+    """The newest row any retention purge blanked (0: none). Purge rows come after the rows
+    they blanked; they are themselves chained and checked."""
+    return max((int((d or {}).get("through_id", 0)) for d in session.scalars(
+        select(AuditEntry.detail).where(AuditEntry.action == "retention.purge"))), default=0)
+
+
+def _row_problems(r: AuditEntry, expected_id: int, prev: str,
+                  purged_through: int) -> list[Problem]:
+    """What is wrong with row ``r`` when row ``expected_id`` with ``prev`` before it was due."""
+    problems: list[Problem] = []
+    if r.id != expected_id:
+        problems.append(Problem(expected_id, f"rows {expected_id}..{r.id - 1} deleted"))
+        prev = r.prev_hash  # resynchronise so later problems are reported separately
+    if r.prev_hash != prev:
+        problems.append(Problem(r.id, "prev_hash does not match the row before "
+                                      "(a row was deleted or replaced)"))
+    if r.purged:
+        if r.id > purged_through:
+            problems.append(Problem(r.id, "personal detail blanked outside a "
+                                          "retention purge"))
+    elif personal_hash(r.detail, r.pupil_ref) != r.detail_hash:
+        problems.append(Problem(r.id, "detail or pupil edited (detail_hash mismatch)"))
+    if row_hash(r.prev_hash, {c: getattr(r, c) for c in HASHED}) != r.row_hash:
+        problems.append(Problem(r.id, "row edited (row_hash mismatch)"))
+    return problems
+
+
+def _head_problems(session: Session, last_id: int, prev: str) -> list[Problem]:
+    """Whether the head still names the last row walked (newest rows deleted otherwise)."""
     head = session.get(AuditHead, 1)
     if head is None:
-        problems.append(Problem(last_id + 1, "the audit_head row is gone (deleted with the "
-                                             "newest rows?)"))
-    elif head.last_id != last_id or head.last_hash != prev:
-        problems.append(Problem(last_id + 1, f"rows after {last_id} deleted (the head names "
-                                             f"row {head.last_id})"))
-    return problems
+        return [Problem(last_id + 1, "the audit_head row is gone (deleted with the "
+                                     "newest rows?)")]
+    if head.last_id != last_id or head.last_hash != prev:
+        return [Problem(last_id + 1, f"rows after {last_id} deleted (the head names "
+                                     f"row {head.last_id})")]
+    return []

@@ -128,6 +128,21 @@ class AuditAnchor:
         if key is None or not self.log_path.exists():
             return [Problem(0, f"no audit anchor ({self.key_path if key is None else self.log_path}"
                                " is missing): the head of the chain cannot be checked")]
+        named, problems = self._signed_checkpoints(key)
+        ids = sorted(named)
+        stored = _stored_hashes(session, ids)
+        for row_id in ids:
+            if row_id != 0:
+                problems += _checkpoint_problems(row_id, named[row_id], stored.get(row_id))
+        head = session.get(AuditHead, 1)
+        if ids and (head is None or head.last_id < ids[-1]):
+            problems.append(Problem(ids[-1], "the head is behind the anchor's last "
+                                             f"checkpoint (row {ids[-1]})"))
+        return problems
+
+    def _signed_checkpoints(self, key: bytes) -> tuple[dict[int, str], list[Problem]]:
+        """Each checkpoint the key signed (row id -> hash), and a problem for each line it
+        did not."""
         problems: list[Problem] = []
         named: dict[int, str] = {}
         for n, text in enumerate(self.log_path.read_text().splitlines(), 1):
@@ -142,26 +157,28 @@ class AuditAnchor:
                                            "key (the checkpoint file was edited)"))
                 continue
             named[int(cp["id"])] = cp["hash"]
-        ids = sorted(named)
-        stored: dict[int, str] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            stored.update({row_id: row_hash for row_id, row_hash in session.execute(
-                select(AuditEntry.id, AuditEntry.row_hash).where(AuditEntry.id.in_(chunk)))})
-        for row_id in ids:
-            if row_id == 0:
-                continue
-            if row_id not in stored:
-                problems.append(Problem(row_id, "the anchor saw this row but it is gone (rows "
-                                                "deleted, or the database rolled back)"))
-            elif stored[row_id] != named[row_id]:
-                problems.append(Problem(row_id, "this row's hash differs from the anchored "
-                                                "one (the chain was rewritten)"))
-        head = session.get(AuditHead, 1)
-        if ids and (head is None or head.last_id < ids[-1]):
-            problems.append(Problem(ids[-1], "the head is behind the anchor's last "
-                                             f"checkpoint (row {ids[-1]})"))
-        return problems
+        return named, problems
+
+
+def _stored_hashes(session: Session, ids: list[int]) -> dict[int, str]:
+    """The row hashes the database holds for ``ids`` (500 per query)."""
+    stored: dict[int, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        stored.update({row_id: row_hash for row_id, row_hash in session.execute(
+            select(AuditEntry.id, AuditEntry.row_hash).where(AuditEntry.id.in_(chunk)))})
+    return stored
+
+
+def _checkpoint_problems(row_id: int, anchored: str, stored: str | None) -> list[Problem]:
+    """Whether the database still holds the anchored row with the anchored hash."""
+    if stored is None:
+        return [Problem(row_id, "the anchor saw this row but it is gone (rows "
+                                "deleted, or the database rolled back)")]
+    if stored != anchored:
+        return [Problem(row_id, "this row's hash differs from the anchored "
+                                "one (the chain was rewritten)")]
+    return []
 
 
 def anchor_for(config: Any) -> AuditAnchor:

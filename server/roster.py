@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Card, Pupil, PupilContact, RosterMapping, Site
 from server.policy.calendar import local_today
+from server.roster_fields import ContactRow
 from server.roster_layouts import PUPIL_FIELDS
 from server.roster_plan import PupilPlan, RosterPlan, card_hash_of, plan_roster
 from server.roster_read import RosterFileError, read_roster
@@ -123,20 +125,35 @@ def import_roster(services: Services, actor: str, source: bytes | Path, *,
 
 
 def _apply(act: Action, st: Site, item: PupilPlan, pupil: Pupil | None) -> None:
-    s, now = act.session, act.clock.now()
+    now = act.clock.now()
     if item.action == "skip":
         return
     if item.action == "leave":
         assert pupil is not None
-        pupil.archived, pupil.archived_at = True, now
-        if item.values.get("leaving_date"):
-            pupil.leaving_date = item.values["leaving_date"]  # type: ignore[assignment]
-        act.audit("pupil", pupil.reference, pupil_ref=pupil.reference, action="pupil.archive",
-                  reason="; ".join(item.changes) or "left the school")
-        for card in s.scalars(select(Card).where(Card.pupil_id == pupil.id,
-                                                 Card.active.is_(True))):
-            _revoke(act, card, "left", "pupil left the school")
+        _archive(act, item, pupil, now)
         return
+    pupil = _create_or_update(act, st, item, pupil)
+    if item.card:
+        _enrol(act, st, pupil, item.card)
+    if item.contacts is not None and (item.action != "unchanged"):
+        _replace_contacts(act, st, pupil, item.contacts, now)
+
+
+def _archive(act: Action, item: PupilPlan, pupil: Pupil, now: datetime) -> None:
+    """A leaver is archived (kept for the records) and their cards stop opening slots."""
+    pupil.archived, pupil.archived_at = True, now
+    if item.values.get("leaving_date"):
+        pupil.leaving_date = item.values["leaving_date"]  # type: ignore[assignment]
+    act.audit("pupil", pupil.reference, pupil_ref=pupil.reference, action="pupil.archive",
+              reason="; ".join(item.changes) or "left the school")
+    for card in act.session.scalars(select(Card).where(Card.pupil_id == pupil.id,
+                                                       Card.active.is_(True))):
+        _revoke(act, card, "left", "pupil left the school")
+
+
+def _create_or_update(act: Action, st: Site, item: PupilPlan, pupil: Pupil | None) -> Pupil:
+    """The pupil row as the roster gives it: added, updated, rejoined or left as it is."""
+    s = act.session
     if pupil is None:
         pupil = Pupil(site_id=st.id, reference=item.reference, **item.values)
         s.add(pupil)
@@ -149,17 +166,21 @@ def _apply(act: Action, st: Site, item: PupilPlan, pupil: Pupil | None) -> None:
             pupil.archived, pupil.archived_at = False, None
         act.audit("pupil", item.reference, pupil_ref=item.reference, action="pupil.update",
                   detail={"changed": item.changes})
-    if item.card:
-        _enrol(act, st, pupil, item.card)
-    if item.contacts is not None and (item.action != "unchanged"):
-        s.execute(delete(PupilContact).where(PupilContact.pupil_id == pupil.id,
-                                             PupilContact.source == "roster"))
-        for c in item.contacts:
-            s.add(PupilContact(site_id=st.id, pupil_id=pupil.id, name=c.name,
-                               relationship=c.relationship, email=c.email, phone=c.phone,
-                               priority=c.priority, do_not_contact=c.do_not_contact,
-                               opt_out_email=c.opt_out_email, opt_out_sms=c.opt_out_sms,
-                               source="roster", updated_at=now))
+    return pupil
+
+
+def _replace_contacts(act: Action, st: Site, pupil: Pupil, found: list[ContactRow],
+                      now: datetime) -> None:
+    """The roster's contacts replace those an earlier roster gave (staff-entered ones stay)."""
+    s = act.session
+    s.execute(delete(PupilContact).where(PupilContact.pupil_id == pupil.id,
+                                         PupilContact.source == "roster"))
+    for c in found:
+        s.add(PupilContact(site_id=st.id, pupil_id=pupil.id, name=c.name,
+                           relationship=c.relationship, email=c.email, phone=c.phone,
+                           priority=c.priority, do_not_contact=c.do_not_contact,
+                           opt_out_email=c.opt_out_email, opt_out_sms=c.opt_out_sms,
+                           source="roster", updated_at=now))
 
 
 def _enrol(act: Action, st: Site, pupil: Pupil, uid: str) -> None:

@@ -29,7 +29,7 @@ from server.models import Card, Pupil, PupilContact, Site
 from server.roster_fields import CellError, ContactRow, card_uid, contacts, leaving_date
 from server.roster_fields import year_group as parse_year
 from server.roster_layouts import contact_field
-from server.roster_read import RosterFile
+from server.roster_read import RosterFile, RosterRow
 
 MASS_LEAVING_SHARE = 0.25  # more leavers than this share of the roll: probably the wrong file
 
@@ -109,48 +109,69 @@ def plan_roster(s: Session, site: Site, roster: RosterFile, today: date, *,
     for row in roster.rows:
         v = row.values
         ref = v.get("reference", "")
-        if row.cells > width:
-            plan.problems.append(Problem(
-                row.line, ref, f"the line has {row.cells} cells but the header has {width}",
-                "row skipped; a name with a comma must be in quotes: export again from the "
-                "MIS, or put quotes around it"))
-            continue
-        if not ref:
-            plan.problems.append(Problem(row.line, "", "no pupil reference (UPN)",
-                                         "row skipped; add the UPN in the MIS"))
-            continue
-        if ref in seen:
-            plan.problems.append(Problem(row.line, ref, f"also on line {seen[ref]}",
-                                         "second line skipped; remove the duplicate"))
-            continue
-        seen[ref] = row.line
-        if not v.get("first_name") or not v.get("last_name"):
-            plan.problems.append(Problem(row.line, ref, "no first name or no surname",
-                                         "row skipped; complete the pupil's name in the MIS"))
+        problem = _unusable_row(row, ref, width, seen)
+        if problem is not None:
+            plan.problems.append(problem)
             continue
         plan.pupils.append(_pupil(plan, row.line, ref, v, existing.get(ref), has_contacts, s))
         cell = v.get("card_uid", "")
         if cell and plan.pupils[-1].action not in ("leave", "skip"):
-            try:
-                uid_lines.setdefault(card_uid(cell), []).append((row.line, ref))
-            except CellError as exc:
-                plan.problems.append(Problem(row.line, ref, exc.what, exc.do))
+            _note_card(plan, uid_lines, row.line, ref, cell)
     _cards(plan, uid_lines, active, owner_ref, {p.reference: p for p in plan.pupils})
     if full_export:
-        for ref, pupil in existing.items():
-            if ref not in seen and not pupil.archived:
-                plan.pupils.append(PupilPlan(
-                    0, ref, pupil.first_name, pupil.last_name,
-                    {"year_group": pupil.year_group, "form": pupil.form}, "leave",
-                    ["not in this full export"], revoke_cards=True))
+        _leavers(plan, existing, seen)
     plan.problems.sort(key=lambda p: p.line)
+    _warn_mass_leaving(plan, existing)
+    return plan
+
+
+def _unusable_row(row: RosterRow, ref: str, width: int, seen: dict[str, int]) -> Problem | None:
+    """Why ``row`` is skipped, or None to plan it. A row with a new reference is noted in
+    ``seen`` (a later line with the same reference is the duplicate)."""
+    if row.cells > width:
+        return Problem(row.line, ref, f"the line has {row.cells} cells but the header has {width}",
+                       "row skipped; a name with a comma must be in quotes: export again from "
+                       "the MIS, or put quotes around it")
+    if not ref:
+        return Problem(row.line, "", "no pupil reference (UPN)",
+                       "row skipped; add the UPN in the MIS")
+    if ref in seen:
+        return Problem(row.line, ref, f"also on line {seen[ref]}",
+                       "second line skipped; remove the duplicate")
+    seen[ref] = row.line
+    if not row.values.get("first_name") or not row.values.get("last_name"):
+        return Problem(row.line, ref, "no first name or no surname",
+                       "row skipped; complete the pupil's name in the MIS")
+    return None
+
+
+def _note_card(plan: RosterPlan, uid_lines: dict[str, list[tuple[int, str]]], line: int,
+               ref: str, cell: str) -> None:
+    """Note the lines that give card ``cell`` (a card on two lines goes to neither)."""
+    try:
+        uid_lines.setdefault(card_uid(cell), []).append((line, ref))
+    except CellError as exc:
+        plan.problems.append(Problem(line, ref, exc.what, exc.do))
+
+
+def _leavers(plan: RosterPlan, existing: dict[str, Pupil], seen: dict[str, int]) -> None:
+    """A full export leaves out pupils who have left: each on roll and not in it leaves."""
+    for ref, pupil in existing.items():
+        if ref not in seen and not pupil.archived:
+            plan.pupils.append(PupilPlan(
+                0, ref, pupil.first_name, pupil.last_name,
+                {"year_group": pupil.year_group, "form": pupil.form}, "leave",
+                ["not in this full export"], revoke_cards=True))
+
+
+def _warn_mass_leaving(plan: RosterPlan, existing: dict[str, Pupil]) -> None:
+    """Warn when most of the school would leave: likely a partial file imported as full."""
     on_roll = sum(1 for p in existing.values() if not p.archived)
     leaving = plan.count("leave")
     if on_roll >= 8 and leaving > MASS_LEAVING_SHARE * on_roll:
         plan.warnings.append(
             f"{leaving} of the {on_roll} pupils on roll would leave: is this the whole "
             "school's export? If it lists only some pupils, import it as a partial file")
-    return plan
 
 
 def _pupil(plan: RosterPlan, line: int, ref: str, v: dict[str, str], pupil: Pupil | None,
@@ -173,31 +194,47 @@ def _pupil(plan: RosterPlan, line: int, ref: str, v: dict[str, str], pupil: Pupi
                      contacts=found if has_contacts else None)
     left = leaves is not None and leaves < plan.today
     if pupil is None:
-        if left:
-            item.action = "skip"
-            item.changes = [f"left on {leaves:%d/%m/%Y}, not added"]
-        if not v.get("card_uid") and not left:
-            plan.problems.append(Problem(line, ref, "no card id", "pupil added without a "
-                                         "card; enrol one in the office console"))
+        _plan_new(plan, item, leaves if left else None, bool(v.get("card_uid")))
         return item
+    _plan_known(item, pupil, values, leaves if left else None)
+    if item.contacts is not None and item.action not in ("leave", "skip"):
+        _plan_contacts(s, item, item.contacts, pupil)
+    return item
+
+
+def _plan_new(plan: RosterPlan, item: PupilPlan, left_on: date | None, has_card: bool) -> None:
+    """A pupil not yet on the server: added, unless they have already left."""
+    if left_on is not None:
+        item.action = "skip"
+        item.changes = [f"left on {left_on:%d/%m/%Y}, not added"]
+    if not has_card and left_on is None:
+        plan.problems.append(Problem(item.line, item.reference, "no card id", "pupil added "
+                                     "without a card; enrol one in the office console"))
+
+
+def _plan_known(item: PupilPlan, pupil: Pupil, values: dict[str, object],
+                left_on: date | None) -> None:
+    """A pupil on the server: what changes, and whether they leave, rejoin or update."""
     item.changes = [f"{k.replace('_', ' ')} {_show(getattr(pupil, k))} → {_show(val)}"
                     for k, val in values.items() if getattr(pupil, k) != val]
-    if left:
+    if left_on is not None:
         item.action = "leave" if not pupil.archived else "skip"
-        item.changes = [f"left on {leaves:%d/%m/%Y}"]
+        item.changes = [f"left on {left_on:%d/%m/%Y}"]
         item.revoke_cards = True
     elif pupil.archived:
         item.action = "rejoin"
     else:
         item.action = "update" if item.changes else "unchanged"
-    if item.contacts is not None and item.action not in ("leave", "skip"):
-        old = sorted(_contact_key(c) for c in s.scalars(select(PupilContact).where(
-            PupilContact.pupil_id == pupil.id, PupilContact.source == "roster")))
-        if old != sorted(_row_key(c) for c in item.contacts):
-            item.changes.append(f"contacts: {len(item.contacts)} from the file")
-            if item.action == "unchanged":
-                item.action = "update"
-    return item
+
+
+def _plan_contacts(s: Session, item: PupilPlan, found: list[ContactRow], pupil: Pupil) -> None:
+    """The file's contacts differ from those an earlier roster gave: an update."""
+    old = sorted(_contact_key(c) for c in s.scalars(select(PupilContact).where(
+        PupilContact.pupil_id == pupil.id, PupilContact.source == "roster")))
+    if old != sorted(_row_key(c) for c in found):
+        item.changes.append(f"contacts: {len(found)} from the file")
+        if item.action == "unchanged":
+            item.action = "update"
 
 
 def _cards(plan: RosterPlan, uid_lines: dict[str, list[tuple[int, str]]],

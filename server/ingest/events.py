@@ -42,68 +42,135 @@ def apply_events(session: Session, now: datetime,
     they take their place in their kiosk's sequence, so later events need not wait for them.
     """
     refused_keys = {(k.id, e.epoch or "", e.seq) for k, e in refused or []}
+    by_kiosk = _group_by_kiosk(items, refused or [])
+    stored, marks = _stored_and_marks(session, by_kiosk)
+    new: list[tuple[KnownKiosk, m.EventBase]] = []
+    for kiosk_id, evs in by_kiosk.items():
+        fresh, by_epoch = _sort_out_duplicates(kiosk_id, evs, stored, refused_keys, result)
+        new.extend(_follow_sequence(session, now, evs[0][0], marks.get(kiosk_id, ("", 0)),
+                                    by_epoch, fresh, result))
+    _acknowledge(items, new, stored, result)
+    _save_marks(session, result)
+    if new:
+        _store_and_apply(session, now, new, {id(ev): payload for _, ev, payload in items},
+                         result)
+
+
+def _group_by_kiosk(items: list[tuple[KnownKiosk, m.EventBase, bytes]],
+                    refused: list[tuple[KnownKiosk, m.EventBase]],
+                    ) -> dict[int, list[tuple[KnownKiosk, m.EventBase]]]:
+    """Each kiosk's events, refused ones included (they hold their place in the sequence)."""
     by_kiosk: dict[int, list[tuple[KnownKiosk, m.EventBase]]] = defaultdict(list)
-    raw = {id(ev): payload for _, ev, payload in items}
     for kiosk, ev, _ in items:
         by_kiosk[kiosk.id].append((kiosk, ev))
-    for kiosk, ev in refused or []:
+    for kiosk, ev in refused:
         by_kiosk[kiosk.id].append((kiosk, ev))
-    new: list[tuple[KnownKiosk, m.EventBase]] = []
-    # One query for what is already stored, one for each kiosk's epoch and high-water mark.
+    return by_kiosk
+
+
+def _stored_and_marks(session: Session,
+                      by_kiosk: dict[int, list[tuple[KnownKiosk, m.EventBase]]],
+                      ) -> tuple[set[tuple[int, str, int]], dict[int, tuple[str, int]]]:
+    """The batch's (kiosk, epoch, seq) already stored, and each kiosk's epoch and high-water
+    mark: one query each, whatever the batch's size."""
     triples = [(kid, e.epoch or "", e.seq) for kid, evs in by_kiosk.items() for _, e in evs]
     stored = {tuple(r) for r in session.execute(
         select(Event.kiosk_id, Event.epoch, Event.seq).where(
             tuple_(Event.kiosk_id, Event.epoch, Event.seq).in_(triples)))}
     marks = {k: (ep, last) for k, ep, last in session.execute(
         select(Kiosk.id, Kiosk.epoch, Kiosk.last_seq).where(Kiosk.id.in_(by_kiosk)))}
-    for kiosk_id, evs in by_kiosk.items():
-        epoch, last = marks.get(kiosk_id, ("", 0))
-        by_epoch: dict[str, list[int]] = defaultdict(list)
-        for kiosk, ev in evs:
-            ep = ev.epoch or ""
-            if (kiosk_id, ep, ev.seq) in stored or ev.seq in by_epoch[ep]:
-                result.duplicates += 1
-                continue
-            by_epoch[ep].append(ev.seq)
-            if (kiosk_id, ep, ev.seq) not in refused_keys:
-                new.append((kiosk, ev))
-        for ep, seqs in by_epoch.items():
+    return stored, marks  # type: ignore[return-value]
+
+
+def _sort_out_duplicates(kiosk_id: int, evs: list[tuple[KnownKiosk, m.EventBase]],
+                         stored: set[tuple[int, str, int]],
+                         refused_keys: set[tuple[int, str, int]], result: BatchResult,
+                         ) -> tuple[list[tuple[KnownKiosk, m.EventBase]], dict[str, list[int]]]:
+    """One kiosk's events not seen before (refused ones left out) and the new sequence
+    numbers of each epoch (refused ones kept: they fill their place)."""
+    fresh: list[tuple[KnownKiosk, m.EventBase]] = []
+    by_epoch: dict[str, list[int]] = defaultdict(list)
+    for kiosk, ev in evs:
+        ep = ev.epoch or ""
+        if (kiosk_id, ep, ev.seq) in stored or ev.seq in by_epoch[ep]:
+            result.duplicates += 1
+            continue
+        by_epoch[ep].append(ev.seq)
+        if (kiosk_id, ep, ev.seq) not in refused_keys:
+            fresh.append((kiosk, ev))
+    return fresh, by_epoch
+
+
+def _follow_sequence(session: Session, now: datetime, kiosk: KnownKiosk,
+                     mark: tuple[str, int], by_epoch: dict[str, list[int]],
+                     fresh: list[tuple[KnownKiosk, m.EventBase]], result: BatchResult,
+                     ) -> list[tuple[KnownKiosk, m.EventBase]]:
+    """Move one kiosk's epoch and high-water mark over its new events; return those of
+    ``fresh`` to apply now (the ones waiting for a missing earlier event are left out)."""
+    epoch, last = mark
+    for ep, seqs in by_epoch.items():
+        if not seqs:
+            continue
+        seqs.sort()
+        if ep != epoch:
+            switched = _switch_epoch(session, now, kiosk, (epoch, last), ep, seqs[0], result)
+            if switched is None:
+                continue  # late events of an earlier store: applied, the mark stays
+            epoch, last = switched
+        waiting = _hold_back(session, now, kiosk, epoch, seqs, last)
+        if waiting:  # not applied, not acknowledged: the kiosk offers them again
+            fresh = [(k, e) for k, e in fresh if not ((e.epoch or "") == ep and e.seq in waiting)]
+            result.held_back += len(waiting)
+            seqs = [q for q in seqs if q not in waiting]
             if not seqs:
                 continue
-            seqs.sort()
-            if ep != epoch:
-                verdict = _epoch_change(session, now, evs[0][0], epoch, last, ep, seqs[0])
-                if verdict == "old":
-                    continue  # late events of an earlier store: applied, the mark stays
-                epoch, last = ep, (last if verdict == "continues" else 0)
-                result.last_seqs[kiosk_id] = (epoch, last)
-                if verdict == "lost":
-                    result.state_lost.add(kiosk_id)
-            waiting = _hold_back(session, now, evs[0][0], epoch, seqs, last)
-            if waiting:  # not applied, not acknowledged: the kiosk offers them again
-                new = [(k, e) for k, e in new if not (k.id == kiosk_id and
-                                                      (e.epoch or "") == ep and e.seq in waiting)]
-                result.held_back += len(waiting)
-                seqs = [q for q in seqs if q not in waiting]
-                if not seqs:
-                    continue
-            high = _check_sequence(session, now, evs[0][0], epoch, seqs, last, result)
-            if high != last:
-                last = high
-                result.last_seqs[kiosk_id] = (epoch, last)
+        high = _check_sequence(session, now, kiosk, epoch, seqs, last, result)
+        if high != last:
+            last = high
+            result.last_seqs[kiosk.id] = (epoch, last)
+    return fresh
+
+
+def _switch_epoch(session: Session, now: datetime, kiosk: KnownKiosk, mark: tuple[str, int],
+                  new_epoch: str, first_seq: int, result: BatchResult) -> tuple[str, int] | None:
+    """The kiosk's mark once events of ``new_epoch`` arrive, or None when they are late
+    events of an earlier store (the mark stays)."""
+    epoch, last = mark
+    verdict = _epoch_change(session, now, kiosk, epoch, last, new_epoch, first_seq)
+    if verdict == "old":
+        return None
+    switched = (new_epoch, last if verdict == "continues" else 0)
+    result.last_seqs[kiosk.id] = switched
+    if verdict == "lost":
+        result.state_lost.add(kiosk.id)
+    return switched
+
+
+def _acknowledge(items: list[tuple[KnownKiosk, m.EventBase, bytes]],
+                 new: list[tuple[KnownKiosk, m.EventBase]],
+                 stored: set[tuple[int, str, int]], result: BatchResult) -> None:
+    """Acknowledge what is now stored: applied now or before."""
     applying = {(k.id, e.epoch or "", e.seq) for k, e in new}
-    for kiosk, ev, _ in items:  # acknowledge what is now stored: applied now or before
+    for kiosk, ev, _ in items:
         key = (kiosk.id, ev.epoch or "", ev.seq)
         if key in applying or key in stored:
             result.acks[(kiosk.site_code, kiosk.code, ev.epoch)].append(ev.seq)
-    if result.last_seqs:
-        table = Kiosk.__table__
-        session.connection().execute(
-            table.update().where(table.c.id == bindparam("k")).values(
-                last_seq=bindparam("s"), epoch=bindparam("e")),
-            [{"k": k, "e": ep, "s": v} for k, (ep, v) in result.last_seqs.items()])
-    if not new:
+
+
+def _save_marks(session: Session, result: BatchResult) -> None:
+    """Write each moved kiosk's epoch and high-water mark in one statement."""
+    if not result.last_seqs:
         return
+    table = Kiosk.__table__
+    session.connection().execute(
+        table.update().where(table.c.id == bindparam("k")).values(
+            last_seq=bindparam("s"), epoch=bindparam("e")),
+        [{"k": k, "e": ep, "s": v} for k, (ep, v) in result.last_seqs.items()])
+
+
+def _store_and_apply(session: Session, now: datetime, new: list[tuple[KnownKiosk, m.EventBase]],
+                     raw: dict[int, bytes], result: BatchResult) -> None:
+    """Insert the new events, apply their custody effects and audit them all at once."""
     new.sort(key=lambda ke: (ke[0].id, ke[1].epoch or "", ke[1].seq))  # each kiosk in its order
     rows, entries = [], []
     for kiosk, ev in new:

@@ -19,8 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from lockers.clock import Clock
 from lockers.wire import messages as m
@@ -163,7 +165,7 @@ class IngestWorker:
             for one in decoded:
                 try:
                     self._apply([one])
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
                     self.kiosks.forget()
                     self.stats.bad_payloads += 1
                     log.error("event=message_failed topic=%s error=%s", one[0].topic, exc)
@@ -171,7 +173,7 @@ class IngestWorker:
     def _decode(self, item: Inbound) -> tuple[Inbound, t.ParsedTopic, BaseModel] | None:
         try:
             parsed, message = decode_topic(item.topic, item.payload)
-        except Exception as exc:  # WireError, or anything else the decoder trips on
+        except Exception as exc:  # noqa: BLE001 - WireError, or anything the decoder trips on
             self.stats.bad_payloads += 1
             log.warning("event=bad_payload topic=%s bytes=%s reason=%r", item.topic,
                         len(item.payload), str(exc)[:300])
@@ -182,70 +184,92 @@ class IngestWorker:
 
     def _apply(self, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]]) -> None:
         now = self.clock.now()
-        result = BatchResult()
-        wake: list[str] = []
-        resend: list[int] = []
+        batch = _Routed()
         with self.store.write() as s:
-            events: list[tuple[KnownKiosk, m.EventBase, bytes]] = []
-            resolved: list[tuple[Inbound, KnownKiosk, BaseModel]] = []
-            for item, parsed, message in decoded:
-                try:
-                    resolved.append((item, self.kiosks.get(s, parsed.site, parsed.kiosk),
-                                     message))
-                except UnknownSite as exc:
-                    self.stats.bad_payloads += 1
-                    log.warning("event=unknown_site topic=%s reason=%r", item.topic, str(exc))
+            resolved = self._resolve(s, decoded)
             slots = configured_slots(s, {k.id for _, k, msg in resolved if slots_named(msg)})
-            refused: list[tuple[KnownKiosk, m.EventBase]] = []
             for item, kiosk, message in resolved:
-                configured = slots.get(kiosk.id, set())
-                stray = slots_named(message) - configured
-                if stray:
-                    # A slot the kiosk was never configured with: counted and logged like any
-                    # payload the contract refuses, and no slot row appears from a kiosk's
-                    # say-so. An event naming one is refused; a snapshot still mirrors the
-                    # configured slots it shows (a pin map larger than the configuration).
-                    self.stats.bad_payloads += 1
-                    self.stats.refused_slots += 1
-                    log.warning("event=bad_payload topic=%s reason='slot(s) %s not configured "
-                                "for this kiosk'", item.topic, _ranges(stray))
-                    if isinstance(message, m.EventBase):
-                        refused.append((kiosk, message))  # still takes its place in order
-                    if not isinstance(message, m.SlotSnapshot):
-                        continue
-                    message = message.model_copy(update={"slots": [
-                        v for v in message.slots if v.slot in configured]})
-                if isinstance(message, m.EventBase):
-                    events.append((kiosk, message, item.payload))
-                elif isinstance(message, m.KioskStatus):
-                    if record_status(s, kiosk, message, self.clock.now()):
-                        resend.append(kiosk.id)
-                elif isinstance(message, m.SlotSnapshot):
-                    mirror_snapshot(s, kiosk, message)
-                    settle_state_lost(s, kiosk, message, now)
-                elif isinstance(message, m.CommandAck) and self.commands is not None:
-                    cid = self.commands.apply_ack(s, kiosk, message, now)
-                    if cid:
-                        wake.append(cid)
-                        if message.outcome not in SUCCESS:
-                            # A refused hand-back puts the device's record back in its slot:
-                            # the kiosk's custody picture changes again.
-                            result.policy_sites.add(kiosk.site_id)
-            if events or refused:
-                apply_events(s, now, events, result, refused)
+                kept = self._configured_only(item, kiosk, message, slots.get(kiosk.id, set()),
+                                             batch.refused)
+                if kept is not None:
+                    self._route(s, now, item, kiosk, kept, batch)
+            if batch.events or batch.refused:
+                apply_events(s, now, batch.events, batch.result, batch.refused)
         committed = time.time()
-        self._after_commit(decoded, result, committed)
-        for cid in wake:
+        self._after_commit(decoded, batch.result, committed)
+        for cid in batch.wake:
             self.commands.acked(cid)  # type: ignore[union-attr]
+        self._tell_replica(batch.result, batch.resend)
+
+    def _resolve(self, s: Session, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]],
+                 ) -> list[tuple[Inbound, KnownKiosk, BaseModel]]:
+        """Each message with its kiosk; messages from a site we do not know are counted as
+        bad payloads and dropped."""
+        resolved: list[tuple[Inbound, KnownKiosk, BaseModel]] = []
+        for item, parsed, message in decoded:
+            try:
+                resolved.append((item, self.kiosks.get(s, parsed.site, parsed.kiosk), message))
+            except UnknownSite as exc:
+                self.stats.bad_payloads += 1
+                log.warning("event=unknown_site topic=%s reason=%r", item.topic, str(exc))
+        return resolved
+
+    def _configured_only(self, item: Inbound, kiosk: KnownKiosk, message: BaseModel,
+                         configured: set[int], refused: list[tuple[KnownKiosk, m.EventBase]],
+                         ) -> BaseModel | None:
+        """``message`` as far as it keeps to the kiosk's configured slots, or None when it
+        is refused for naming another."""
+        stray = slots_named(message) - configured
+        if not stray:
+            return message
+        # A slot the kiosk was never configured with: counted and logged like any payload the
+        # contract refuses, and no slot row appears from a kiosk's say-so. An event naming one
+        # is refused; a snapshot still mirrors the configured slots it shows (a pin map larger
+        # than the configuration).
+        self.stats.bad_payloads += 1
+        self.stats.refused_slots += 1
+        log.warning("event=bad_payload topic=%s reason='slot(s) %s not configured "
+                    "for this kiosk'", item.topic, _ranges(stray))
+        if isinstance(message, m.EventBase):
+            refused.append((kiosk, message))  # still takes its place in order
+        if not isinstance(message, m.SlotSnapshot):
+            return None
+        return message.model_copy(update={"slots": [
+            v for v in message.slots if v.slot in configured]})
+
+    def _route(self, s: Session, now: datetime, item: Inbound, kiosk: KnownKiosk,
+               message: BaseModel, batch: _Routed) -> None:
+        """Apply one status, snapshot or command ack at once; keep an event for the batch."""
+        if isinstance(message, m.EventBase):
+            batch.events.append((kiosk, message, item.payload))
+        elif isinstance(message, m.KioskStatus):
+            if record_status(s, kiosk, message, self.clock.now()):
+                batch.resend.append(kiosk.id)
+        elif isinstance(message, m.SlotSnapshot):
+            mirror_snapshot(s, kiosk, message)
+            settle_state_lost(s, kiosk, message, now)
+        elif isinstance(message, m.CommandAck) and self.commands is not None:
+            cid = self.commands.apply_ack(s, kiosk, message, now)
+            if cid:
+                batch.wake.append(cid)
+                if message.outcome not in SUCCESS:
+                    # A refused hand-back puts the device's record back in its slot: the
+                    # kiosk's custody picture changes again.
+                    batch.result.policy_sites.add(kiosk.site_id)
+
+    def _tell_replica(self, result: BatchResult, resend: list[int]) -> None:
+        """After the commit: new kiosks' sites, kiosks owed their custody picture and sites
+        whose policy view moved go out to the kiosks' replica."""
         registered, self.kiosks.registered = self.kiosks.registered, []
-        if self.replica is not None:
-            for known in registered:
-                self.replica.changed(known.site_id)
-            for kiosk_id in resend + sorted(result.state_lost):
-                # A kiosk that lost its state gets its custody picture at once.
-                self.replica.resend_snapshot(kiosk_id)
-            for site_id in result.policy_sites:
-                self.replica.changed(site_id)
+        if self.replica is None:
+            return
+        for known in registered:
+            self.replica.changed(known.site_id)
+        for kiosk_id in resend + sorted(result.state_lost):
+            # A kiosk that lost its state gets its custody picture at once.
+            self.replica.resend_snapshot(kiosk_id)
+        for site_id in result.policy_sites:
+            self.replica.changed(site_id)
 
     def _after_commit(self, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]],
                       result: BatchResult, committed: float) -> None:
@@ -276,6 +300,18 @@ class IngestWorker:
                     listener(messages)
                 except Exception:  # a dashboard bug must never stop ingest
                     log.exception("event=listener_failed listener=%r", listener)
+
+
+@dataclass
+class _Routed:
+    """What one batch's messages leave to do: events to apply (and refused ones that hold
+    their place), kiosks owed their custody picture, commands whose waiters to wake."""
+
+    events: list[tuple[KnownKiosk, m.EventBase, bytes]] = field(default_factory=list)
+    refused: list[tuple[KnownKiosk, m.EventBase]] = field(default_factory=list)
+    resend: list[int] = field(default_factory=list)
+    wake: list[str] = field(default_factory=list)
+    result: BatchResult = field(default_factory=BatchResult)
 
 
 def _ranges(numbers: set[int]) -> str:

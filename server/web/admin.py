@@ -29,15 +29,24 @@ def add_admin(app: FastAPI, page: Any) -> None:
     from server.web.groups import add_groups
     from server.web.roster import add_roster
 
-    services = app.state.services
-    admin = WebAdmin(services.ctx)
+    admin = WebAdmin(app.state.services.ctx)
     add_roster(app, page)
     add_calendar(app, page)
     add_groups(app, page)
+    _add_home_and_settings(app, page, admin)
+    _add_kiosks(app, page, admin)
+    _add_staff(app, page)
 
-    def failed(request: Request, exc: Exception) -> HTMLResponse:
-        return page(request, "message.html", title="That could not be done", text=str(exc),
-                    back="/admin", status_code=409)
+
+def _failed(page: Any, request: Request, exc: Exception) -> HTMLResponse:
+    """The page a failed admin form is answered with."""
+    return page(request, "message.html", title="That could not be done", text=str(exc),
+                back="/admin", status_code=409)
+
+
+def _add_home_and_settings(app: FastAPI, page: Any, admin: WebAdmin) -> None:
+    """The admin home (sites and staff) and a site's school settings."""
+    services = app.state.services
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
     def admin_home(request: Request, who: dict = Admin) -> HTMLResponse:
@@ -62,8 +71,13 @@ def add_admin(app: FastAPI, page: Any) -> None:
         try:
             services.admin.update_settings(who["user"], reason, site=site, **changes)
         except ServerError as exc:
-            return failed(request, exc)
+            return _failed(page, request, exc)
         return RedirectResponse("/admin", status_code=303)
+
+
+def _add_kiosks(app: FastAPI, page: Any, admin: WebAdmin) -> None:
+    """A kiosk added to a site, and provisioned (its broker account and settings file)."""
+    services = app.state.services
 
     @app.post("/admin/kiosks", include_in_schema=False)
     def add_kiosk(request: Request, who: dict = Admin, site: str = Form(...),
@@ -73,7 +87,7 @@ def add_admin(app: FastAPI, page: Any) -> None:
         try:
             services.admin.add_kiosk(who["user"], code.strip().lower(), slots=slots, site=site)
         except (ServerError, ValueError) as exc:
-            return failed(request, exc)
+            return _failed(page, request, exc)
         return RedirectResponse("/admin", status_code=303)
 
     @app.post("/admin/kiosks/{site}/{code}/provision", response_class=HTMLResponse,
@@ -88,8 +102,13 @@ def add_admin(app: FastAPI, page: Any) -> None:
         try:
             done = admin.provision_kiosk(who["user"], site, code, host, port, tls)
         except ServerError as exc:
-            return failed(request, exc)
+            return _failed(page, request, exc)
         return page(request, "provisioned.html", p=done)
+
+
+def _add_staff(app: FastAPI, page: Any) -> None:
+    """A staff account created."""
+    services = app.state.services
 
     @app.post("/admin/staff", include_in_schema=False)
     def add_staff(request: Request, who: dict = Admin, username: str = Form(...),
@@ -100,5 +119,5 @@ def add_admin(app: FastAPI, page: Any) -> None:
             services.admin.create_staff(who["user"], username.strip(), name.strip(), role,
                                         password)
         except ServerError as exc:
-            return failed(request, exc)
+            return _failed(page, request, exc)
         return RedirectResponse("/admin", status_code=303)

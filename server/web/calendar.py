@@ -4,6 +4,7 @@ an .ics import answered with a page in words."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
 from typing import Any
 
@@ -18,6 +19,9 @@ KINDS = [("inset", "INSET (no pupils)"), ("holiday", "closed"),
          ("early_closing", "early closing"), ("school_day", "school day (extra)")]
 
 
+# The page a form's failure is answered with (the message, and the way back).
+Failed = Callable[[Request, Exception], HTMLResponse]
+
 MAX_ICS_BYTES = 1_000_000  # a school's term dates are a few kB
 
 
@@ -27,11 +31,19 @@ def _time(value: str) -> time | None:
 
 def add_calendar(app: FastAPI, page: Any) -> None:
     """Mount /admin/calendar and its forms on ``app``."""
-    services = app.state.services
 
     def failed(request: Request, exc: Exception) -> HTMLResponse:
         return page(request, "message.html", title="That could not be done", text=str(exc),
                     back="/admin/calendar", status_code=409)
+
+    _add_year(app, page, failed)
+    _add_corrections(app, failed)
+    _add_ics_import(app, page, failed)
+
+
+def _add_year(app: FastAPI, page: Any, failed: Failed) -> None:
+    """The school year as a month grid, with one day's window when a day is chosen."""
+    services = app.state.services
 
     @app.get("/admin/calendar", response_class=HTMLResponse, include_in_schema=False)
     def calendar_page(request: Request, who: dict = Leadership, year: int | None = None,
@@ -45,6 +57,11 @@ def add_calendar(app: FastAPI, page: Any) -> None:
             return failed(request, exc)
         return page(request, "calendar.html", y=school_year, chosen=chosen, entry=today,
                     kinds=KINDS)
+
+
+def _add_corrections(app: FastAPI, failed: Failed) -> None:
+    """A day or a term's dates corrected by hand."""
+    services = app.state.services
 
     @app.post("/admin/calendar/day", include_in_schema=False)
     def calendar_day(request: Request, who: dict = Leadership, day: str = Form(...),
@@ -74,6 +91,11 @@ def add_calendar(app: FastAPI, page: Any) -> None:
         except (ServerError, ValueError) as exc:
             return failed(request, exc)
         return RedirectResponse(f"/admin/calendar?day={first.isoformat()}", status_code=303)
+
+
+def _add_ics_import(app: FastAPI, page: Any, failed: Failed) -> None:
+    """An .ics file of term dates imported, answered with a page in words."""
+    services = app.state.services
 
     @app.post("/admin/calendar/ics", response_class=HTMLResponse, include_in_schema=False)
     def calendar_ics(request: Request, who: dict = Leadership,

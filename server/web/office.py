@@ -21,17 +21,28 @@ from server.web.auth import Office, Safeguarding, check_csrf
 
 def add_office(app: FastAPI, page: Any) -> None:
     """Mount the office's forms on ``app``; ``page`` renders a template."""
+    _add_taking_in(app, page)
+    _add_giving_back(app, page)
+    _add_handover(app, page)
+
+
+def _failed(page: Any, request: Request, exc: ServerError, back: str) -> HTMLResponse:
+    """The page a refused office form is answered with."""
+    return page(request, "message.html", title="That could not be done",
+                text=str(exc), back=back, status_code=409)
+
+
+def _after_door(page: Any, request: Request, command_id: str | None, back: str, text: str
+                ) -> Response:
+    """Watch the kiosk's answer when a locker opens; else say where the device is."""
+    if command_id:
+        return RedirectResponse(f"/console/commands/{command_id}", status_code=303)
+    return page(request, "message.html", title="Recorded", text=text, back=back)
+
+
+def _add_taking_in(app: FastAPI, page: Any) -> None:
+    """A device confiscated or handed in at the office, and an early release approved."""
     services = app.state.services
-
-    def failed(request: Request, exc: ServerError, back: str) -> HTMLResponse:
-        return page(request, "message.html", title="That could not be done",
-                    text=str(exc), back=back, status_code=409)
-
-    def after_door(request: Request, command_id: str | None, back: str, text: str
-                   ) -> Response:
-        if command_id:
-            return RedirectResponse(f"/console/commands/{command_id}", status_code=303)
-        return page(request, "message.html", title="Recorded", text=text, back=back)
 
     @app.post("/console/pupil/{ref}/confiscate", include_in_schema=False)
     def confiscate(request: Request, ref: str, who: Office, reason: str = Form(""),
@@ -45,7 +56,7 @@ def add_office(app: FastAPI, page: Any) -> None:
                 custody_id=custody_id or None, place=place or None, serious=serious,
                 second_device=second_device)
         except ServerError as exc:
-            return failed(request, exc, f"/console/pupil/{ref}")
+            return _failed(page, request, exc, f"/console/pupil/{ref}")
         return RedirectResponse(f"/console/pupil/{ref}?done=confiscated", status_code=303)
 
     @app.post("/console/pupil/{ref}/hand-in", include_in_schema=False)
@@ -56,7 +67,7 @@ def add_office(app: FastAPI, page: Any) -> None:
             services.custody.hand_in_at_office(who["user"], ref, place,
                                                reason.strip() or "handed in at the office")
         except ServerError as exc:
-            return failed(request, exc, f"/console/pupil/{ref}")
+            return _failed(page, request, exc, f"/console/pupil/{ref}")
         return RedirectResponse(f"/console/pupil/{ref}?done=handed_in", status_code=303)
 
     @app.post("/console/pupil/{ref}/early-release", include_in_schema=False)
@@ -66,8 +77,14 @@ def add_office(app: FastAPI, page: Any) -> None:
         try:
             services.releases.approve_early_release(who["user"], ref, reason)
         except ServerError as exc:
-            return failed(request, exc, f"/console/pupil/{ref}")
+            return _failed(page, request, exc, f"/console/pupil/{ref}")
         return RedirectResponse(f"/console/pupil/{ref}?done=early_release", status_code=303)
+
+
+def _add_giving_back(app: FastAPI, page: Any) -> None:
+    """Devices the school holds: listed, returned to the pupil, collected by a parent or
+    carer, or checked in their slot."""
+    services = app.state.services
 
     @app.post("/console/custody/{custody_id}/return", include_in_schema=False)
     def give_back(request: Request, custody_id: str, who: Office, reason: str = Form(""),
@@ -77,9 +94,9 @@ def add_office(app: FastAPI, page: Any) -> None:
             view = services.custody.return_to_pupil(who["user"], custody_id,
                                                     reason.strip() or "returned to the pupil")
         except ServerError as exc:
-            return failed(request, exc, "/console/held")
-        return after_door(request, view.command_id, f"/console/pupil/{view.pupil_ref}",
-                          f"Give the device back to the pupil from {view.where}.")
+            return _failed(page, request, exc, "/console/held")
+        return _after_door(page, request, view.command_id, f"/console/pupil/{view.pupil_ref}",
+                               f"Give the device back to the pupil from {view.where}.")
 
     @app.get("/console/held", response_class=HTMLResponse, include_in_schema=False)
     def held(request: Request, who: Office) -> HTMLResponse:
@@ -95,9 +112,9 @@ def add_office(app: FastAPI, page: Any) -> None:
             view = services.custody.parent_collection(who["user"], custody_id, collector,
                                                       relationship, identity_check)
         except ServerError as exc:
-            return failed(request, exc, "/console/held")
-        return after_door(request, view.command_id, "/console/held",
-                          f"The device was not in a locker: hand it over from {view.where}.")
+            return _failed(page, request, exc, "/console/held")
+        return _after_door(page, request, view.command_id, "/console/held",
+                               f"The device was not in a locker: hand it over from {view.where}.")
 
     @app.post("/console/held/{conf_id}/collect", include_in_schema=False)
     def collect_confiscated(request: Request, conf_id: int, who: Office,
@@ -110,10 +127,10 @@ def add_office(app: FastAPI, page: Any) -> None:
             view = services.confiscations.record_parent_collection(
                 who["user"], conf_id, collector, relationship, identity_check)
         except ServerError as exc:
-            return failed(request, exc, "/console/held")
-        return after_door(request, view.command_id, "/console/held",
-                          "The device was not in a locker: hand it over from "
-                          f"{view.place or 'the office'}.")
+            return _failed(page, request, exc, "/console/held")
+        return _after_door(page, request, view.command_id, "/console/held",
+                               "The device was not in a locker: hand it over from "
+                               f"{view.place or 'the office'}.")
 
     @app.post("/console/custody/{custody_id}/checked", include_in_schema=False)
     def checked(request: Request, custody_id: str, who: Office, note: str = Form(""),
@@ -123,9 +140,15 @@ def add_office(app: FastAPI, page: Any) -> None:
             view = services.custody.checked(who["user"], custody_id,
                                             note.strip() or "device found in the slot")
         except ServerError as exc:
-            return failed(request, exc, "/console/held")
+            return _failed(page, request, exc, "/console/held")
         return RedirectResponse(f"/console/pupil/{view.pupil_ref}?done=checked",
                                 status_code=303)
+
+
+def _add_handover(app: FastAPI, page: Any) -> None:
+    """A device handed to the DSL or the police (safeguarding staff only), and the page
+    that watches a kiosk open a locker."""
+    services = app.state.services
 
     @app.get("/console/custody/{custody_id}/handover", response_class=HTMLResponse,
              include_in_schema=False)
@@ -133,7 +156,7 @@ def add_office(app: FastAPI, page: Any) -> None:
         try:
             view = services.custody.get(custody_id)
         except ServerError as exc:
-            return failed(request, exc, "/console/held")
+            return _failed(page, request, exc, "/console/held")
         return page(request, "handover.html", c=view)
 
     @app.post("/console/custody/{custody_id}/handover", include_in_schema=False)
@@ -143,9 +166,9 @@ def add_office(app: FastAPI, page: Any) -> None:
         try:
             view = services.custody.hand_over(who["user"], custody_id, to, note)
         except ServerError as exc:
-            return failed(request, exc, "/console/held")
-        return after_door(request, view.command_id, f"/console/pupil/{view.pupil_ref}",
-                          f"Recorded. Hand the device over from {view.where}.")
+            return _failed(page, request, exc, "/console/held")
+        return _after_door(page, request, view.command_id, f"/console/pupil/{view.pupil_ref}",
+                               f"Recorded. Hand the device over from {view.where}.")
 
     @app.get("/console/commands/{command_id}", response_class=HTMLResponse,
              include_in_schema=False)

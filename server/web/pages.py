@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server.errors import NotAllowed, NotFound
+from server.services import Services
 from server.services.signin import Locked
 from server.web.auth import (
     Leadership,
@@ -27,6 +29,8 @@ from server.web.auth import (
 from server.web.live import Broadcaster
 
 HERE = Path(__file__).resolve().parent
+# Renders a template with the signed-in staff member's context: (request, template, ...).
+Page = Callable[..., HTMLResponse]
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 # Each slot state: a letter and a word as well as a colour, so no one needs to tell colours
@@ -41,7 +45,6 @@ STATES = {
 
 def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     """Mount the pages on ``app`` (whose ``state.services`` is set)."""
-    services = app.state.services
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.exception_handler(NeedsSignIn)
@@ -68,6 +71,15 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     add_records(app, page)
     add_admin(app, page)
     add_notifications(app, page)
+    _add_api_docs(app)
+    _add_signin(app, page)
+    _add_account(app, page)
+    _add_dashboard(app, page, broadcaster)
+    _add_console(app, page)
+
+
+def _add_api_docs(app: FastAPI) -> None:
+    """The API's description and its browsable docs, for signed-in staff only."""
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request, who: Office) -> dict[str, Any]:
@@ -78,6 +90,11 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
         from fastapi.openapi.docs import get_swagger_ui_html
 
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Phone lockers API")
+
+
+def _add_signin(app: FastAPI, page: Page) -> None:
+    """Signing in (argon2 off the event loop, locked out after repeated failures) and out."""
+    services = app.state.services
 
     @app.get("/signin", response_class=HTMLResponse, include_in_schema=False)
     def signin_form(request: Request) -> HTMLResponse:
@@ -105,6 +122,11 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
         sign_out(request)
         return RedirectResponse("/signin", status_code=303)
 
+
+def _add_account(app: FastAPI, page: Page) -> None:
+    """A staff member changing their own password."""
+    services = app.state.services
+
     @app.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
     def password_form(request: Request, who: Office) -> HTMLResponse:
         return page(request, "password.html", error=None)
@@ -120,6 +142,11 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
                         status_code=400)
         request.session.clear()  # every session of this account has ended, this one too
         return RedirectResponse("/signin", status_code=303)
+
+
+def _add_dashboard(app: FastAPI, page: Page, broadcaster: Broadcaster) -> None:
+    """The home redirect and leadership's live dashboard with its event stream."""
+    services = app.state.services
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
@@ -141,30 +168,38 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     @app.get("/events", include_in_schema=False)
     async def events(request: Request, who: Leadership) -> StreamingResponse:
         client = broadcaster.subscribe()
-
         sid = request.session.get("sid")
-
-        async def stream() -> Any:
-            checked = asyncio.get_running_loop().time()
-            try:
-                yield "retry: 2000\n\n"  # reconnect quickly after a server restart
-                while not await request.is_disconnected():
-                    if asyncio.get_running_loop().time() - checked > 5:
-                        # An open stream ends within seconds of a sign-out, a password
-                        # change or a disabled account, like every other request.
-                        checked = asyncio.get_running_loop().time()
-                        if await asyncio.to_thread(services.signin.session, sid) is None:
-                            return
-                    try:
-                        data = await asyncio.wait_for(client[1].get(), timeout=5)
-                        yield f"data: {data}\n\n"
-                    except TimeoutError:
-                        yield ": keep-alive\n\n"
-            finally:
-                broadcaster.unsubscribe(client)
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
+        return StreamingResponse(_live_stream(request, services, broadcaster, client, sid),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
+
+
+async def _live_stream(request: Request, services: Services, broadcaster: Broadcaster,
+                       client: tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]],
+                       sid: str | None) -> AsyncIterator[str]:
+    """Server-sent events for one dashboard until it goes away or its session ends."""
+    checked = asyncio.get_running_loop().time()
+    try:
+        yield "retry: 2000\n\n"  # reconnect quickly after a server restart
+        while not await request.is_disconnected():
+            if asyncio.get_running_loop().time() - checked > 5:
+                # An open stream ends within seconds of a sign-out, a password
+                # change or a disabled account, like every other request.
+                checked = asyncio.get_running_loop().time()
+                if await asyncio.to_thread(services.signin.session, sid) is None:
+                    return
+            try:
+                data = await asyncio.wait_for(client[1].get(), timeout=5)
+                yield f"data: {data}\n\n"
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+    finally:
+        broadcaster.unsubscribe(client)
+
+
+def _add_console(app: FastAPI, page: Page) -> None:
+    """The office console: pupil search and one pupil's page."""
+    services = app.state.services
 
     @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
     def console(request: Request, who: Office, q: str = "") -> HTMLResponse:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.errors import ServerError
+from server.services import Services
 from server.services.reports import STATUS_WORDS
 from server.spreadsheet import MEDIA_TYPE, to_csv
 from server.web.auth import Leadership, Office, check_csrf
@@ -32,13 +33,21 @@ def _day(value: str) -> date | None:
 
 def add_records(app: FastAPI, page: Any) -> None:
     """Mount the pages on ``app``; ``page`` renders a template."""
+    _add_exceptions(app, page)
+    _add_cards(app, page)
+    _add_emergency(app, page)
+    _add_reports(app, page)
+
+
+def _failed(page: Any, request: Request, exc: ServerError, back: str) -> HTMLResponse:
+    """The page a refused form is answered with."""
+    return page(request, "message.html", title="That could not be done", text=str(exc),
+                back=back, status_code=409)
+
+
+def _add_exceptions(app: FastAPI, page: Any) -> None:
+    """Medical and other exceptions: listed (due for review first) and granted."""
     services = app.state.services
-
-    def failed(request: Request, exc: ServerError, back: str) -> HTMLResponse:
-        return page(request, "message.html", title="That could not be done", text=str(exc),
-                    back=back, status_code=409)
-
-    # --- exceptions -------------------------------------------------------------------
 
     @app.get("/console/exceptions", response_class=HTMLResponse, include_in_schema=False)
     def exceptions(request: Request, who: Office) -> HTMLResponse:
@@ -66,10 +75,13 @@ def add_records(app: FastAPI, page: Any) -> None:
                 ends=_day(ends), review_date=_day(review_date), allows=allows,
                 access_times=access_times.strip() or None)
         except ServerError as exc:
-            return failed(request, exc, "/console/exceptions")
+            return _failed(page, request, exc, "/console/exceptions")
         return RedirectResponse("/console/exceptions", status_code=303)
 
-    # --- cards --------------------------------------------------------------------------
+
+def _add_cards(app: FastAPI, page: Any) -> None:
+    """A pupil's card enrolled, replaced or marked lost."""
+    services = app.state.services
 
     @app.post("/console/pupil/{ref}/cards", include_in_schema=False)
     def cards(request: Request, ref: str, who: Office, uid: str = Form(""),
@@ -83,10 +95,13 @@ def add_records(app: FastAPI, page: Any) -> None:
             else:
                 services.cards.enrol_card(who["user"], ref, uid, "enrolled in the office")
         except (ServerError, ValueError) as exc:
-            return failed(request, exc, f"/console/pupil/{ref}")  # type: ignore[arg-type]
+            return _failed(page, request, exc, f"/console/pupil/{ref}")  # type: ignore[arg-type]
         return RedirectResponse(f"/console/pupil/{ref}?done=card_{action}", status_code=303)
 
-    # --- emergency open -------------------------------------------------------------------
+
+def _add_emergency(app: FastAPI, page: Any) -> None:
+    """The emergency open of every locker on a site (typed confirmation first)."""
+    services = app.state.services
 
     @app.get("/emergency", response_class=HTMLResponse, include_in_schema=False)
     def emergency_form(request: Request, who: Leadership) -> HTMLResponse:
@@ -104,24 +119,14 @@ def add_records(app: FastAPI, page: Any) -> None:
             ids = services.releases.emergency_open(who["user"], reason.strip() or "fire alarm",
                                                    drill=drill)
         except ServerError as exc:
-            return failed(request, exc, "/emergency")
+            return _failed(page, request, exc, "/emergency")
         return page(request, "emergency.html", done=len(ids))
 
-    # --- reports --------------------------------------------------------------------------
 
-    def report_rows(name: str, request: Request) -> list[dict[str, Any]]:
-        q = request.query_params
-        if name == "compliance":
-            return services.reports.compliance(day=_day(q.get("day", "")))
-        if name == "uncollected":
-            return services.reports.uncollected(day=_day(q.get("day", "")))
-        if name == "breaches":
-            return services.reports.breaches(day_in_term=_day(q.get("day", "")))
-        if name == "exceptions":
-            return [vars(e) for e in services.exceptions.exceptions(due_within_days=14)]
-        return services.reports.audit_search(pupil_ref=q.get("pupil") or None,
-                                             actor=q.get("actor") or None,
-                                             action=q.get("action") or None)
+
+def _add_reports(app: FastAPI, page: Any) -> None:
+    """The reports: each as a page, a printable page and CSV."""
+    services = app.state.services
 
     @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports(request: Request, who: Leadership) -> HTMLResponse:
@@ -133,7 +138,7 @@ def add_records(app: FastAPI, page: Any) -> None:
     def report(request: Request, name: str, who: Leadership) -> Response:
         if name not in REPORTS:
             return HTMLResponse("No such report", status_code=404)
-        rows = report_rows(name, request)
+        rows = _report_rows(services, name, request)
         if request.query_params.get("format") == "csv":
             return Response(to_csv(rows, services.reports.timezone(),
                                    words={"status": STATUS_WORDS}),
@@ -141,3 +146,19 @@ def add_records(app: FastAPI, page: Any) -> None:
                 "Content-Disposition": f'attachment; filename="{name}.csv"'})
         return page(request, "report.html", name=name, title=REPORTS[name], rows=rows,
                     query=request.url.query)
+
+
+def _report_rows(services: Services, name: str, request: Request) -> list[dict[str, Any]]:
+    """The rows of report ``name`` for the page's query (a day, or the audit's filters)."""
+    q = request.query_params
+    if name == "compliance":
+        return services.reports.compliance(day=_day(q.get("day", "")))
+    if name == "uncollected":
+        return services.reports.uncollected(day=_day(q.get("day", "")))
+    if name == "breaches":
+        return services.reports.breaches(day_in_term=_day(q.get("day", "")))
+    if name == "exceptions":
+        return [vars(e) for e in services.exceptions.exceptions(due_within_days=14)]
+    return services.reports.audit_search(pupil_ref=q.get("pupil") or None,
+                                         actor=q.get("actor") or None,
+                                         action=q.get("action") or None)

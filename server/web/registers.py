@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.errors import ServerError
 from server.policy.calendar import local_today
+from server.services.registers import RegisterServices
 from server.web.auth import Office, check_csrf
 
 
@@ -33,17 +34,7 @@ def add_registers(app: FastAPI, page: Any) -> None:
         check_csrf(request, csrf)
         back = f"/console/pupil/{ref}"
         try:
-            day = today()
-            if what == "absent":
-                services.registers.mark_absent(who["user"], ref, day, reason[:8])
-            elif what == "off_site":
-                services.registers.mark_off_site(
-                    who["user"], ref, day, date.fromisoformat(until) if until else day,
-                    reason.strip() or "off site")
-            elif what in ("no_phone", "brings_phone"):
-                services.registers.record_phone(who["user"], ref, what == "brings_phone")
-            else:
-                raise ServerError(f"unknown register {what!r}")
+            _record(services.registers, who["user"], ref, today(), what, until, reason)
         except (ServerError, ValueError) as exc:
             return failed(request, exc, back)
         return RedirectResponse(f"{back}?done={what}", status_code=303)
@@ -62,3 +53,17 @@ def add_registers(app: FastAPI, page: Any) -> None:
         except ServerError as exc:
             return failed(request, exc, "/console/attendance")
         return page(request, "attendance.html", result=result)
+
+
+def _record(registers: RegisterServices, user: str, ref: str, day: date, what: str, until: str,
+            reason: str) -> None:
+    """Put pupil ``ref`` on the register ``what`` names (a form's fields, as sent)."""
+    if what == "absent":
+        registers.mark_absent(user, ref, day, reason[:8])
+    elif what == "off_site":
+        registers.mark_off_site(user, ref, day, date.fromisoformat(until) if until else day,
+                                reason.strip() or "off site")
+    elif what in ("no_phone", "brings_phone"):
+        registers.record_phone(user, ref, what == "brings_phone")
+    else:
+        raise ServerError(f"unknown register {what!r}")
