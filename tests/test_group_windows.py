@@ -44,7 +44,7 @@ def test_a_chess_club_member_collects_at_1645_on_club_day_at_a_real_kiosk(
     member = card_hash(key, UID)
     try:
         wait_until(lambda: (e := rig.controller.state.replica.cards.get(member)) is not None
-                   and e.window is not None, 10, "the club window in the kiosk's replica")
+                   and e.window is not None, 30, "the club window in the kiosk's replica")
         slots = {}
         for uid in (UID, FRIEND):
             result = rig.tap(uid)
