@@ -3,6 +3,7 @@ started running (no stray pcscd holding the reader after a misconfigured kiosk).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +27,11 @@ def test_a_kiosk_that_fails_to_start_says_why_and_leaves_no_pcscd_behind(
     config.write_text(dump_kiosk_config(KioskConfig(
         site="school1", kiosk="k1", card_key="test-card-key-123", state_dir=state,
         pinmap=tmp_path / "no-such-pinmap.toml")))
+    # As a kiosk started on its own: no pcscd named by an earlier test's environment.
+    env = {k: v for k, v in os.environ.items() if k != "PCSCLITE_CSOCK_NAME"}
     run = subprocess.run([sys.executable, "-m", "launcher.cli", "kiosk", "--config",
                           str(config), "--sim"], cwd=REPO, capture_output=True, text=True,
-                         timeout=60)
+                         timeout=60, env=env)
     assert run.returncode == 2, run.stderr[-2000:]
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and "no-such-pinmap.toml" in last, last
