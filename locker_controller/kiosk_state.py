@@ -228,7 +228,7 @@ class KioskState:
     def view(self, online: bool, staff_mode: str | None, staff_pending: bool,
              enrol_waiting: str | None, messages_refused: int) -> KioskView:
         """The kiosk at a glance, for the screen and the simulator."""
-        S = m.SlotState  # noqa: N806 - the wire's enum, short
+        S = m.SlotState
         slots = self.slots.values()
         return KioskView(
             site=self.site, kiosk=self.kiosk, online=online, mode=self.mode,

@@ -62,7 +62,7 @@ def restore(url: str, backup_file: Path) -> None:
     dst = _sqlite_path(url)
     if dst is None:
         done = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner",
-                               f"--dbname={make_url(url).set(drivername='postgresql').render_as_string(hide_password=False)}",  # noqa: E501
+                               f"--dbname={make_url(url).set(drivername='postgresql').render_as_string(hide_password=False)}",
                                str(backup_file)], capture_output=True, text=True)
         if done.returncode != 0:
             raise BackupError(f"pg_restore failed: {done.stderr.strip()}")

@@ -289,7 +289,7 @@ class KioskDay(RuleBasedStateMachine):
 
 @pytest.mark.timeout(900)  # a few hundred real steps; under a CPU hog several minutes
 def test_custody_invariants_hold_over_random_days_at_a_real_kiosk(
-        broker: Broker, mock_pins: Any) -> None:  # noqa: ANN401
+        broker: Broker, mock_pins: Any) -> None:
     KioskDay.broker, KioskDay.mock_pins = broker, mock_pins
     KioskDay.server = FakeServer(broker)
     run = KioskDay.TestCase

@@ -196,7 +196,7 @@ class SimBoards:
 
         try:
             self._loop.run_until_complete(serve())
-        except Exception:  # noqa: BLE001 - logged; the driver sees a silent bus
+        except Exception:
             log.exception("event=sim_boards_stopped")
         finally:
             self._ready.set()

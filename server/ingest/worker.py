@@ -97,7 +97,7 @@ class IngestWorker:
         while not self._stop.is_set():
             try:
                 self.run()
-            except BaseException as exc:  # noqa: BLE001 - nothing may end ingest silently
+            except BaseException as exc:
                 failures += 1
                 self.stats.restarts += 1
                 self._batch_oldest = None
