@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,19 +42,18 @@ class DemoIncidents:
     forgot_card: DemoPupil
     _lanes: dict[str, list[DemoPupil]]
 
-    def _release_closes(self) -> datetime:
-        day = self.services.calendar.release_window(site=SITE)
-        from zoneinfo import ZoneInfo
-
-        local = datetime.combine(day.day, day.release_closes or datetime.now().time(),
-                                 ZoneInfo("Europe/London"))
-        return local.astimezone(UTC)
-
     def _release_opens(self) -> datetime:
-        day = self.services.calendar.release_window(site=SITE)
-        from zoneinfo import ZoneInfo
+        """When today's release window opens (UTC)."""
+        return self._window_edge(opening=True)
 
-        local = datetime.combine(day.day, day.release_opens or datetime.now().time(),
+    def _release_closes(self) -> datetime:
+        """When today's release window closes (UTC)."""
+        return self._window_edge(opening=False)
+
+    def _window_edge(self, opening: bool) -> datetime:
+        day = self.services.calendar.release_window(site=SITE)
+        edge = day.release_opens if opening else day.release_closes
+        local = datetime.combine(day.day, edge or datetime.now().time(),
                                  ZoneInfo("Europe/London"))
         return local.astimezone(UTC)
 
