@@ -11,7 +11,6 @@ Prints one JSON line per screen (what it says), like tests.kiosk_screen_driver.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from dataclasses import replace
@@ -19,24 +18,16 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("KIVY_NO_ARGS", "1")
-os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-os.environ.setdefault("KIVY_NO_FILELOG", "1")
-os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-"))
+import tests.kivy_screen  # noqa: F401 - before any Kivy import: quiet, 800x480
 
-from kivy.config import Config
+# isort: split
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
 
-Config.set("graphics", "width", "800")
-Config.set("graphics", "height", "480")
-Config.set("graphics", "resizable", "0")
-
-from kivy.app import App  # noqa: E402
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-
-from kiosk_ui.app import KioskScreen  # noqa: E402
-from launcher.kiosk import build_controller  # noqa: E402
-from locker_controller.api import (  # noqa: E402
+from kiosk_ui.app import KioskScreen
+from launcher.kiosk import build_controller
+from locker_controller.api import (
     AlarmKind,
     KioskView,
     SlotState,
@@ -45,7 +36,7 @@ from locker_controller.api import (  # noqa: E402
     TapOutcome,
     TapResult,
 )
-from lockers.kiosk_config import BrokerConfig, KioskConfig  # noqa: E402
+from lockers.kiosk_config import BrokerConfig, KioskConfig
 
 AT = datetime(2026, 11, 23, 8, 20, tzinfo=UTC)
 BANK = 300  # the largest bank a kiosk serves

@@ -13,38 +13,29 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("KIVY_NO_ARGS", "1")
-os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-os.environ.setdefault("KIVY_NO_FILELOG", "1")
-os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-"))
+import tests.kivy_screen  # noqa: F401 - before any Kivy import: quiet, 800x480
 
-from kivy.config import Config
+# isort: split
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.tests.common import UnitTestTouch
+from kivy.uix.button import Button
 
-Config.set("graphics", "width", "800")
-Config.set("graphics", "height", "480")
-Config.set("graphics", "resizable", "0")
-
-from kivy.clock import Clock  # noqa: E402
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
-from kivy.uix.button import Button  # noqa: E402
-
-from firmware_py.interfaces import CardTapped  # noqa: E402
-from firmware_py.sim.vpcd_card import VirtualCard  # noqa: E402
-from kiosk_ui.app import KioskApp, KioskScreen  # noqa: E402
-from kiosk_ui.keypads import KeyPad  # noqa: E402
-from kiosk_ui.strings import text  # noqa: E402
-from launcher.faults import CuttableLink  # noqa: E402
-from launcher.kiosk import build_controller  # noqa: E402
-from lockers.clock import FakeClock  # noqa: E402
-from lockers.kiosk_config import (  # noqa: E402
+from firmware_py.interfaces import CardTapped
+from firmware_py.sim.vpcd_card import VirtualCard
+from kiosk_ui.app import KioskApp, KioskScreen
+from kiosk_ui.keypads import KeyPad
+from kiosk_ui.strings import text
+from launcher.faults import CuttableLink
+from launcher.kiosk import build_controller
+from lockers.clock import FakeClock
+from lockers.kiosk_config import (
     BrokerConfig,
     KioskConfig,
     ReaderConfig,
