@@ -68,7 +68,8 @@ def test_the_pupil_page_tells_the_devices_story_and_offers_only_what_is_possible
     record.locator("button:has-text('Record confiscation')").click()
     record = page.locator(f"section[data-custody='{phone}']")
     text = record.inner_text()
-    assert "held in slot" in text and "Confiscated by Olu Office while in North entrance" in text
+    assert "Held in locker" in text and "Confiscated by Olu Office while in North entrance" in text
+    assert page.inner_text("p.done") == "Saved: the confiscation is recorded."
     assert record.locator("input[name=custody_id]").count() == 0  # no second confiscation
     assert record.locator("button:has-text('Return to pupil')").count() == 0  # parent only
     answer = _answer(kiosk, m.CommandOutcome.DOOR_OPENED, "door switch opened")

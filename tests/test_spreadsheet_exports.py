@@ -69,14 +69,15 @@ def test_the_compliance_report_csv_downloaded_from_the_web_opens_as_the_school_e
     response = page.request.get(f"{base}/reports/compliance?format=csv")
     assert response.headers["content-type"].startswith("text/csv; charset=utf-8")
     header, *body = rows_of(response.body())
-    row = {r[0]: dict(zip(header, r, strict=True)) for r in body}
-    assert header[:5] == ["Reference", "First name", "Last name", "Form", "Status"]
+    assert header == ["Pupil", "Reference", "Status", "Phone now", "Locker", "Handed in at",
+                      "Collected at", "Why"]
+    records = [dict(zip(header, r, strict=True)) for r in body]
+    row = {r["Reference"]: r for r in records}
     amira = row["A001"]
-    assert (amira["Status"], amira["Kiosk"], amira["Slot"]) == ("handed in", "North entrance",
-                                                                "3")
-    assert amira["Deposited at"] == "2026-11-23 08:01"  # local time, GMT in November
-    assert row["A002"]["Last name"] == "Šimek" and row["A002"]["Status"] == "not handed in"
-    nasty = row["X1"]
-    assert nasty["First name"] == "'@Zoë"
-    assert nasty["Last name"] == "'=HYPERLINK(\"http://x.example\",\"click\")"
-    assert nasty["Form"] == "'-9X"
+    assert (amira["Pupil"], amira["Status"], amira["Phone now"], amira["Locker"]) == (
+        "Amira O'Neil (9X)", "Handed in", "Still in locker", "Locker 3, North entrance")
+    assert amira["Handed in at"] == "2026-11-23 08:01"  # local time, GMT in November
+    assert row["A002"]["Pupil"] == "Ben Šimek (9X)"
+    assert row["A002"]["Status"] == "Not handed in"
+    # A name a spreadsheet would run as a formula stays text.
+    assert row["X1"]["Pupil"] == "'@Zoë =HYPERLINK(\"http://x.example\",\"click\") (-9X)"

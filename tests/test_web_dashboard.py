@@ -114,8 +114,9 @@ def test_office_staff_find_a_pupil_and_are_refused_the_dashboard(site: Any,
     assert page.url.endswith("/console")
     page.fill("input[name=q]", "Amira")
     page.click("button:has-text('Find')")
+    assert page.inner_text("tr[data-pupil=A001] .phone-where") == "Not handed in today"
     page.click("a:has-text('Amira')")
-    assert "not handed in" in page.inner_text(".where")
+    assert "Not handed in today" in page.inner_text(".where")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-pupil.png"), full_page=True)
     response = page.goto(f"{base}/dashboard")
@@ -144,11 +145,11 @@ def test_parent_collection_end_to_end_shows_the_kiosks_physical_answer(
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     sign_in(page, base, "office1", "office pass")
     page.goto(f"{base}/console/pupil/A001")
-    page.wait_for_selector(".where:has-text('slot 3')")
+    page.wait_for_selector(".where:has-text('In locker 3 at North entrance kiosk')")
     page.fill("form[action$='/confiscate'] input[name=reason]", "filming in a lesson")
     page.check("input[name=serious]")
     page.click("button:has-text('Record confiscation')")
-    assert "Recorded: confiscated" in page.inner_text(".done")
+    assert "Saved: the confiscation is recorded" in page.inner_text(".done")
     page.goto(f"{base}/console/held")
     page.fill("input[name=collector]", "Mrs Jane O'Neil")
     page.fill("input[name=relationship]", "mother")
@@ -198,7 +199,7 @@ def test_office_records_an_exception_and_a_card_and_review_due_is_highlighted(
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     sign_in(page, base, "office1", "office pass")
     page.goto(f"{base}/console/exceptions")
-    page.fill("input[name=pupil_ref]", "A003")
+    page.fill("input[name=pupil]", "A003")
     page.fill("input[name=reason]", "glucose monitoring")
     page.fill("input[name=approved_by]", "Headteacher")
     today = rt.clock.now().date()
@@ -206,16 +207,20 @@ def test_office_records_an_exception_and_a_card_and_review_due_is_highlighted(
     page.fill("input[name=starts]", str(today))
     page.fill("input[name=review_date]", str(today + timedelta(days=3)))
     page.click("button:has-text('Record exception')")
-    row = page.locator("tr.due", has_text="A003")
-    assert "review due" in row.inner_text() and "Headteacher" in row.inner_text()
+    row = page.locator("tr.due", has_text="Cara Lee (9X)")
+    assert "Review due" in row.inner_text() and "Headteacher" in row.inner_text()
     page.screenshot(path=str(ARTIFACTS / "exceptions.png"), full_page=True)
     page.goto(f"{base}/console/pupil/A003")
     page.fill("form[action$='/cards'] input[name=uid]", "04:AA:BB:CC:DD:EE:01")
     page.click("form[action$='/cards'] button")
-    assert "card enrol" in page.inner_text(".done")
+    assert "the card is enrolled" in page.inner_text(".done")
     assert any(c.uid == "04AABBCCDDEE01" for c in rt.services.cards.cards_of("A003"))
-    response = page.goto(f"{base}/reports")
-    assert response is not None and response.status == 403  # reports are for leadership
+    page.goto(f"{base}/reports")  # the office's own lists; the rest are for leadership
+    assert page.locator("a:has-text('Still here at close')").count() == 1
+    assert page.locator("a:has-text('Audit trail')").count() == 0
+    response = page.goto(f"{base}/reports/audit")
+    assert response is not None and response.status == 403
+    assert "is for leadership staff" in page.inner_text("h1")
 
 
 def test_leadership_emergency_open_needs_a_second_confirmation(site: Any,
@@ -249,7 +254,7 @@ def test_reports_download_as_csv_and_show_the_morning_queue(site: Any,
         page.click("a:has-text('Download CSV')")
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")  # Excel's BOM
     header = text.splitlines()[0]
-    assert header.startswith("Reference,First name") and "A001" in text and "A002" in text
+    assert header.startswith("Pupil,Reference,Status") and "A001" in text and "A002" in text
     page.goto(f"{base}/reports")
     page.screenshot(path=str(ARTIFACTS / "reports.png"), full_page=True)
     assert page.locator("svg.chart rect").count() >= 1

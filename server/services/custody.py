@@ -28,11 +28,18 @@ from server.models.records import (
 )
 from server.policy.calendar import local_now, local_today
 from server.services.context import OFFICE, Action, ServiceContext
+from server.services.pupil_names import pupil_label
 
 # The DSL and leadership hand devices to the DSL or the police; the office does not.
 SAFEGUARDING = frozenset({"dsl", "leadership", "admin"})
 PURPOSES = {"parent_collection": "parent_collection", "returned_by_office": "return_to_pupil",
             "handed_to_dsl": "dsl_handover", "handed_to_police": "police_handover"}
+# Each custody state in the office's words (lists, the pupil page, reports).
+STATE_WORDS = {st.IN_SLOT: "Still in locker", st.HELD_IN_SLOT: "Held in locker",
+               st.IN_OFFICE: "Kept at the office", st.HELD_IN_OFFICE: "Held at the office",
+               st.RETURNED_TO_PUPIL: "Returned to the pupil",
+               st.COLLECTED_BY_PARENT: "Collected by a parent or carer",
+               st.HANDED_TO_DSL: "Handed to the DSL", st.HANDED_TO_POLICE: "Handed to the police"}
 CONFISCATION_STATE = {"returned_by_office": RELEASED_TO_PUPIL,
                       "parent_collection": COLLECTED_BY_PARENT,
                       "handed_to_dsl": HANDED_TO_DSL, "handed_to_police": HANDED_TO_POLICE}
@@ -58,6 +65,19 @@ class CustodyView:
     actions: tuple[str, ...]
     came_in_local: str = ""  # "Mon 23 Nov 08:41" at the site
     command_id: str | None = None  # the door this view's last action opened
+    pupil_label: str = ""  # "Amira Khan (8B)", what every list shows
+
+    @property
+    def release_words(self) -> str:
+        """How the device goes back, in words ("" when not confiscated)."""
+        return {"parent_only": "Parent or carer collection only",
+                "pupil_end_of_day": "Back to the pupil at the end of the day"}.get(
+                    self.release_mode or "", "")
+
+    @property
+    def state_words(self) -> str:
+        """The record's state as the office says it."""
+        return STATE_WORDS.get(self.state, self.state.replace("_", " "))
 
     @property
     def where(self) -> str:
@@ -189,6 +209,16 @@ class CustodyServices:
                 .order_by(CustodyRecord.came_in_at)).all()
             return [self._view(s, r) for r in rows]
 
+    def still_in_charge(self, site: str | None = None) -> list[CustodyView]:
+        """Every device the school still has (in a locker, held, at the office), oldest
+        first: the office's end-of-day list of what has not gone home."""
+        with self.ctx.store.read() as s:
+            st_ = self.ctx.site(s, site)
+            rows = s.scalars(select(CustodyRecord).where(
+                CustodyRecord.site_id == st_.id, CustodyRecord.state.in_(st.OPEN))
+                .order_by(CustodyRecord.came_in_at)).all()
+            return [self._view(s, r) for r in rows]
+
     def left_overnight(self, site: str | None = None) -> list[CustodyView]:
         """Every device still in the school's charge after the day it came in."""
         with self.ctx.store.read() as s:
@@ -283,13 +313,16 @@ class CustodyServices:
         mode = rules.release_mode(rec) if rec.confiscation_id or rec.state in st.HELD else None
         actions = tuple(a for a in st.OFFICE_ACTIONS.get(rec.state, ())
                         if not (a == "returned_by_office" and mode == PARENT_ONLY))
+        pupil = s.get(Pupil, rec.pupil_id) if rec.pupil_id is not None else None
         return CustodyView(rec.custody_id, rec.pupil_ref, rec.state,
                            kiosk.code if kiosk else None,
                            (kiosk.name or kiosk.code) if kiosk else None, rec.slot, rec.place,
                            rec.came_in_at, rules.held(rec), mode, rec.confiscation_id,
                            rec.check_needed, overnight(s, site, rec, now), actions,
                            local_now(site, rec.came_in_at).strftime("%a %d %b %H:%M"),
-                           command_id)
+                           command_id,
+                           pupil_label(pupil.first_name, pupil.last_name, pupil.form)
+                           if pupil else rec.pupil_ref)
 
 
-__all__ = ["OFFICE", "SAFEGUARDING", "CustodyServices", "CustodyView"]
+__all__ = ["OFFICE", "SAFEGUARDING", "STATE_WORDS", "CustodyServices", "CustodyView"]

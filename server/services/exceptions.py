@@ -10,6 +10,7 @@ from sqlalchemy import select
 from server.errors import NotAllowed, NotFound
 from server.models import EligibilityAgreement, Pupil, PupilException
 from server.services.context import LEADERSHIP, OFFICE, ServiceContext
+from server.services.pupil_names import pupil_label
 
 ALLOWS = ("keep_on_person", "access_at_times")
 CATEGORIES = ("medical", "other")
@@ -32,6 +33,7 @@ class ExceptionView:
     access_times: str | None
     active: bool
     review_due: bool
+    pupil_label: str = ""  # "Amira Khan (8B)"
 
 
 class ExceptionServices:
@@ -50,6 +52,12 @@ class ExceptionServices:
             raise NotAllowed(f"category must be one of {CATEGORIES}, allows one of {ALLOWS}")
         if ends is None and review_date is None:
             raise NotAllowed("an exception needs an end date or a review date")
+        if ends is not None and ends < starts:
+            raise NotAllowed(f"the end date ({ends:%d %b %Y}) is before the start date "
+                             f"({starts:%d %b %Y}): correct one of them")
+        if review_date is not None and review_date < starts:
+            raise NotAllowed(f"the review date ({review_date:%d %b %Y}) is before the start "
+                             f"date ({starts:%d %b %Y}): correct one of them")
         if allows == "access_at_times" and not access_times:
             raise NotAllowed("say at which times access is allowed (e.g. '10:30-10:45')")
         if not approved_by.strip():
@@ -69,27 +77,39 @@ class ExceptionServices:
                               "review_date": review_date, "allows": allows,
                               "access_times": access_times})
             act.touch(pupil.site_id)
-            return self._view(row, pupil.reference)
+            return self._view(row, pupil.reference,
+                              pupil_label(pupil.first_name, pupil.last_name, pupil.form))
 
     def revoke_exception(self, actor: str, exception_id: int, reason: str) -> None:
         """End an exception now."""
+        if not reason.strip():
+            raise NotAllowed("say why the exception ends (e.g. 'no longer needed, letter "
+                             "from parent')")
         with self.ctx.action(actor, "exception.revoke", roles=OFFICE) as act:
             row = act.session.get(PupilException, exception_id)
             if row is None:
                 raise NotFound(f"no exception {exception_id}")
+            if row.revoked_at is not None:
+                raise NotAllowed("this exception has already been revoked")
             row.revoked_at = self.ctx.clock.now()
             pupil = act.session.get(Pupil, row.pupil_id)
             assert pupil is not None
             act.audit("exception", row.id, reason=reason, pupil_ref=pupil.reference)
             act.touch(pupil.site_id)
 
-    def exceptions(self, due_within_days: int | None = None) -> list[ExceptionView]:
-        """Current exceptions; with ``due_within_days``, only those due for review by then."""
+    def exceptions(self, due_within_days: int | None = None, current_only: bool = False
+                   ) -> list[ExceptionView]:
+        """Exceptions not revoked; with ``due_within_days``, only those due for review by
+        then; with ``current_only``, only those not yet ended (today's and future ones)."""
         today = self.ctx.clock.now().date()
         with self.ctx.store.read() as s:
-            rows = s.execute(select(PupilException, Pupil.reference).join(Pupil).where(
+            rows = s.execute(select(PupilException, Pupil).join(Pupil).where(
                 PupilException.revoked_at.is_(None)).order_by(PupilException.id)).all()
-            views = [self._view(r, ref) for r, ref in rows]
+            views = [self._view(r, p.reference,
+                                pupil_label(p.first_name, p.last_name, p.form))
+                     for r, p in rows]
+        if current_only:
+            views = [v for v in views if v.ends is None or v.ends >= today]
         if due_within_days is not None:
             limit = today + timedelta(days=due_within_days)
             views = [v for v in views if (v.review_date or v.ends or limit) <= limit]
@@ -124,11 +144,21 @@ class ExceptionServices:
             act.audit("eligibility", row.id, reason=reason, pupil_ref=pupil.reference)
             act.touch(pupil.site_id)
 
-    def _view(self, r: PupilException, ref: str) -> ExceptionView:
+    def get(self, exception_id: int) -> ExceptionView:
+        """One exception (for the revoke confirmation)."""
+        with self.ctx.store.read() as s:
+            row = s.get(PupilException, exception_id)
+            pupil = s.get(Pupil, row.pupil_id) if row is not None else None
+            if row is None or pupil is None:
+                raise NotFound(f"no exception {exception_id}: it may have been removed")
+            return self._view(row, pupil.reference,
+                              pupil_label(pupil.first_name, pupil.last_name, pupil.form))
+
+    def _view(self, r: PupilException, ref: str, label: str = "") -> ExceptionView:
         today = self.ctx.clock.now().date()
         active = r.revoked_at is None and r.starts <= today and (r.ends is None
                                                                 or r.ends >= today)
         due = r.review_date is not None and r.review_date <= today + timedelta(days=14)
         return ExceptionView(r.id, ref, r.category, r.reason, r.approved_by, r.agreement_date,
                              r.starts, r.ends, r.review_date, r.allows, r.access_times, active,
-                             due)
+                             due, label or ref)

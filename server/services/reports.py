@@ -23,10 +23,12 @@ from server.models import (
     Pupil,
     PupilException,
     Site,
+    Staff,
 )
 from server.policy.calendar import local_today, term_containing
 from server.policy.registers import day_registers
 from server.services.context import ServiceContext
+from server.services.pupil_names import labels_for
 
 
 @dataclass(frozen=True)
@@ -174,11 +176,10 @@ class Reports:
                  counts.get((lo + timedelta(minutes=i)).strftime("%H:%M"), 0))
                 for i in range(minutes)]
 
-    def audit_search(self, *, pupil_ref: str | None = None, actor: str | None = None,
-                     action: str | None = None, since: datetime | None = None,
-                     until: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """Audit entries matching every given filter, newest first."""
-        q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    @staticmethod
+    def _audit_query(pupil_ref: str | None, actor: str | None, action: str | None,
+                     since: datetime | None, until: datetime | None) -> Any:
+        q = select(AuditEntry)
         if pupil_ref:
             q = q.where(AuditEntry.pupil_ref == pupil_ref)
         if actor:
@@ -189,16 +190,52 @@ class Reports:
             q = q.where(AuditEntry.at >= since)
         if until:
             q = q.where(AuditEntry.at < until)
+        return q
+
+    def audit_search(self, *, pupil_ref: str | None = None, actor: str | None = None,
+                     action: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, limit: int | None = 200, offset: int = 0
+                     ) -> list[dict[str, Any]]:
+        """Audit entries matching every given filter, newest first; ``limit=None`` gives
+        every match (exports must never stop short), ``offset`` pages through them."""
+        q = self._audit_query(pupil_ref, actor, action, since, until)
+        q = q.order_by(AuditEntry.id.desc()).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
         with self.ctx.store.read() as s:
             entries = list(s.scalars(q))
-            refs = {a.pupil_ref for a in entries if a.pupil_ref}
-            names = {ref: f"{first} {last}" for ref, first, last in s.execute(
-                select(Pupil.reference, Pupil.first_name, Pupil.last_name)
-                .where(Pupil.reference.in_(refs)))} if refs else {}
-            return [{"id": a.id, "at": a.at, "actor": a.actor, "action": a.action,
+            names = labels_for(s, (a.pupil_ref for a in entries))
+            actors = self._actor_names(s)
+            return [{"id": a.id, "at": a.at, "actor": a.actor,
+                     "actor_name": actors.get(a.actor, a.actor), "action": a.action,
                      "entity": a.entity, "entity_id": a.entity_id, "pupil_ref": a.pupil_ref,
                      "pupil_name": names.get(a.pupil_ref or ""), "reason": a.reason,
                      "detail": a.detail} for a in entries]
+
+    def audit_count(self, *, pupil_ref: str | None = None, actor: str | None = None,
+                    action: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None) -> int:
+        """How many audit entries match (for the audit page's "page 2 of 7")."""
+        q = self._audit_query(pupil_ref, actor, action, since, until)
+        with self.ctx.store.read() as s:
+            return s.scalar(select(func.count()).select_from(q.subquery())) or 0
+
+    def audit_actors(self) -> list[tuple[str, str]]:
+        """Every actor the audit log names, with their name (the staff filter's choices)."""
+        with self.ctx.store.read() as s:
+            names = self._actor_names(s)
+            return sorted(((a, names.get(a, a)) for a in
+                           s.scalars(select(AuditEntry.actor).distinct())),
+                          key=lambda pair: pair[1].lower())
+
+    @staticmethod
+    def _actor_names(s: Any) -> dict[str, str]:
+        """Audit actors in words: "staff:office1" is "Olu Office", a kiosk its name."""
+        names = {f"staff:{u}": d for u, d in s.execute(select(Staff.username,
+                                                               Staff.display_name))}
+        names.update({f"kiosk:{sc}/{kc}": f"Kiosk {kn or kc}" for kc, kn, sc in s.execute(
+            select(Kiosk.code, Kiosk.name, Site.code).join(Site))})
+        return names
 
     def timezone(self, site: str | None = None) -> str:
         """The site's time zone, for exports written in local time."""

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from server.errors import NotAllowed, NotFound
 from server.services import Services
+from server.services.custody import STATE_WORDS
 from server.services.signin import Locked
 from server.web.auth import (
     Leadership,
@@ -27,11 +28,14 @@ from server.web.auth import (
     sign_out,
 )
 from server.web.live import Broadcaster
+from server.web.words import cell_words, when_words
 
 HERE = Path(__file__).resolve().parent
 # Renders a template with the signed-in staff member's context: (request, template, ...).
 Page = Callable[..., HTMLResponse]
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["when"] = when_words
+templates.env.filters["cell"] = cell_words
 
 # Each slot state: a letter and a word as well as a colour, so no one needs to tell colours
 # apart (the legend repeats them).
@@ -40,6 +44,20 @@ STATES = {
     "open_for_deposit": ("D", "open for hand-in"), "occupied": ("P", "phone in"),
     "held": ("H", "held"), "opening_for_release": ("↑", "opening for collection"),
     "open_for_release": ("C", "open for collection"), "fault": ("!", "fault"),
+}
+
+# The message after each save on the pupil page, in words.
+DONE_WORDS = {
+    "confiscated": "Saved: the confiscation is recorded.",
+    "handed_in": "Saved: the hand-in at the office is recorded.",
+    "early_release": "Saved: early release approved. The pupil's card opens their locker "
+                     "now.",
+    "checked": "Saved: the locker check is recorded.",
+    "card_enrol": "Saved: the card is enrolled.",
+    "card_replace": "Saved: the lost card is replaced; the old one no longer opens anything.",
+    "card_lost": "Saved: the card is marked lost.",
+    "absent": "Saved: marked absent today.", "off_site": "Saved: marked off site.",
+    "no_phone": "Saved: does not bring a phone.", "brings_phone": "Saved: brings a phone.",
 }
 
 
@@ -61,14 +79,18 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
             status_code=status_code)
 
     from server.web.admin import add_admin
+    from server.web.exceptions_pages import add_exceptions
     from server.web.notifications import add_notifications
     from server.web.office import add_office
     from server.web.records import add_records
     from server.web.registers import add_registers
+    from server.web.reports import add_reports
 
     add_office(app, page)
     add_registers(app, page)
     add_records(app, page)
+    add_exceptions(app, page)
+    add_reports(app, page)
     add_admin(app, page)
     add_notifications(app, page)
     _add_api_docs(app)
@@ -204,14 +226,18 @@ def _add_console(app: FastAPI, page: Page) -> None:
     @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
     def console(request: Request, who: Office, q: str = "") -> HTMLResponse:
         found = services.queries.find_pupils(q) if q.strip() else []
-        return page(request, "console.html", q=q, found=found)
+        # Each result answers the question itself: where is this pupil's phone now.
+        where = {p.reference: services.queries.where_is_phone(p.reference) for p in found}
+        return page(request, "console.html", q=q, found=found, where=where)
 
     @app.get("/console/pupil/{ref}", response_class=HTMLResponse, include_in_schema=False)
     def pupil(request: Request, ref: str, who: Office) -> HTMLResponse:
         try:
             where = services.queries.where_is_phone(ref)
         except NotFound:
-            return HTMLResponse("No such pupil", status_code=404)
+            return page(request, "message.html", title="No such pupil",
+                        text=f"No pupil has the reference {ref}: search by name instead.",
+                        back="/console", status_code=404)
         found = services.queries.find_pupils(ref)
         lines = services.timelines.of_pupil(ref)
         records = services.custody.current(ref)
@@ -219,4 +245,6 @@ def _add_console(app: FastAPI, page: Page) -> None:
         return page(request, "pupil.html", where=where, records=records,
                     timelines={tl.custody_id: tl for tl in lines},
                     timelines_closed=[tl for tl in lines if tl.custody_id not in open_ids],
-                    pupil=next((p for p in found if p.reference == ref), None))
+                    pupil=next((p for p in found if p.reference == ref), None),
+                    done=DONE_WORDS.get(request.query_params.get("done", "")),
+                    state_words=STATE_WORDS)
