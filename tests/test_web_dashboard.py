@@ -145,7 +145,7 @@ def test_parent_collection_end_to_end_shows_the_kiosks_physical_answer(
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     sign_in(page, base, "office1", "office pass")
     page.goto(f"{base}/console/pupil/A001")
-    page.wait_for_selector(".where:has-text('In locker 3 at North entrance kiosk')")
+    page.wait_for_selector(".where:has-text('In locker 3 at k1 kiosk')")
     page.fill("form[action$='/confiscate'] input[name=reason]", "filming in a lesson")
     page.check("input[name=serious]")
     page.click("button:has-text('Record confiscation')")
