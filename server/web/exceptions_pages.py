@@ -80,6 +80,8 @@ def add_exceptions(app: FastAPI, page: Any) -> None:
                      if choices else f"No pupil matches “{form['pupil']}”: check the "
                                      "spelling, or use the pupil's reference.")
             return listing(request, form, error, choices, status_code=422)
+        # Once chosen, the pupil stays chosen if the form comes back for a date to correct.
+        form["pupil"], form["pupil_label"] = ref, choices[0].label if len(choices) == 1 else ""
         try:
             made = services.exceptions.grant_exception(
                 who["user"], ref, category=form["category"] or "medical",
