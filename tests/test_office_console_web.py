@@ -42,9 +42,9 @@ def office(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[str, Any, Cust
             web.stop()
 
 
-def _page(browser: Browser, base: str, width: int, user: str = "office1",
+def _page(chromium: Browser, base: str, width: int, user: str = "office1",
           password: str = "office pass") -> Page:
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    page = chromium.new_page(viewport={"width": width, "height": 900})
     sign_in(page, base, user, password)
     return page
 
@@ -162,6 +162,7 @@ def test_the_office_records_an_exception_by_name_sees_every_one_and_revokes_with
     page.click("button:has-text('Record exception')")
     error = page.inner_text(".form-error")
     assert "end date (22 Nov 2026) is before the start date (23 Nov 2026)" in error
+    _shot(page, "exceptions-refused-desktop.png")
     # Nothing typed is lost, the chosen pupil included.
     assert page.input_value("input[name=pupil]") == "D1083"
     assert page.inner_text(".chosen") == "Amira Khan (8B)"
@@ -213,6 +214,7 @@ def test_the_audit_trail_is_paged_filtered_by_name_and_exports_every_matching_ro
     page.click("button:has-text('Search')")
     page.click("a:has-text('Amira Khan (8B)')")  # two Amiras: choose
     assert page.inner_text("#audit-count").startswith("Entries 1–50 of 230")
+    assert page.inner_text("#audit-pupil") == "Pupil: Amira Khan (8B)"
     assert _fits(page), "the audit page scrolls sideways at 1280 px"
     _shot(page, "audit-desktop.png")
     rows = _csv(page, f"{base}/reports/audit{page.url.split('/reports/audit', 1)[1]}"

@@ -31,6 +31,7 @@ class AuditFilter:
     pupil_ref: str | None
     choices: list[PupilSummary]
     no_pupil: bool  # a name was typed and matches nobody
+    pupil_label: str | None  # the chosen pupil, "Amira Khan (8B)"
     actor: str | None
     action: str | None
     since: datetime | None
@@ -57,6 +58,7 @@ def read_filter(services: Services, request: Request) -> AuditFilter:
     start, end = _day(q.get("from")), _day(q.get("to"))
     return AuditFilter(
         ref, choices if ref is None else [], bool(q.get("pupil", "").strip()) and not choices,
+        choices[0].label if ref is not None and len(choices) == 1 else None,
         q.get("actor") or None, q.get("action") or None,
         datetime.combine(start, time(0), zone) if start else None,
         datetime.combine(end + timedelta(days=1), time(0), zone) if end else None)

@@ -122,7 +122,9 @@ def detail_words(detail: Any) -> str:
         return _value_words(detail)
     parts = []
     for key, value in detail.items():
-        if value in (None, "", [], {}) or any(h in key.lower() for h in HIDDEN_DETAIL):
+        hidden = any(h in key.lower() for h in HIDDEN_DETAIL) or key == "id" \
+            or key.endswith("_id")
+        if value in (None, "", [], {}) or hidden:
             continue
         parts.append(f"{key.replace('_', ' ').capitalize()}: {_value_words(value)}")
     return "; ".join(parts)
