@@ -81,7 +81,7 @@ def test_a_parent_collection_for_a_phone_in_the_office_opens_no_other_pupils_loc
             form.locator("input[name=reason]").fill("using the phone in a lesson")
             form.locator("input[name=serious]").check()
             form.locator("button").click()
-            page.wait_for_selector("text=Recorded: confiscated")
+            page.wait_for_selector("text=Saved: the confiscation is recorded")
             # Then A's mother collects it at the office.
             threading.Thread(target=watch_relays, daemon=True).start()
             page.goto(f"{base}/console/held")

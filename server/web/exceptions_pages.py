@@ -45,6 +45,12 @@ def _saved(services: Services, request: Request) -> str | None:
     return None
 
 
+def _sentence(text: str) -> str:
+    """A service's refusal as a sentence on the page."""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def add_exceptions(app: FastAPI, page: Any) -> None:
     """Mount the exceptions pages on ``app``; ``page`` renders a template."""
     services: Services = app.state.services
@@ -94,8 +100,7 @@ def add_exceptions(app: FastAPI, page: Any) -> None:
                 allows=form["allows"] or "keep_on_person",
                 access_times=form["access_times"].strip() or None)
         except ServerError as exc:
-            text = str(exc)
-            return listing(request, form, text[0].upper() + text[1:], status_code=422)
+            return listing(request, form, _sentence(str(exc)), status_code=422)
         return RedirectResponse(f"/console/exceptions?recorded={made.id}", status_code=303)
 
     @app.get("/console/exceptions/{ident}/revoke", response_class=HTMLResponse,
@@ -111,7 +116,6 @@ def add_exceptions(app: FastAPI, page: Any) -> None:
         try:
             services.exceptions.revoke_exception(who["user"], ident, reason.strip())
         except ServerError as exc:
-            text = str(exc)
             return page(request, "revoke.html", e=services.exceptions.get(ident),
-                        error=text[0].upper() + text[1:], status_code=422)
+                        error=_sentence(str(exc)), status_code=422)
         return RedirectResponse(f"/console/exceptions?revoked={ident}", status_code=303)
