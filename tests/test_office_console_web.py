@@ -104,6 +104,10 @@ def test_the_pupil_page_offers_early_release_only_while_the_phone_is_in_a_locker
     assert "Returned to the pupil" in page.inner_text("section.closed")
     today = page.inner_text("ol.history")
     assert "Phone put in, locker 5" in today and "{" not in today  # words, not raw Python
+    small = _page(browser, base, 390)
+    small.goto(f"{base}/console/pupil/A002")
+    assert _fits(small), "the pupil page scrolls sideways at 390 px"
+    _shot(small, "console-pupil-phone.png")
 
 
 def test_the_office_sees_what_is_still_here_at_close_and_what_was_left_overnight(
@@ -239,3 +243,29 @@ def test_the_audit_trail_is_paged_filtered_by_name_and_exports_every_matching_ro
     small.goto(f"{base}/reports/audit")
     assert _fits(small), "the audit page scrolls sideways at 390 px"
     _shot(small, "audit-phone.png")
+
+
+def test_leadership_reports_say_states_times_and_lockers_in_words(
+        office: tuple[str, Any, CustodyKiosk], browser: Browser) -> None:  # noqa: F811
+    base, rt, kiosk = office
+    kiosk.deposit("A001", 3)
+    collected = kiosk.deposit("A002", 5)
+    kiosk.collect(5, collected)
+    rt.services.confiscations.confiscate("office1", "D1083", "phone out in maths",
+                                         place="office")
+    for width_name, width in WIDTHS.items():
+        page = _page(browser, base, width, "head", "leader pass")
+        page.goto(f"{base}/reports/compliance")
+        ben = page.locator("#report tr", has_text="Ben Šimek (9X)").inner_text()
+        # Handed in this morning, and gone home since: the report says both.
+        assert "Handed in" in ben and "Collected" in ben and "Locker 5, North entrance" in ben
+        assert "Mon 23 Nov 2026 08:00" in ben and "handed_in" not in ben
+        amira = page.locator("#report tr", has_text="Amira O'Neil (9X)").inner_text()
+        assert "Still in locker" in amira
+        assert _fits(page), f"the compliance report scrolls sideways at {width} px"
+        _shot(page, f"report-compliance-{width_name}.png")
+    page.goto(f"{base}/reports/breaches")
+    assert "Amira Khan (8B)" in page.inner_text("#report")
+    rows = _csv(page, f"{base}/reports/compliance?format=csv")
+    ben_row = next(r for r in rows if r["Reference"] == "A002")
+    assert (ben_row["Status"], ben_row["Phone now"]) == ("Handed in", "Collected")

@@ -35,7 +35,7 @@ REPORTS: dict[str, tuple[str, str, str]] = {
                    "or not handed in, and whether the phone has gone home.", LEADERSHIP),
     "breaches": ("Breaches this term", "Confiscations per pupil over the term.", LEADERSHIP),
     "exceptions": ("Exceptions", "Every current medical or other exception, those due for "
-                   "review first.", LEADERSHIP),
+                   "review first.", OFFICE),
     "audit": ("Audit trail", "Who did what and when, searchable, with a complete export.",
               LEADERSHIP),
 }
