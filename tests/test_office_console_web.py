@@ -262,6 +262,8 @@ def test_leadership_reports_say_states_times_and_lockers_in_words(
         assert "Mon 23 Nov 2026 08:00" in ben and "handed_in" not in ben
         amira = page.locator("#report tr", has_text="Amira O'Neil (9X)").inner_text()
         assert "Still in locker" in amira
+        khan = page.locator("#report tr", has_text="Amira Khan (8B)").inner_text()
+        assert "Not handed in" in khan and "Held at the office" in khan  # confiscated
         assert _fits(page), f"the compliance report scrolls sideways at {width} px"
         _shot(page, f"report-compliance-{width_name}.png")
     page.goto(f"{base}/reports/breaches")

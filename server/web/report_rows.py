@@ -32,7 +32,10 @@ def locker_words(kiosk: str | None, slot: int | None, place: str | None = None) 
     return ""
 
 
-def _phone_now(row: dict[str, Any]) -> str:
+def _phone_now(row: dict[str, Any], held: dict[str, str]) -> str:
+    # A confiscated phone says so, whether or not it was handed in this morning.
+    if row["reference"] in held:
+        return held[row["reference"]]
     if row["collected_at"]:
         return "Collected"
     if row["deposited_at"]:
@@ -43,9 +46,10 @@ def _phone_now(row: dict[str, Any]) -> str:
 def compliance_rows(services: Services, day: date | None) -> list[dict[str, Any]]:
     """Today's (or ``day``'s) compliance: one row per pupil on roll."""
     tz = services.reports.timezone()
+    held = {v.pupil_ref: v.state_words for v in services.custody.held()}
     return [{"pupil": pupil_label(r["first_name"], r["last_name"], r["form"]),
              "reference": r["reference"], "status": STATUS_WORDS.get(r["status"], r["status"]),
-             "phone_now": _phone_now(r), "locker": locker_words(r["kiosk"], r["slot"]),
+             "phone_now": _phone_now(r, held), "locker": locker_words(r["kiosk"], r["slot"]),
              "handed_in_at": local_time(r["deposited_at"], tz),
              "collected_at": local_time(r["collected_at"], tz), "why": r["why"]}
             for r in services.reports.compliance(day=day)]
