@@ -89,7 +89,7 @@ def add_audit(app: FastAPI, page: Any, not_for_you: Callable[[Request, str], HTM
             entries = [] if waiting else services.reports.audit_search(
                 **wanted.search(), limit=None)
             return csv_response(audit_rows(entries, zone), zone, "audit",
-                                columns=["when", "staff", "action", "pupil", "reason",
+                                columns=["when", "who", "action", "pupil", "reason",
                                          "details"])
         total = 0 if waiting else services.reports.audit_count(**wanted.search())
         pages = max(1, -(-total // PER_PAGE))

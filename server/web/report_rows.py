@@ -88,7 +88,7 @@ def exception_rows(services: Services) -> list[dict[str, Any]]:
 
 def audit_rows(entries: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
     """Audit entries in words (no raw actions, no hashes)."""
-    return [{"when": local_time(a["at"], zone), "staff": a["actor_name"],
+    return [{"when": local_time(a["at"], zone), "who": a["actor_name"],
              "action": action_words(a["action"]),
              "pupil": a["pupil_name"] or "", "reason": a["reason"] or "",
              "details": detail_words(a["detail"])} for a in entries]
