@@ -124,6 +124,7 @@ def test_only_the_dsl_and_leadership_reach_the_hand_over_page(
     sign_in(dsl, base, "dsl1", "dsl safeguard pass")
     dsl.goto(f"{base}/console/pupil/A003")
     dsl.click("a.handover")
+    assert dsl.inner_text("h1") == "Hand Cara Lee (9X)'s device to the DSL or the police"
     dsl.check("input[value=police]")
     dsl.fill("input[name=note]", "PC 123, reference 55/26")
     dsl.click("button:has-text('Record the hand-over')")
