@@ -192,6 +192,9 @@ def test_the_office_records_an_exception_by_name_sees_every_one_and_revokes_with
     [entry] = rt.services.reports.audit_search(action="exception.revoke")
     assert (entry["pupil_ref"], entry["actor"]) == ("A003", "staff:office1")
     assert entry["reason"] == "no longer a young carer: letter from the council"
+    gone = page.goto(f"{base}/console/exceptions/9999/revoke")
+    assert gone is not None and gone.status == 404
+    assert page.inner_text("h1") == "No such exception"
     phone = _page(browser, base, 390)
     phone.goto(f"{base}/console/exceptions")
     assert _fits(phone), "the exceptions page scrolls sideways at 390 px"
