@@ -183,6 +183,9 @@ def test_the_office_records_an_exception_by_name_sees_every_one_and_revokes_with
     cara = page.locator("tr", has_text="Cara Lee (9X)")
     assert "Review due" not in cara.inner_text() and "young carer" in cara.inner_text()
     _shot(page, "exceptions-desktop.png")
+    exported = _csv(page, f"{base}/reports/exceptions?format=csv")  # the office's own CSV
+    assert [(r["Pupil"], r["Review due"]) for r in exported] == [
+        ("Amira Khan (8B)", "Yes"), ("Cara Lee (9X)", "No")]
     cara.locator("a.revoke").click()
     assert page.inner_text("h1") == "Revoke Cara Lee (9X)'s exception?"
     page.fill("input[name=reason]", "no longer a young carer: letter from the council")
