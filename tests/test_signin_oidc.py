@@ -199,3 +199,13 @@ def test_break_glass_admin_signs_in_with_a_password_when_staff_passwords_are_off
         assert page.url == f"{base}/dashboard"
         assert "Ada Admin (admin)" in page.inner_text("header")
     assert "auth.local_password_off" in audit_actions(services)
+
+
+def test_a_trust_executive_gets_the_trust_role_for_every_school_by_her_address(
+        trust: Any, browser: Browser) -> None:
+    provider, services, port = trust
+    with lockers_web(services, port, provider.settings()) as base:
+        sign_in_with_trust(browser.new_page(), base, "tru", "Trust exec 1")
+    with services.store.read() as s:
+        staff = s.scalars(select(Staff).where(Staff.username == "ceo@trust.example")).one()
+        assert (staff.role, staff.site_id) == ("trust", None)  # None: all of the trust's schools
