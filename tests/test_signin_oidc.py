@@ -198,6 +198,10 @@ def test_break_glass_admin_signs_in_with_a_password_when_staff_passwords_are_off
                     ".error")
         assert page.url == f"{base}/dashboard"
         assert "Ada Admin (admin)" in page.inner_text("header")
+        with httpx.Client(base_url=base) as api:  # the HTTP Basic API follows the same rule
+            cards = "/api/pupils/A001/cards"
+            assert api.get(cards, auth=("office1", "office pass")).status_code == 403
+            assert api.get(cards, auth=("admin", "correct horse")).status_code == 200
     assert "auth.local_password_off" in audit_actions(services)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import audit
-from server.errors import NotAllowed
+from server.errors import Forbidden, NotAllowed
 from server.models import CredentialGuard, Staff, WebSession
 from server.services.context import ServiceContext
 
@@ -46,7 +46,7 @@ class Locked(NotAllowed):
         self.retry_after_s = retry_after_s
 
 
-class PasswordsOff(NotAllowed):
+class PasswordsOff(Forbidden):
     """Local passwords are switched off for this account's role: it signs in with the trust's
     account (server.toml ``[oidc] local_passwords = "admins_only"``)."""
 

@@ -154,6 +154,12 @@ def add_oidc(app: FastAPI, settings: OidcSettings) -> None:
         address = client_address(request)
         try:
             flow = trust.flow(request.cookies.get(FLOW_COOKIE))
+        except SignInFailed as exc:
+            # Only logged: anyone can call this URL without a flow, and the audit log should
+            # hold sign-ins, not noise.
+            log.warning("event=oidc_signin_failed ip=%s detail=%r", address, exc.detail)
+            return _refused(request, _sentence(str(exc)), 403)
+        try:
             claims = await trust.claims(request, flow)
         except SignInFailed as exc:
             log.warning("event=oidc_signin_failed ip=%s detail=%r", address, exc.detail)
