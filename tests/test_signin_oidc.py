@@ -44,12 +44,17 @@ def trust(tmp_path: Path) -> Iterator[tuple[Provider, Services, int]]:
     services.store.dispose()
 
 
-def sign_in_with_trust(page: Page, base: str, login: str, password: str) -> None:
-    """From the lockers' sign-in page through the provider's sign-in page and back."""
+def sign_in_with_trust(page: Page, base: str, login: str, password: str,
+                       shot: str | None = None) -> None:
+    """From the lockers' sign-in page through the provider's sign-in page and back
+    (``shot``: a screenshot of the provider's page under test-artifacts/web)."""
     page.goto(f"{base}/signin")
     page.click("a:has-text('Sign in with Trust 365')")
     page.wait_for_selector("text=Sign in to your account")
     assert page.url.startswith("http://localhost:")  # the provider's own page, another site
+    if shot:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / shot))
     page.fill("input[name=login]", login)
     page.fill("input[name=password]", password)
     page.click("button:has-text('Sign in')")
@@ -70,7 +75,7 @@ def test_teacher_signs_in_through_the_trusts_page_and_lands_on_the_console_as_of
         page.goto(f"{base}/signin")
         (REPO / "docs" / "screens").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(REPO / "docs" / "screens" / "web-signin-oidc.png"))
-        sign_in_with_trust(page, base, "tess", "Tess at North 1")
+        sign_in_with_trust(page, base, "tess", "Tess at North 1", "oidc-provider-page.png")
         page.wait_for_url(f"{base}/console")
         assert "Tess Teacher (office)" in page.inner_text("header")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

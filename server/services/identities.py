@@ -56,7 +56,7 @@ class Identity:
         groups = claims.get("groups") or []
         return cls(issuer=str(claims["iss"]), subject=str(claims["sub"]),
                    email=str(email).strip().lower() if email else None,
-                   email_verified=claims.get("email_verified", True) is not False,
+                   email_verified=claims.get("email_verified", True) not in (False, "false"),
                    name=claims.get("name"),
                    groups=frozenset(str(g) for g in groups if isinstance(g, str)))
 

@@ -36,6 +36,13 @@ from server.web.auth import client_address, sign_in
 
 log = logging.getLogger("lockers.server.web.oidc")
 
+try:  # Authlib talks through httpx2 when it is installed, else httpx: catch either's errors
+    import httpx2
+
+    TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:
+    TRANSPORT_ERRORS = (httpx.HTTPError,)
+
 FLOW_COOKIE = "lockers_signin_flow"
 FLOW_PATH = "/signin/oidc"
 FLOW_MAX_AGE_S = 600  # time to type a password and pass multi-factor at the provider
@@ -113,7 +120,7 @@ class TrustSignIn:
                                "this keeps happening, ask IT to check the lockers' OpenID "
                                "settings and the server's clock",
                                f"{type(exc).__name__}: {exc}") from None
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise SignInFailed("the trust's sign-in service could not be reached: try again "
                                "or use a local account", f"{type(exc).__name__}: {exc}"
                                ) from None
@@ -138,7 +145,7 @@ def add_oidc(app: FastAPI, settings: OidcSettings) -> None:
         redirect_uri = settings.redirect_uri or str(request.url_for("oidc_callback"))
         try:
             url, cookie = await trust.start(redirect_uri)
-        except (httpx.HTTPError, OAuthError, ValueError) as exc:
+        except (*TRANSPORT_ERRORS, OAuthError, ValueError) as exc:
             log.error("event=oidc_provider_unreachable url=%s error=%r",
                       settings.server_metadata_url, exc)
             return _refused(request, "The trust's sign-in service could not be reached: try "
