@@ -203,6 +203,7 @@ def _continue_to(path: str) -> HTMLResponse:
     response = HTMLResponse(
         f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="0;url={path}"><title>Signed in</title></head>'
-        f'<body><p>Signed in. <a href="{path}">Continue</a></p></body></html>')
+        f'<body><p>Signed in. <a href="{path}">Continue</a></p></body></html>',
+        headers={"cache-control": "no-store"})
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
     return response
