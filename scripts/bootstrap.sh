@@ -66,3 +66,17 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   fi
 fi
 # --- end of the AsyncAPI check -------------------------------------------------------------------
+
+# --- The test OpenID provider (tools/oidc) -------------------------------------------------------
+# panva/node-oidc-provider, which tests/test_signin_oidc.py starts on loopback as the trust's
+# Microsoft 365 or Google. Installed with `npm ci` from its committed lock file, like the above.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  oidc_lock=tools/oidc/package-lock.json
+  oidc_stamp=tools/oidc/node_modules/.installed-$(sha256sum "$oidc_lock" | cut -c1-16)
+  if [ ! -f "$oidc_stamp" ]; then
+    echo "bootstrap: installing the test OpenID provider (npm ci in tools/oidc)"
+    (cd tools/oidc && npm ci --loglevel=error >/dev/null)
+    touch "$oidc_stamp"
+  fi
+fi
+# --- end of the test OpenID provider -------------------------------------------------------------

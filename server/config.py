@@ -12,6 +12,8 @@
     port = 8080
     [notify]                                    # see server/notify/config.py
     enabled = false
+    [oidc]                                      # see server/oidc_config.py
+    enabled = false
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import tomli_w
 from server.errors import ServerConfigError
 from server.mqtt_link import MqttSettings
 from server.notify.config import SECURITY, NotifyConfig
+from server.oidc_config import OidcSettings, load_oidc
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class ServerConfig:
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     web: WebSettings = field(default_factory=WebSettings)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
     replica_tick_s: float = 30.0
     ingest_max_batch: int = 500
     # /healthz answers 503 once a received message has waited this long to be applied.
@@ -95,6 +99,7 @@ def load(path: Path | str) -> ServerConfig:
         mqtt=_section(MqttSettings, mqtt, "mqtt"),
         web=_section(WebSettings, data.get("web", {}), "web"),
         notify=notify,
+        oidc=load_oidc(path, data.get("oidc", {})),
         replica_tick_s=float(srv.get("replica_tick_s", 30.0)),
         ingest_max_batch=int(srv.get("ingest_max_batch", 500)),
         ingest_stuck_after_s=float(srv.get("ingest_stuck_after_s", 60.0)),
@@ -128,7 +133,8 @@ def _notify(path: Path, notify: dict[str, Any]) -> NotifyConfig:
 def dump(config: ServerConfig, password_file: str | None = None) -> str:
     """The TOML text of ``config``, the inverse of :func:`load` (the demo and the simulator
     write their server.toml with it). With ``password_file`` the broker password is left out
-    of the file and read from that file instead."""
+    of the file and read from that file instead. ``[oidc]`` is not written: its client secret
+    belongs in its own file, and the demo and the simulator sign in with local accounts."""
     mqtt = {k: v for k, v in asdict(config.mqtt).items() if v is not None}
     if password_file is not None:
         mqtt.pop("password", None)

@@ -37,6 +37,7 @@ def serve(config: ServerConfig) -> int:
 
     from server.runtime import ServerRuntime
     from server.web.app import create_app
+    from server.web.oidc import add_oidc
 
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -54,6 +55,7 @@ def serve(config: ServerConfig) -> int:
                      behind_tls=config.web.behind_tls,
                      max_request_bytes=config.web.max_request_bytes)
     app.state.runtime = runtime
+    add_oidc(app, config.oidc)  # sign-in with the trust's accounts, if [oidc] enables it
     runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
     # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.

@@ -6,6 +6,7 @@ from server.models.calendar import CalendarDay, Term
 from server.models.contacts import PupilContact
 from server.models.custody import CustodyMove, CustodyRecord
 from server.models.groups import GroupMember, GroupWindow, PupilGroup
+from server.models.identities import StaffIdentity
 from server.models.imports import RosterMapping
 from server.models.notifications import Notification, NotifySettings
 from server.models.operations import Alarm, Command, Event
@@ -26,6 +27,6 @@ __all__ = [
     "Confiscation", "CredentialGuard", "CustodyMove", "CustodyRecord", "Deposit",
     "EarlyRelease", "EligibilityAgreement", "Event", "GroupMember", "GroupWindow", "Kiosk",
     "OffSite", "PhoneRegister", "Pupil", "PupilContact", "PupilException", "PupilGroup",
-    "RosterMapping", "Site", "Slot", "Staff", "Term", "UTCDateTime", "WebSession",
+    "RosterMapping", "Site", "Slot", "Staff", "StaffIdentity", "Term", "UTCDateTime", "WebSession",
     "Notification", "NotifySettings",
 ]

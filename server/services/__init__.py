@@ -19,6 +19,7 @@ from server.services.context import ServiceContext
 from server.services.custody import CustodyServices
 from server.services.exceptions import ExceptionServices
 from server.services.groups import GroupServices
+from server.services.identities import IdentityServices
 from server.services.notifications import NotificationServices
 from server.services.queries import Queries
 from server.services.registers import RegisterServices
@@ -44,6 +45,7 @@ class Services:
         self.timelines = Timelines(self.ctx)
         self.exceptions = ExceptionServices(self.ctx)
         self.groups = GroupServices(self.ctx)
+        self.identities = IdentityServices(self.ctx)
         self.notifications = NotificationServices(self.ctx)
         self.releases = ReleaseServices(self.ctx)
         self.queries = Queries(self.ctx)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import audit
-from server.errors import NotAllowed
+from server.errors import Forbidden, NotAllowed
 from server.models import CredentialGuard, Staff, WebSession
 from server.services.context import ServiceContext
 
@@ -43,6 +44,11 @@ class Locked(NotAllowed):
         super().__init__(f"too many wrong attempts: try again in {minutes} minute(s), or ask "
                          "an admin")
         self.retry_after_s = retry_after_s
+
+
+class PasswordsOff(Forbidden):
+    """Local passwords are switched off for this account's role: it signs in with the trust's
+    account (server.toml ``[oidc] local_passwords = "admins_only"``)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class SignInServices:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        # Which roles may use a local password (all, unless [oidc] switches them off).
+        self.password_allowed: Callable[[str], bool] = lambda _role: True
 
     # --- the guard ----------------------------------------------------------------------
 
@@ -104,7 +112,19 @@ class SignInServices:
                     failures=CredentialGuard.failures - 1))
         if who is None:
             log.warning("event=signin_failed user=%s ip=%s path=%s", name, address, path)
+        elif not self.password_allowed(who.role):
+            self._passwords_off(name, path, address, now)
         return who
+
+    def _passwords_off(self, name: str, path: str, address: str, now: datetime) -> None:
+        """Refuse a right password whose role must use the trust's account (told only to
+        someone who knew the password, so it reveals nothing to a guesser)."""
+        with self.ctx.store.write() as s:
+            self._record(s, now, "auth.local_password_off", name, path, address)
+        log.warning("event=signin_local_password_off user=%s ip=%s path=%s", name, address,
+                    path)
+        raise PasswordsOff("local passwords are switched off for your role: use the "
+                           "\"Sign in with\" button for your school account")
 
     def _count_attempt(self, s: Session, keys: list[str], now: datetime) -> int | None:
         """Count one attempt against every key, or none if any key is locked (then return the

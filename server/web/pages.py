@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from server.errors import NotAllowed, NotFound
 from server.services import Services
 from server.services.custody import STATE_WORDS
-from server.services.signin import Locked
+from server.services.signin import Locked, PasswordsOff
 from server.web.auth import (
     Leadership,
     NeedsSignIn,
@@ -132,6 +132,9 @@ def _add_signin(app: FastAPI, page: Page) -> None:
         except Locked as exc:
             return page(request, "signin.html", error=str(exc).capitalize() + ".",
                         status_code=429)
+        except PasswordsOff as exc:
+            return page(request, "signin.html", error=str(exc)[:1].upper() + str(exc)[1:] + ".",
+                        status_code=403)
         if who is None:
             return page(request, "signin.html", error="Wrong user name or password.")
         await asyncio.to_thread(sign_in, request, who)
