@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from aiosmtpd.controller import Controller
 
 from lockers.broker import free_port
@@ -21,7 +22,8 @@ from server.migrate import upgrade
 from server.notify.config import NotifyConfig
 from server.services import Services
 from server.store import Store
-from tests.server_kit import database_url, make_clock, seed
+from server.web.app import create_app
+from tests.server_kit import database_url, make_clock, seed, wait_until
 
 
 class Inbox:
@@ -126,3 +128,32 @@ def school(tmp_path: Path) -> Iterator[Services]:
         yield services
     finally:
         store.dispose()
+
+
+class Web:
+    """The web app under uvicorn in a thread; ``with Web(services) as base_url``."""
+
+    def __init__(self, services: Services) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(
+            create_app(services, session_key="test-key"), host="127.0.0.1", port=self.port,
+            log_level="warning", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        wait_until(lambda: self.server.started, 10, "the web server")
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def sign_in(page: Any, base: str, username: str = "office1", password: str = "office pass"
+            ) -> None:
+    """Sign in through the real form."""
+    page.goto(f"{base}/signin")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Sign in')")

@@ -5,7 +5,6 @@ and the printable collection letter for a parent without e-mail."""
 from __future__ import annotations
 
 import shutil
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -14,20 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import select
 
-from lockers.broker import free_port
 from server.models import Notification
 from server.notify import triggers
 from server.notify.sender import Sender
 from server.notify.watch import Watch
 from server.services import Services
-from server.web.app import create_app
 from tests.notify_child import PARENT
-from tests.notify_kit import SmtpServer, notify_config, school
-from tests.server_kit import wait_until
+from tests.notify_kit import SmtpServer, Web, notify_config, school, sign_in
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "notify"
@@ -163,33 +158,6 @@ def test_every_kind_of_email_is_saved_and_photographed(
         page.screenshot(path=str(shot), full_page=True)
         shutil.copy(shot, SCREENS / f"mail-{kind}.png")
     page.close()
-
-
-class Web:
-    """The web app under uvicorn in a thread."""
-
-    def __init__(self, services: Services) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(
-            create_app(services, session_key="test-key"), host="127.0.0.1", port=self.port,
-            log_level="warning", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        wait_until(lambda: self.server.started, 10, "the web server")
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def sign_in(page: Any, base: str) -> None:
-    page.goto(f"{base}/signin")
-    page.fill("input[name=username]", "office1")
-    page.fill("input[name=password]", "office pass")
-    page.click("button:has-text('Sign in')")
 
 
 def test_office_sees_what_was_sent_and_what_was_not_and_resends(
