@@ -1,0 +1,78 @@
+"""The demo's mail sink: a real SMTP server (aiosmtpd) on loopback that takes every e-mail
+the demo school sends, says each one in words as it arrives, and keeps it as an .eml (and its
+HTML body as an .html to open in a browser) in the demo's inbox folder.
+
+Nothing is relayed anywhere: the demo's parents and staff are invented.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+BODY_LINES = 14  # enough to read a parent's letter; the rest is in the inbox folder
+
+
+def in_words(mail: EmailMessage) -> list[str]:
+    """The lines the demo prints for one e-mail: who it is to, what about, and its text."""
+    lines = [f"e-mail to {mail['To']}: \"{mail['Subject']}\""]
+    body = mail.get_body(("plain",))
+    text = body.get_content() if body is not None else ""  # type: ignore[union-attr]
+    shown = [line.rstrip() for line in text.strip().splitlines()]
+    lines += [f"    | {line}" for line in shown[:BODY_LINES]]
+    if len(shown) > BODY_LINES:
+        lines.append(f"    | ... ({len(shown) - BODY_LINES} more lines in the inbox folder)")
+    return lines
+
+
+class DemoInbox:
+    """aiosmtpd's handler: keep each message, write it to the folder, say it."""
+
+    def __init__(self, folder: Path, say: Callable[[str], None]) -> None:
+        self.folder, self.say = folder, say
+        folder.mkdir(parents=True, exist_ok=True)
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()  # aiosmtpd's thread adds, the demo's reads
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """aiosmtpd's hook for one message: keep it and answer 250."""
+        mail = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        with self.lock:
+            self.messages.append(mail)
+            name = f"{len(self.messages):03d}-{mail['X-Lockers-Kind'] or 'mail'}"
+        (self.folder / f"{name}.eml").write_bytes(envelope.content)
+        html = mail.get_body(("html",))
+        if html is not None:
+            (self.folder / f"{name}.html").write_text(html.get_content())  # type: ignore[union-attr]
+        for line in in_words(mail):
+            self.say(line)
+        return "250 Message accepted for delivery"
+
+
+class MailSink:
+    """The SMTP server the demo's server.toml points at; ``start()``/``stop()``."""
+
+    def __init__(self, folder: Path, port: int, say: Callable[[str], None]) -> None:
+        self.port = port
+        self.inbox = DemoInbox(folder, say)
+        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=port)
+
+    def start(self) -> None:
+        """Listen on 127.0.0.1:``port``."""
+        self._controller.start()
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self._controller.stop()
+
+    def kinds(self) -> list[str]:
+        """The kinds of message received so far, in order (for tests and the summary)."""
+        with self.inbox.lock:
+            return [m["X-Lockers-Kind"] for m in self.inbox.messages]
