@@ -40,7 +40,8 @@ def where_kept(s: Session, rec: CustodyRecord) -> str:
     if rec.kiosk_id is not None and rec.slot is not None:
         kiosk = s.get(Kiosk, rec.kiosk_id)
         return f"{(kiosk.name or kiosk.code) if kiosk else 'kiosk'}, locker {rec.slot}"
-    return rec.place or "the office"
+    place = (rec.place or "").strip()
+    return "the office" if place.lower() in ("", "office") else place
 
 
 class Watch:
