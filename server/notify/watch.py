@@ -7,6 +7,7 @@ record, day or term, so a pass repeated (or run by several processes) queues it 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -44,6 +45,15 @@ def where_kept(s: Session, rec: CustodyRecord) -> str:
     return "the office" if place.lower() in ("", "office") else place
 
 
+@dataclass(frozen=True)
+class Due:
+    """An office alert that has become due: which kind, for which custody record."""
+
+    kind: str
+    record_id: int
+    days: int  # school days held so far
+
+
 class Watch:
     """Called by the sender each pass with the time; queues what has become due."""
 
@@ -58,40 +68,56 @@ class Watch:
         with self.store.read() as s:
             sites = [site.id for site in s.scalars(select(Site))]
         for site_id in sites:
-            with self.store.write() as s:
+            # Look first, write only when something is due: a pass every few seconds must
+            # not take SQLite's write lock from the kiosks' events for nothing.
+            with self.store.read() as s:
                 site = s.get(Site, site_id)
-                assert site is not None
-                self.held_devices(s, site, now)
+                due = self.alerts_due(s, site, now) if site is not None else []
+            if due:
+                with self.store.write() as s:
+                    self.tell_office(s, site_id, now, due)
             self.digest(site_id, now)
             self.termly(site_id, now)
 
-    def held_devices(self, s: Session, site: Site, now: datetime) -> None:
-        """The office hears once of each device left in school overnight, and once of each
-        held device still held after the school's N school days."""
+    def alerts_due(self, s: Session, site: Site, now: datetime) -> list[Due]:
+        """The office's alerts that have become due at ``site`` and were not queued yet: a
+        device left in school overnight, a held device still held after the school's N
+        school days."""
         settings = settings_for(s, site.id)
         today = local_today(site, now)
-        records = s.execute(select(CustodyRecord, Pupil).join(
-            Pupil, Pupil.id == CustodyRecord.pupil_id).where(
-            CustodyRecord.site_id == site.id, CustodyRecord.state.in_(st.OPEN))).all()
-        # Both answers depend only on the day a device came in: work each out once per day,
-        # not once per device (a pass runs every few seconds over every open record).
-        by_day: dict[date, tuple[bool, int]] = {}
+        records = s.scalars(select(CustodyRecord).where(
+            CustodyRecord.site_id == site.id, CustodyRecord.state.in_(st.OPEN),
+            CustodyRecord.pupil_id.is_not(None))).all()
         told = {(kind, ref) for kind, ref in s.execute(select(
             Notification.kind, Notification.entity_id).where(
             Notification.site_id == site.id, Notification.entity == "custody",
             Notification.kind.in_(("left_overnight", "held_too_long"))))}
-        for rec, pupil in records:
+        # Both answers depend only on the day a device came in: work each out once per day,
+        # not once per device.
+        by_day: dict[date, tuple[bool, int]] = {}
+        due = []
+        for rec in records:
             if rec.came_in_day not in by_day:
                 by_day[rec.came_in_day] = (overnight(s, site, rec, now) is not None,
                                            school_days_held(s, site, rec, today))
             left, days = by_day[rec.came_in_day]
-            for kind in self._due(settings, rec, left, days):
-                if (kind, rec.custody_id) in told:
-                    continue  # told on an earlier pass: skip rendering it again
-                office_told_of_held_device(
-                    s, now, kind=kind, record="custody", record_id=rec.custody_id,
-                    pupil=pupil, site=site, since=rec.came_in_day, days=days,
-                    held=rec.state in st.HELD, where=where_kept(s, rec))
+            due += [Due(kind, rec.id, days) for kind in self._due(settings, rec, left, days)
+                    if (kind, rec.custody_id) not in told]
+        return due
+
+    @staticmethod
+    def tell_office(s: Session, site_id: int, now: datetime, due: list[Due]) -> None:
+        """Queue the office's alerts (the dedupe keys make a repeat a no-op)."""
+        site = s.get(Site, site_id)
+        for item in due:
+            rec = s.get(CustodyRecord, item.record_id)
+            pupil = s.get(Pupil, rec.pupil_id) if rec and rec.pupil_id else None
+            if site is None or rec is None or pupil is None or rec.state not in st.OPEN:
+                continue  # handed back since the look: nothing to tell
+            office_told_of_held_device(
+                s, now, kind=item.kind, record="custody", record_id=rec.custody_id,
+                pupil=pupil, site=site, since=rec.came_in_day, days=item.days,
+                held=rec.state in st.HELD, where=where_kept(s, rec))
 
     @staticmethod
     def _due(settings: NotifySettings, rec: CustodyRecord, left_overnight: bool, days: int
