@@ -6,16 +6,19 @@ decides what a school day is; the fake clock walks through the weeks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from server.models import Notification
+from lockers.wire import messages as m
+from server.models import Kiosk, Notification
 from server.notify.watch import Watch
 from server.services import Services
-from tests.notify_kit import school
+from tests.notify_kit import MAILBOXES, school
+from tests.server_kit import MORNING, deposit, server_and_kiosk, wait_until
 
 
 @pytest.fixture
@@ -121,6 +124,32 @@ def test_leadership_digest_counts_the_day_and_names_what_needs_looking_at(
                  "Open alarms:                0", "Kiosks offline:             1 of 1 (k1)"):
         assert line in digest.body_text, digest.body_text
     assert "Amira" not in digest.body_text  # figures, not names
+
+
+def test_leadership_digest_counts_what_the_kiosks_reported_and_lists_open_alarms(
+        tmp_path: Path, broker_factory: Any) -> None:
+    with server_and_kiosk(tmp_path, broker_factory) as (rt, kiosk):
+        rt.services.notifications.change_settings("admin", "north", **MAILBOXES)
+        kiosk.publish(m.KioskStatus(kiosk="k1", site="north", state="online", reason="birth",
+                                    at=MORNING, software="1.0", policy_version=1))
+        kiosk.publish(deposit(kiosk, 1, MORNING, "A001", 3))
+        kiosk.publish(deposit(kiosk, 2, MORNING + timedelta(minutes=1), "A002", 4))
+        kiosk.publish(m.AlarmEvent(kiosk="k1", site="north", seq=3,
+                                   at=MORNING + timedelta(minutes=2),
+                                   alarm=m.AlarmKind.DOOR_LEFT_OPEN, state="raised", slot=4))
+        kiosk.wait_for(lambda k: {1, 2, 3} <= k.acked, what="the kiosk's events applied")
+
+        def online() -> bool:
+            with rt.store.read() as s:
+                return bool(s.scalar(select(Kiosk.online)))
+
+        wait_until(online, 10, "the kiosk online")
+        at(rt.services, datetime(2026, 11, 23, 17, 5, tzinfo=UTC))
+        [digest] = queued(rt.services, "daily_digest")
+    for line in ("Handed in:                  2", "Not collected at close:     2",
+                 "Open alarms:                1", "Kiosks offline:             0 of 1",
+                 "  - k1: door left open, locker 4"):
+        assert line in digest.body_text, digest.body_text
 
 
 # --- leadership: the termly summary -----------------------------------------------------
