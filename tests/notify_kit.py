@@ -16,10 +16,13 @@ from typing import Any
 
 import uvicorn
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from lockers.broker import free_port
 from server.migrate import upgrade
+from server.models import Pupil, PupilContact
 from server.notify.config import NotifyConfig
+from server.notify.recipients import EMAIL, SMS, Recipient
 from server.services import Services
 from server.store import Store
 from server.web.app import create_app
@@ -109,6 +112,23 @@ def notify_config(smtp_port: int, **kwargs: Any) -> NotifyConfig:
     return NotifyConfig(enabled=True, sender="North School <lockers@north.example>",
                         smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_timeout_s=10,
                         poll_s=0.05, backoff_first_s=60, **kwargs)
+
+
+PARENT = Recipient(EMAIL, "parent.oneil@example.org", "Mrs O'Neil", "mother")
+
+
+def put_contact(services: Services, pupil_ref: str, person: Recipient, priority: int = 1,
+                **flags: bool) -> None:
+    """A parent or carer on a pupil's record, as the roster import leaves one (``flags``:
+    do_not_contact, opt_out_email, opt_out_sms)."""
+    with services.store.write() as s:
+        pupil = s.scalar(select(Pupil).where(Pupil.reference == pupil_ref))
+        assert pupil is not None
+        s.add(PupilContact(site_id=pupil.site_id, pupil_id=pupil.id, name=person.name,
+                           relationship=person.relationship,
+                           email=person.address if person.channel == EMAIL else None,
+                           phone=person.address if person.channel == SMS else None,
+                           priority=priority, updated_at=services.clock.now(), **flags))
 
 
 MAILBOXES = {"dsl_email": "dsl@north.example", "leadership_email": "head@north.example",

@@ -17,12 +17,11 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import select
 
 from server.models import Notification
-from server.notify import triggers
 from server.notify.sender import Sender
 from server.notify.watch import Watch
 from server.services import Services
 from tests.notify_child import PARENT
-from tests.notify_kit import SmtpServer, Web, notify_config, school, sign_in
+from tests.notify_kit import SmtpServer, Web, notify_config, put_contact, school, sign_in
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "notify"
@@ -48,14 +47,13 @@ KINDS = {"held_for_parent", "handed_to_dsl", "handed_to_police", "left_overnight
 
 
 @pytest.fixture
-def week(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Services,
+def week(tmp_path: Path) -> Iterator[tuple[Services,
                                                                             SmtpServer]]:
     """The last week of North School's autumn term (it ends on Thursday 26 November), which
     produces one message of every kind, all sent."""
-    monkeypatch.setattr(triggers, "recipients_for_pupil",
-                        lambda s, p: [PARENT] if p.reference == "A001" else [])
     smtp = SmtpServer().start()
     with school(tmp_path) as services:
+        put_contact(services, "A001", PARENT)  # Ben (A002) has nobody on file
         clock: Any = services.clock
         services.calendar.add_term("admin", "Autumn term", date(2026, 9, 2),
                                    date(2026, 11, 26))

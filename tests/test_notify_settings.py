@@ -14,10 +14,9 @@ from sqlalchemy import select
 
 from server.errors import NotAllowed, NotFound
 from server.models import AuditEntry, Notification
-from server.notify import triggers
 from server.services import Services
 from tests.notify_child import PARENT
-from tests.notify_kit import Web, school, sign_in
+from tests.notify_kit import Web, put_contact, school, sign_in
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "notify"
@@ -34,9 +33,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    monkeypatch.setattr(triggers, "recipients_for_pupil", lambda s, p: [PARENT])
+def services(tmp_path: Path) -> Iterator[Services]:
     with school(tmp_path) as svc:
+        put_contact(svc, "A001", PARENT)
         yield svc
 
 
