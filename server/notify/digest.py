@@ -5,6 +5,7 @@ day, after the school's digest time. Names stay on the console: the e-mail has f
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -20,6 +21,8 @@ from server.policy.calendar import local_now, release_day
 from server.services.context import ServiceContext
 from server.services.reports import Reports, TodayCounts
 from server.store import Store
+
+log = logging.getLogger("lockers.server.notify")
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ class DailyDigest:
         with self.store.write() as s:
             site = s.get(Site, site_id)
             assert site is not None
-            self.queue(s, site, now, day, counts)
+            if self.queue(s, site, now, day, counts):
+                log.info("event=daily_digest_queued site=%s day=%s", code, day)
 
     @staticmethod
     def queue(s: Session, site: Site, now: datetime, day: date, counts: TodayCounts

@@ -5,6 +5,7 @@ the term, so a repeated pass, a restart or a second server process cannot send i
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -30,6 +31,8 @@ from server.notify.to_staff import tell_staff
 from server.policy.calendar import local_now
 from server.policy.calendar_year import school_days
 from server.store import Store
+
+log = logging.getLogger("lockers.server.notify")
 
 # A summary not sent within this long after the term ended (the server was off all holiday,
 # or the term dates were typed in late) is not sent: the reports page has it, and a summary
@@ -164,6 +167,8 @@ class TermlySummary:
                 return
             figures = term_figures(s, site, term)
             about = About("termly_summary", "leadership", site.id, "term", str(term.id))
-            tell_staff(s, site, about, key=f"termly_summary:{site.id}:{term.starts}",
-                       now=now, f=figures, period=f"{term.starts:%-d %B} to "
-                       f"{term.ends:%-d %B %Y}")
+            if tell_staff(s, site, about, key=f"termly_summary:{site.id}:{term.starts}",
+                          now=now, f=figures, period=f"{term.starts:%-d %B} to "
+                          f"{term.ends:%-d %B %Y}"):
+                log.info("event=termly_summary_queued site=%s term=%r ends=%s", site.code,
+                         term.name, term.ends)

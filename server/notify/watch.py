@@ -114,10 +114,12 @@ class Watch:
             pupil = s.get(Pupil, rec.pupil_id) if rec and rec.pupil_id else None
             if site is None or rec is None or pupil is None or rec.state not in st.OPEN:
                 continue  # handed back since the look: nothing to tell
-            office_told_of_held_device(
-                s, now, kind=item.kind, record="custody", record_id=rec.custody_id,
-                pupil=pupil, site=site, since=rec.came_in_day, days=item.days,
-                held=rec.state in st.HELD, where=where_kept(s, rec))
+            if office_told_of_held_device(
+                    s, now, kind=item.kind, record="custody", record_id=rec.custody_id,
+                    pupil=pupil, site=site, since=rec.came_in_day, days=item.days,
+                    held=rec.state in st.HELD, where=where_kept(s, rec)):
+                log.info("event=office_alert_queued kind=%s site=%s custody_id=%s days=%s",
+                         item.kind, site.code, rec.custody_id, item.days)
 
     @staticmethod
     def _due(settings: NotifySettings, rec: CustodyRecord, left_overnight: bool, days: int
