@@ -97,7 +97,8 @@ class Demo(DemoIncidents):
         self.mail.start()
         self._mail_started = True
         say(f"started a mail sink on 127.0.0.1:{self.mail.port}: every e-mail the school "
-            f"sends is printed here and kept in {self.mail.inbox.folder}")
+            f"sends is printed here, kept in {self.mail.inbox.folder} and listed on the "
+            f"inbox page {self.mail.web_url}")
 
     def seed_server(self) -> tuple[Path, str]:
         """Write server.toml and seed the invented school; returns (config path, database URL)."""

@@ -1,16 +1,21 @@
 """The demo's mail sink: a real SMTP server (aiosmtpd) on loopback that takes every e-mail
 the demo school sends, says each one in words as it arrives, and keeps it as an .eml (and its
-HTML body as an .html to open in a browser) in the demo's inbox folder.
+HTML body as an .html to open in a browser) in the demo's inbox folder, whose index.html
+lists them all; the folder is served on loopback as the demo's Inbox page.
 
 Nothing is relayed anywhere: the demo's parents and staff are invented.
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import threading
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -51,26 +56,59 @@ class DemoInbox:
         html = mail.get_body(("html",))
         if html is not None:
             (self.folder / f"{name}.html").write_text(html.get_content())  # type: ignore[union-attr]
+        self.write_index()
         for line in in_words(mail):
             self.say(line)
         return "250 Message accepted for delivery"
+
+    def write_index(self) -> None:
+        """Write the Inbox page: newest first, each with its HTML body and .eml."""
+        with self.lock:
+            mails = list(enumerate(self.messages, start=1))
+        rows = []
+        for n, mail in reversed(mails):
+            name = f"{n:03d}-{mail['X-Lockers-Kind'] or 'mail'}"
+            when = parsedate_to_datetime(mail["Date"]).strftime("%H:%M:%S") \
+                if mail["Date"] else ""
+            rows.append(f"<tr><td>{when}</td><td>{html.escape(str(mail['To']))}</td>"
+                        f"<td><a href='{name}.html'>{html.escape(str(mail['Subject']))}</a>"
+                        f"</td><td><a href='{name}.eml'>.eml</a></td></tr>")
+        (self.folder / "index.html").write_text(
+            "<!doctype html><meta charset='utf-8'><title>Demo inbox</title>"
+            "<h1>Demo inbox</h1><p>Every e-mail the demo school sent, newest first.</p>"
+            "<table cellpadding='6'><tr><th>Queued (UTC)</th><th>To</th><th>Subject</th><th></th>"
+            "</tr>" + "".join(rows) + "</table>")
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass  # the demo's terminal is for the school's story, not request lines
 
 
 class MailSink:
     """The SMTP server the demo's server.toml points at; ``start()``/``stop()``."""
 
-    def __init__(self, folder: Path, port: int, say: Callable[[str], None]) -> None:
+    def __init__(self, folder: Path, port: int, say: Callable[[str], None],
+                 web_port: int = 0) -> None:
         self.port = port
         self.inbox = DemoInbox(folder, say)
         self._controller = Controller(self.inbox, hostname="127.0.0.1", port=port)
+        self._web = ThreadingHTTPServer(
+            ("127.0.0.1", web_port), functools.partial(_Quiet, directory=str(folder)))
+        self.web_url = f"http://127.0.0.1:{self._web.server_address[1]}/"
+        self._web_thread = threading.Thread(target=self._web.serve_forever, daemon=True)
 
     def start(self) -> None:
-        """Listen on 127.0.0.1:``port``."""
+        """Listen for mail on 127.0.0.1:``port`` and serve the Inbox page."""
+        self.inbox.write_index()  # an empty inbox is a page too
         self._controller.start()
+        self._web_thread.start()
 
     def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening and serving."""
         self._controller.stop()
+        self._web.shutdown()
+        self._web.server_close()
 
     def kinds(self) -> list[str]:
         """The kinds of message received so far, in order (for tests and the summary)."""

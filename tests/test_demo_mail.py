@@ -5,6 +5,8 @@ and the hand-over to the DSL, with the demo's own code, server process and broke
 
 from __future__ import annotations
 
+import html
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +54,10 @@ def test_the_demo_e_mails_a_parent_and_the_dsl_and_prints_each_message(
     printed = capsys.readouterr().out
     assert f'e-mail to {parent["To"]}: "{parent["Subject"]}"' in printed
     assert f"    | Dear {parent['To'].addresses[0].display_name}," in printed
+    with urllib.request.urlopen(demo.mail.web_url, timeout=10) as answer:  # the Inbox page
+        inbox_page = answer.read().decode()
+    assert html.escape(parent["Subject"], quote=False) in inbox_page or \
+        html.escape(parent["Subject"]) in inbox_page
     kept = sorted(p.name for p in (demo.dir / "inbox").iterdir())
     assert any(n.endswith("-held_for_parent.eml") for n in kept)
     assert any(n.endswith("-held_for_parent.html") for n in kept)
