@@ -3,8 +3,9 @@
 Starts Mosquitto (generated per-kiosk accounts and ACL), the server (SQLite, seeded with an
 invented school), kiosks in sim mode (gpiozero mock pins, vpcd virtual card readers behind
 their own pcscd, simulated pupils opening and shutting doors) and plays a morning rush of
-card taps, a confiscation, then collection when the release window opens. It says what it
-started and what is not built yet. Ctrl-C stops everything it started.
+card taps, a confiscation, then collection when the release window opens. A local mail sink
+(launcher/mail_sink.py) takes every e-mail the school sends and prints it as it arrives. It
+says what it started and what is not built yet. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from launcher.demo_incidents import (
     say,
 )
 from launcher.demo_school import DemoPupil, make_pupils, release_window, seed_school
-from lockers.broker import BrokerError, BrokerProcess, BrokerSetup, KioskAccount, new_password
+from launcher.mail_sink import MailSink
+from lockers.broker import (
+    BrokerError,
+    BrokerProcess,
+    BrokerSetup,
+    KioskAccount,
+    free_port,
+    new_password,
+)
 from lockers.kiosk_config import (
     REPO,
     BrokerConfig,
@@ -41,18 +50,25 @@ from lockers.kiosk_config import (
 from server.config import ServerConfig, WebSettings
 from server.config import dump as dump_server_config
 from server.mqtt_link import MqttSettings
+from server.notify.config import NotifyConfig
 
 log = logging.getLogger("launcher.demo")
 STAFF_CARD, STAFF_PIN = "5AFF0001", "246813"  # the office's staff card at the kiosks
 LOGINS = {"admin": "admin", "office": "office", "head": "leadership"}
+# The demo school's role mailboxes (invented, like its parents: the sink keeps them all).
+MAILBOXES = {"dsl_email": "dsl@demo-academy.example",
+             "leadership_email": "head@demo-academy.example",
+             "office_email": "office@demo-academy.example"}
 
 
 class Demo(DemoIncidents):
     """Everything the demo starts, so it can all be stopped."""
 
     def __init__(self, state_dir: Path, port: int, web_port: int, pupils: int, kiosks: int,
-                 seed: int) -> None:
+                 seed: int, mail_port: int | None = None) -> None:
         self.dir, self.port, self.web_port = state_dir.resolve(), port, web_port
+        self.mail = MailSink(self.dir / "inbox", mail_port or free_port(), say)
+        self._mail_started = False
         self.kiosk_ids = [f"k{i + 1}" for i in range(kiosks)]
         self.pupils = make_pupils(pupils, seed)
         self.forgot_card = self.pupils[11]  # forgets their card: staff hand the phone in
@@ -76,6 +92,14 @@ class Demo(DemoIncidents):
         say(f"started Mosquitto on 127.0.0.1:{self.port} (per-kiosk accounts and ACL in "
             f"{setup.config_dir})")
 
+    def start_mail_sink(self) -> None:
+        """Start the local SMTP server the demo's server sends its e-mails to."""
+        self.mail.start()
+        self._mail_started = True
+        say(f"started a mail sink on 127.0.0.1:{self.mail.port}: every e-mail the school "
+            f"sends is printed here, kept in {self.mail.inbox.folder} and listed on the "
+            f"inbox page {self.mail.web_url}")
+
     def seed_server(self) -> tuple[Path, str]:
         """Write server.toml and seed the invented school; returns (config path, database URL)."""
         assert self.broker is not None
@@ -83,7 +107,11 @@ class Demo(DemoIncidents):
         (self.dir / "server.password").write_text(self.broker.setup.server_password)
         config = ServerConfig(database_url=url,
                               mqtt=MqttSettings(port=self.port, client_id="demo-server"),
-                              web=WebSettings(port=self.web_port), replica_tick_s=5)
+                              web=WebSettings(port=self.web_port), replica_tick_s=5,
+                              notify=NotifyConfig(
+                                  enabled=True, sender="Demo Academy <lockers@demo-academy."
+                                  "example>", smtp_port=self.mail.port, poll_s=2.0,
+                                  backoff_first_s=5.0))
         path = self.dir / "server.toml"
         path.write_text(dump_server_config(config, password_file="server.password"))
         # The window opens 4 minutes from now and closes 6 minutes later, so the demo's day
@@ -94,6 +122,9 @@ class Demo(DemoIncidents):
             site=SITE, password=PASSWORD)
         # A door left open shows up on the dashboard after 20 s (60 s at a real school).
         self.services.admin.update_settings("admin", "demo", door_open_alarm_s=20)
+        # Staff mailboxes; leadership's digest right after the demo's window closes.
+        self.services.notifications.change_settings("admin", SITE, digest_at=closes,
+                                                    **MAILBOXES)
         # The office's staff card and PIN, for staff mode at a kiosk.
         self.services.admin.set_staff_card("admin", "office", STAFF_CARD, STAFF_PIN)
         say(f"seeded an invented school: {len(self.pupils)} pupils with cards, 3 medical "
@@ -160,6 +191,7 @@ class Demo(DemoIncidents):
         self._parent_collection()
         self._report_staff_hand_in()
         self._office_hands_a_device_back()
+        self.dsl_handover(self.pupils[9])
         say("morning over; waiting for the release window to open")
         if not self._wait_for_release_window():
             return
@@ -287,6 +319,11 @@ class Demo(DemoIncidents):
         if self.broker is not None and self.broker.running:
             self.broker.stop()
             say("stopped Mosquitto")
+        if self._mail_started:  # last: the server's final messages still land
+            self.mail.stop()
+            self._mail_started = False
+            say(f"stopped the mail sink ({len(self.mail.kinds())} e-mails in "
+                f"{self.mail.inbox.folder})")
 
 
 def run_demo(state_dir: Path, port: int = 1883, web_port: int = 8080, pupils: int = 220,
@@ -300,6 +337,7 @@ def run_demo(state_dir: Path, port: int = 1883, web_port: int = 8080, pupils: in
     signal.signal(signal.SIGINT, lambda *_: demo.stop.set())
     signal.signal(signal.SIGTERM, lambda *_: demo.stop.set())
     try:
+        demo.start_mail_sink()
         demo.start_broker()
         config, _ = demo.seed_server()
         demo.start_server(config)
@@ -310,9 +348,11 @@ def run_demo(state_dir: Path, port: int = 1883, web_port: int = 8080, pupils: in
         say("the kiosk screen of k1 is open" if os.environ.get("DISPLAY") else
             "no display here, so no kiosk screen (run with a DISPLAY, or see docs/screens/)")
         say("today: a morning rush, a forgotten card handed in by staff at k1, a confiscation "
-            "held for parent collection, an early release, a second phone kept in the office "
-            "safe and given back, a door left open at k2, k3 losing its network for 30 s, a "
-            "parent collection, the release window, and what is left overnight")
+            "held for parent collection (its parents e-mailed), an early release, a second "
+            "phone kept in the office safe and given back, a phone handed to the DSL (the DSL "
+            "e-mailed), a door left open at k2, k3 losing its network for 30 s, a parent "
+            "collection, the release window, what is left overnight (the office e-mailed) and "
+            "leadership's digest after close")
         demo.play_day()
         say("running; Ctrl-C stops everything")
         demo.stop.wait()

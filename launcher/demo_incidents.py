@@ -1,6 +1,6 @@
 """The demo's day, as the office plays it: a confiscation, a parent collection through the web
-console, an early release, a second phone kept in the office and given back, what staff
-handed in at a kiosk, and what is left at close and overnight. A mixin of
+console, an early release, a second phone kept in the office and given back, a phone handed
+to the DSL, what staff handed in at a kiosk, and what is left at close and overnight. A mixin of
 :class:`launcher.demo.Demo`, which holds the state these read."""
 
 from __future__ import annotations
@@ -125,14 +125,39 @@ class DemoIncidents:
                     break
             else:
                 return False
+        except _DEMO_ACTION_ERRORS as exc:
+            say(f"could not find a phone to confiscate: {exc}")
+            return True
+        self.hold_for_parent(pupil, where.kiosk, where.slot)
+        return True
+
+    def hold_for_parent(self, pupil: DemoPupil, kiosk: str | None = None,
+                         slot: int | None = None) -> None:
+        """Serious misuse: the phone (in its locker, or taken to the office safe) is held for
+        a parent or carer, who is e-mailed in the same transaction as the hold."""
+        try:
             self.services.confiscations.confiscate(
                 "office", pupil.reference, "phone used to film a lesson (demo)",
-                kiosk=where.kiosk, slot=where.slot, serious=True)
+                kiosk=kiosk, slot=slot, place=None if slot else "office safe", serious=True,
+                site=SITE)
             say(f"the office confiscated {pupil.first_name}'s phone: it is now held for "
-                "parent collection and their tap will not open it")
+                "parent collection, their tap will not open it, and their parents are "
+                "e-mailed")
         except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
             say(f"could not record the demo confiscation: {exc}")
-        return True
+
+    def dsl_handover(self, pupil: DemoPupil) -> None:
+        """A phone taken for a safeguarding concern goes from the office safe to the DSL;
+        the DSL is e-mailed at once, without the staff member's note."""
+        try:
+            view = self.services.confiscations.confiscate(
+                "office", pupil.reference, "pupil upset by messages (demo)",
+                place="office safe", site=SITE)
+            self.services.confiscations.hand_over(
+                "head", view.id, "dsl", "messages a friend reported as worrying (demo)")
+            say(f"{pupil.first_name}'s phone was handed to the DSL: the DSL is e-mailed")
+        except _DEMO_ACTION_ERRORS as exc:  # the demo goes on; say what happened
+            say(f"could not play the hand-over to the DSL: {exc}")
 
     def _parent_collection(self) -> None:
         """The office, in the web console, hands the held phone to a parent: the kiosk opens

@@ -46,7 +46,7 @@ class ServerRuntime:
         self.anchor = anchor_for(config)
         # With [notify] enabled = false the outbox still fills (the office sees it) but
         # nothing leaves the server.
-        self.sender = Sender(self.store, self.clock, config.notify, Watch(self.store)) \
+        self.sender = Sender(self.store, self.clock, config.notify, Watch(self.store, self.clock)) \
             if config.notify.enabled else None
 
     def health(self) -> dict[str, object]:

@@ -11,20 +11,13 @@ from __future__ import annotations
 import sys
 
 from lockers.clock import FakeClock
-from server.notify import triggers
-from server.notify.recipients import EMAIL, Recipient
 from server.notify.sender import Sender
 from server.services import Services
 from server.store import Store
-from tests.notify_kit import notify_config
+from tests.notify_kit import PARENT, notify_config, put_contact
 from tests.server_kit import MORNING
 
-PARENT = Recipient(EMAIL, "parent.oneil@example.org", "Mrs O'Neil", "mother")
-
-
-def with_parent_on_file() -> None:
-    """Stand-in for the roster's contacts until that table exists (see recipients.py)."""
-    triggers.recipients_for_pupil = lambda session, pupil: [PARENT]  # type: ignore[assignment]
+__all__ = ["PARENT", "main"]
 
 
 def main() -> None:
@@ -32,8 +25,9 @@ def main() -> None:
     store = Store(url)
     clock = FakeClock(MORNING)
     if mode == "move":
-        with_parent_on_file()
-        Services(store, clock).confiscations.confiscate(
+        services = Services(store, clock)
+        put_contact(services, "A001", PARENT)
+        services.confiscations.confiscate(
             "office1", "A001", "phone used to film a fight", serious=True)
         print("committed", flush=True)
     else:

@@ -14,14 +14,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from lockers.broker import free_port
 from server.migrate import upgrade
+from server.models import Pupil, PupilContact
 from server.notify.config import NotifyConfig
+from server.notify.recipients import EMAIL, SMS, Recipient
 from server.services import Services
 from server.store import Store
-from tests.server_kit import database_url, make_clock, seed
+from server.web.app import create_app
+from tests.server_kit import database_url, make_clock, seed, wait_until
 
 
 class Inbox:
@@ -109,6 +114,23 @@ def notify_config(smtp_port: int, **kwargs: Any) -> NotifyConfig:
                         poll_s=0.05, backoff_first_s=60, **kwargs)
 
 
+PARENT = Recipient(EMAIL, "parent.oneil@example.org", "Mrs O'Neil", "mother")
+
+
+def put_contact(services: Services, pupil_ref: str, person: Recipient, priority: int = 1,
+                **flags: bool) -> None:
+    """A parent or carer on a pupil's record, as the roster import leaves one (``flags``:
+    do_not_contact, opt_out_email, opt_out_sms)."""
+    with services.store.write() as s:
+        pupil = s.scalar(select(Pupil).where(Pupil.reference == pupil_ref))
+        assert pupil is not None
+        s.add(PupilContact(site_id=pupil.site_id, pupil_id=pupil.id, name=person.name,
+                           relationship=person.relationship,
+                           email=person.address if person.channel == EMAIL else None,
+                           phone=person.address if person.channel == SMS else None,
+                           priority=priority, updated_at=services.clock.now(), **flags))
+
+
 MAILBOXES = {"dsl_email": "dsl@north.example", "leadership_email": "head@north.example",
              "office_email": "office@north.example"}
 
@@ -126,3 +148,32 @@ def school(tmp_path: Path) -> Iterator[Services]:
         yield services
     finally:
         store.dispose()
+
+
+class Web:
+    """The web app under uvicorn in a thread; ``with Web(services) as base_url``."""
+
+    def __init__(self, services: Services) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(
+            create_app(services, session_key="test-key"), host="127.0.0.1", port=self.port,
+            log_level="warning", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        wait_until(lambda: self.server.started, 10, "the web server")
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def sign_in(page: Any, base: str, username: str = "office1", password: str = "office pass"
+            ) -> None:
+    """Sign in through the real form."""
+    page.goto(f"{base}/signin")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Sign in')")

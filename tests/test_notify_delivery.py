@@ -17,11 +17,11 @@ from sqlalchemy import select
 from server.errors import NotFound
 from server.models import AuditEntry, Notification
 from server.notify import triggers
-from server.notify.recipients import SMS, Recipient
+from server.notify.recipients import EMAIL, SMS, Recipient
 from server.notify.sender import Sender
 from server.services import Services
 from tests.notify_child import PARENT
-from tests.notify_kit import SmtpServer, Webhook, notify_config, school
+from tests.notify_kit import SmtpServer, Webhook, notify_config, put_contact, school
 from tests.server_kit import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,9 +41,9 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def parent_on_file(monkeypatch: pytest.MonkeyPatch) -> Recipient:
-    """Stand-in for the roster's contacts until that table exists (see recipients.py)."""
-    monkeypatch.setattr(triggers, "recipients_for_pupil", lambda s, p: [PARENT])
+def parent_on_file(services: Services) -> Recipient:
+    """Amira's mother on her record, with an e-mail address."""
+    put_contact(services, "A001", PARENT)
     return PARENT
 
 
@@ -154,9 +154,8 @@ def test_backoff_doubles_after_each_failure_and_gives_up_visibly(
 
 
 def test_sms_to_a_parent_and_staff_chat_go_through_apprise_to_a_webhook(
-        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(triggers, "recipients_for_pupil", lambda s, p: [
-        Recipient(SMS, "+447700900123", "Mr Lee", "father")])
+        services: Services) -> None:
+    put_contact(services, "A003", Recipient(SMS, "+447700900123", "Mr Lee", "father"))
     services.notifications.change_settings("admin", "north", dsl_email="",
                                            dsl_chat="staffchat")
     with Webhook() as hook:
@@ -319,3 +318,14 @@ def test_the_running_server_tells_the_dsl_when_notify_is_enabled(
         rt.services.confiscations.hand_over("head", conf.id, "dsl", "concern")
         wait_until(lambda: smtp.inbox.messages, 10, "the DSL's e-mail from the server")
     assert smtp.inbox.messages[0]["To"] == "dsl@north.example"
+
+
+def test_a_carer_the_school_must_not_contact_is_never_told_and_an_opted_out_one_not_emailed(
+        services: Services) -> None:
+    put_contact(services, "A001", Recipient(EMAIL, "father@example.org", "Mr O'Neil",
+                                            "father"), priority=1, do_not_contact=True)
+    put_contact(services, "A001", Recipient(EMAIL, "aunt@example.org", "Ms Roy", "aunt"),
+                priority=2, opt_out_email=True)
+    put_contact(services, "A001", PARENT, priority=3)
+    services.confiscations.confiscate("office1", "A001", "filming", serious=True)
+    assert [(r.channel, r.recipient) for r in rows(services)] == [("email", PARENT.address)]

@@ -69,6 +69,7 @@ class NotifySettings(Base):
     office_when_held_days: Mapped[int] = mapped_column(default=3)  # 0: never
     office_when_overnight: Mapped[bool] = mapped_column(default=True)
     leadership_digest: Mapped[bool] = mapped_column(default=True)
+    leadership_termly: Mapped[bool] = mapped_column(default=True)  # summary at each term end
     digest_at: Mapped[time] = mapped_column(default=time(17, 0))  # local time, after close
     dsl_email: Mapped[str] = mapped_column(String(320), default="")
     dsl_chat: Mapped[str] = mapped_column(String(63), default="")

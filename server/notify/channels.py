@@ -12,7 +12,7 @@ import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from typing import Protocol
 from urllib.parse import quote
 
@@ -48,6 +48,9 @@ def email_message(row: Notification, sender: str) -> EmailMessage:
     msg["To"] = formataddr((row.recipient_name, row.recipient)) \
         if row.recipient_name and row.audience == "parent" else row.recipient
     msg["Subject"] = row.subject
+    # RFC 5322 requires a Date: when the message was ready to go, i.e. when it was queued
+    # (from the injectable clock, like every time here), not when a retry finally sent it.
+    msg["Date"] = format_datetime(row.created_at)
     domain = sender.rsplit("@", 1)[-1].rstrip(">") or "localhost"
     msg["Message-ID"] = make_msgid(idstring=f"notification-{row.id}", domain=domain)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to us

@@ -10,9 +10,8 @@ server/services/confiscations.py; the custody module calls the same functions fr
     handed to the DSL / police:
         device_handed_over(act.session, now, act.staff.username, record="custody",
                            record_id=rec.id, pupil=pupil, site=site, to="dsl" | "police")
-    left overnight / held N days: server/notify/watch.py finds these itself on each pass
-    (today from confiscations in state "held"; point Watch.held_devices at custody records),
-    or a custody "left overnight" move calls office_told_of_held_device(...) at once.
+    left overnight / held N school days: server/notify/watch.py finds these itself on each
+    pass from the open custody records.
 
 ``record``/``record_id`` name the record in the outbox and make the dedupe key, so the same
 move never queues twice.
@@ -27,14 +26,9 @@ from sqlalchemy.orm import Session
 from server import audit
 from server.models import Notification, Pupil, Site
 from server.notify.outbox import About, enqueue
-from server.notify.recipients import (
-    LETTER,
-    Recipient,
-    recipients_for_pupil,
-    settings_for,
-    staff_recipients,
-)
+from server.notify.recipients import LETTER, Recipient, recipients_for_pupil, settings_for
 from server.notify.render import render
+from server.notify.to_staff import tell_staff
 from server.policy.calendar import local_now
 
 
@@ -85,38 +79,21 @@ def device_handed_over(session: Session, now: datetime, actor: str, *, record: s
         return []
     kind = f"handed_to_{to}"
     about = About(kind, audience, site.id, record, str(record_id), pupil.id, pupil.reference)
-    message = render(kind, school=site.name, first_name=pupil.first_name,
-                     reference=pupil.reference, form=pupil.form or "", when=_when(site, now),
-                     record=f"{record} {record_id}")
-    out = []
-    # With no mailbox set, a no_contact row shows the office that the DSL was not told.
-    for person in staff_recipients(settings, audience) or [Recipient(LETTER, "", audience)]:
-        row = enqueue(session, about, person, message, now=now, actor=audit.staff_actor(actor),
-                      dedupe_key=f"{kind}:{record}:{record_id}:{person.channel}:"
-                                 f"{person.address}")
-        if row is not None:
-            out.append(row)
-    return out
+    return tell_staff(session, site, about, key=f"{kind}:{record}:{record_id}", now=now,
+                      actor=audit.staff_actor(actor), first_name=pupil.first_name,
+                      reference=pupil.reference, form=pupil.form or "",
+                      when=_when(site, now), record=f"{record} {record_id}")
 
 
 def office_told_of_held_device(session: Session, now: datetime, *, kind: str, record: str,
-                               record_id: object, pupil: Pupil, site: Site, since: date
+                               record_id: object, pupil: Pupil, site: Site, since: date,
+                               days: int = 0, held: bool = True, where: str = ""
                                ) -> list[Notification]:
-    """Tell the office that a device is still held: ``kind`` is ``left_overnight`` or
-    ``held_too_long``. The watch pass calls it; a custody "left overnight" move may too
-    (the dedupe key makes the second call a no-op)."""
-    days = (local_now(site, now).date() - since).days
+    """Tell the office that a device is still in school: ``kind`` is ``left_overnight`` or
+    ``held_too_long`` (``days``: school days held). The watch pass calls it; a custody
+    "left overnight" move may too (the dedupe key makes the second call a no-op)."""
     about = About(kind, "office", site.id, record, str(record_id), pupil.id, pupil.reference)
-    message = render(kind, school=site.name, first_name=pupil.first_name,
-                     reference=pupil.reference, form=pupil.form or "",
-                     since=since.strftime("%A %-d %B"), days=days,
-                     record=f"{record} {record_id}")
-    settings = settings_for(session, site.id)
-    out = []
-    for person in staff_recipients(settings, "office") or [Recipient(LETTER, "", "office")]:
-        row = enqueue(session, about, person, message, now=now,
-                      dedupe_key=f"{kind}:{record}:{record_id}:{person.channel}:"
-                                 f"{person.address}")
-        if row is not None:
-            out.append(row)
-    return out
+    return tell_staff(session, site, about, key=f"{kind}:{record}:{record_id}", now=now,
+                      first_name=pupil.first_name, reference=pupil.reference,
+                      form=pupil.form or "", since=since.strftime("%A %-d %B"), days=days,
+                      held=held, where=where, record=f"{record} {record_id}")

@@ -14,7 +14,8 @@ from server.errors import NotAllowed, NotFound
 from server.models import Notification, NotifySettings, Pupil, Site, Staff
 from server.notify import outbox
 from server.notify.recipients import settings_for
-from server.services.context import ADMIN, ServiceContext
+from server.notify.settings import checked
+from server.services.context import LEADERSHIP, ServiceContext
 
 
 @dataclass(frozen=True)
@@ -88,32 +89,32 @@ class NotificationServices:
             site = s.get(Site, row.site_id) if row.site_id else None
             return Letter(site.name if site else "", row.subject, row.body_text, row.created_at)
 
-    def settings(self, site: str | None = None) -> dict[str, Any]:
-        """A site's who-hears-what settings."""
+    def settings(self, site: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """A site's who-hears-what settings (``actor``: only their own school's)."""
         with self.ctx.store.read() as s:
-            st = self.ctx.site(s, site)
+            st = _own_site(s, self.ctx.site(s, site) if site else None, actor)
             found = settings_for(s, st.id)
             return {f.key: getattr(found, f.key) for f in NotifySettings.__table__.columns}
 
-    def change_settings(self, actor: str, site: str | None = None, **changes: Any) -> None:
-        """Change who hears what at ``site`` (admin)."""
-        known = {c.key for c in NotifySettings.__table__.columns} - {"site_id"}
-        if set(changes) - known:
-            raise NotAllowed(f"unknown notification settings {sorted(set(changes) - known)}; "
-                             f"known: {sorted(known)}")
-        with self.ctx.action(actor, "notification.settings", roles=ADMIN) as act:
-            st = self.ctx.site(act.session, site)
+    def change_settings(self, actor: str, site: str | None = None, **changes: Any
+                        ) -> list[str]:
+        """Change who hears what at ``site`` (leadership or admin); each value is checked
+        first (server/notify/settings.py). Returns the names of the settings that changed."""
+        values = checked(changes)
+        with self.ctx.action(actor, "notification.settings", roles=LEADERSHIP) as act:
+            st = _own_site(act.session, self.ctx.site(act.session, site) if site else None,
+                           actor)
             row = act.session.get(NotifySettings, st.id)
             if row is None:
                 row = settings_for(act.session, st.id)
                 act.session.add(row)
-            for key, value in changes.items():
-                setattr(row, key, value)
+            changed = sorted(k for k, v in values.items() if getattr(row, k) != v)
+            for key in changed:
+                setattr(row, key, values[key])
+            # Which settings changed, never the values: a mailbox or wording is not audit data.
             act.audit("site", st.code, reason="who hears what changed",
-                      detail={"changed": sorted(changes)})
-
-
-
+                      detail={"changed": changed})
+            return changed
 
 
 def _site_of(s: Session, actor: str | None) -> int | None:
@@ -121,6 +122,19 @@ def _site_of(s: Session, actor: str | None) -> int | None:
     if actor is None:
         return None
     return s.scalar(select(Staff.site_id).where(Staff.username == actor))
+
+
+def _own_site(s: Session, site: Site | None, actor: str | None) -> Site:
+    """The site named, or the actor's own; a staff member tied to one school never reads or
+    changes another's settings (it is "not found" to them, as on every other page)."""
+    own = _site_of(s, actor)
+    if site is None:
+        found = s.get(Site, own) if own is not None else ServiceContext.site(s, None)
+        assert found is not None
+        return found
+    if own is not None and site.id != own:
+        raise NotFound(f"no site {site.code!r}")
+    return site
 
 
 def _same_site(s: Session, actor: str | None, notification_id: int) -> None:
