@@ -72,6 +72,14 @@ def current() -> Scope | None:
     return _scope.get()
 
 
+def visible_codes() -> frozenset[str] | None:
+    """The codes of the schools the running request may see (None outside a request)."""
+    scope = current()
+    if scope is None:
+        return None
+    return frozenset(x.code for x in scope.allowed if x.id in scope.visible)
+
+
 @contextmanager
 def scoped(scope: Scope | None) -> Iterator[Scope | None]:
     """Run the block inside ``scope`` (restored afterwards)."""
@@ -196,7 +204,7 @@ NOT_SCHOOL_OWNED: dict[type, str] = {
 
 def _limit_to_scope(state: ORMExecuteState) -> None:
     scope = current()
-    if scope is None or not state.is_select or state.execution_options.get("whole_chain"):
+    if scope is None or not state.is_select:
         return
     ids = scope.visible
     state.statement = state.statement.options(*(

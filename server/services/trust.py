@@ -61,21 +61,21 @@ class TrustOverview:
             count = func.count()
             in_lockers = _by_site(s.execute(
                 select(CustodyRecord.site_id, count).where(CustodyRecord.state.in_(IN_A_SLOT))
-                .group_by(CustodyRecord.site_id)).tuples())
+                .group_by(CustodyRecord.site_id)))
             held = _by_site(s.execute(
                 select(CustodyRecord.site_id, count).where(CustodyRecord.state.in_(HELD))
-                .group_by(CustodyRecord.site_id)).tuples())
+                .group_by(CustodyRecord.site_id)))
             on_roll = _by_site(s.execute(
                 select(Pupil.site_id, count).where(Pupil.archived.is_(False))
-                .group_by(Pupil.site_id)).tuples())
+                .group_by(Pupil.site_id)))
             days = set(today.values())
             handed = {(sid, d): int(n) for sid, d, n in s.execute(
                 select(Deposit.site_id, Deposit.day, func.count(func.distinct(Deposit.pupil_id)))
-                .where(Deposit.day.in_(days)).group_by(Deposit.site_id, Deposit.day)).tuples()}
+                .where(Deposit.day.in_(days)).group_by(Deposit.site_id, Deposit.day))}
             kiosks = _by_site(s.execute(select(Kiosk.site_id, count)
-                                           .group_by(Kiosk.site_id)).tuples())
+                                           .group_by(Kiosk.site_id)))
             offline = _by_site(s.execute(select(Kiosk.site_id, count).where(
-                Kiosk.online.is_(False)).group_by(Kiosk.site_id)).tuples())
+                Kiosk.online.is_(False)).group_by(Kiosk.site_id)))
             breaches = self._breaches(s, sites, today)
             return [SchoolFigures(
                 st.code, st.name, today[st.id], in_lockers.get(st.id, 0),
@@ -89,7 +89,7 @@ class TrustOverview:
         containing today, or the school year where no term is set)."""
         starts: dict[int, date] = {}
         for site_id, first, last in s.execute(select(Term.site_id, Term.starts, Term.ends)
-                                              ).tuples():
+                                              ):
             if site_id in today and first <= today[site_id] <= last:
                 starts[site_id] = first
         for st in sites:
@@ -101,7 +101,7 @@ class TrustOverview:
         for site_id, day, n in s.execute(
                 select(Confiscation.site_id, Confiscation.day, func.count())
                 .where(Confiscation.day >= min(starts.values()))
-                .group_by(Confiscation.site_id, Confiscation.day)).tuples():
+                .group_by(Confiscation.site_id, Confiscation.day)):
             if starts[site_id] <= day <= today[site_id]:
                 out[site_id] = out.get(site_id, 0) + int(n)
         return out
