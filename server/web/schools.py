@@ -28,8 +28,10 @@ def school_scope() -> tenancy.Scope | None:
 
 def _back_to(request: Request) -> str:
     """The page the switcher was used on (same site only), else home."""
-    path = urlsplit(request.headers.get("referer", "")).path
-    return path if path.startswith("/") and not path.startswith("//") else "/"
+    parts = urlsplit(request.headers.get("referer", ""))
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def add_schools(app: FastAPI) -> None:
