@@ -207,6 +207,23 @@ def export_pupil_command(reference: str, config_path: Path, out: Path | None,
         click.echo(text)
 
 
+@click.command("add-school")
+@click.argument("code")
+@click.argument("name")
+@_config_option
+@click.option("--actor", default="admin", show_default=True, help="The trust admin doing this.")
+def add_school_command(code: str, name: str, config_path: Path, actor: str) -> None:
+    """Add a school (a site) to the installation: one more school of the trust."""
+    from server.errors import ServerError
+
+    services = _services(config_path)
+    try:
+        services.admin.create_site(actor, code, name)
+    except ServerError as exc:
+        _fail(exc)
+    click.echo(f"school {code!r} added; name it with --site {code} from now on")
+
+
 @click.command("staff-school")
 @click.argument("username")
 @click.argument("site", required=False)
@@ -293,7 +310,7 @@ def restore_command(config_path: Path, backup_file: Path, yes: bool) -> None:
 
 
 COMMANDS = [server_command, init_command, import_roster_command, import_attendance_command,
-            staff_school_command,
+            add_school_command, staff_school_command,
             audit_group,
             export_pupil_command, retention_group, migrate_command, backup_command,
             restore_command]

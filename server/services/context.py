@@ -156,5 +156,5 @@ def _no_single_site(count: int) -> str:
         return ("your account belongs to no school: an admin must link it to one "
                 "(lockers staff-school USERNAME SITE)")
     if count == 0:
-        return "no school is set up yet: an admin must add one (lockers server add-site)"
+        return "no school is set up yet: an admin must add one (lockers add-school CODE NAME)"
     return "several schools exist: name the school (--site CODE)"
