@@ -261,3 +261,48 @@ def test_the_live_dashboard_hears_only_its_own_schools_kiosks() -> None:
 
     heard = asyncio.run(hear())
     assert len(heard) == 1 and json.loads(heard[0])[0]["kind"] == "kiosk"
+
+
+def test_trust_overview_counts_each_school_on_its_own_row(
+        trust: tuple[Services, Trust, WebServer]) -> None:
+    from server.models import CustodyRecord, Deposit, Kiosk, Pupil
+    from tests.server_kit import MORNING
+
+    services, _seeded, _web = trust
+    with services.store.write() as s:  # North's A001 hands in at k1, slot 2, this morning
+        north = s.scalar(select(Site).where(Site.code == "north"))
+        assert north is not None
+        kiosk = s.scalar(select(Kiosk).where(Kiosk.site_id == north.id))
+        pupil = s.scalar(select(Pupil).where(Pupil.site_id == north.id,
+                                             Pupil.reference == "A001"))
+        assert kiosk is not None and pupil is not None
+        kiosk.online = True
+        s.add(Deposit(site_id=north.id, kiosk_id=kiosk.id, pupil_id=pupil.id,
+                      pupil_ref="A001", slot=2, day=MORNING.date(), deposited_at=MORNING,
+                      custody_id="k1.e.1"))
+        s.add(CustodyRecord(custody_id="k1.e.1", site_id=north.id, pupil_id=pupil.id,
+                            pupil_ref="A001", state="in_slot", kiosk_id=kiosk.id, slot=2,
+                            came_in_at=MORNING, came_in_day=MORNING.date()))
+    rows = {r.code: r for r in services.trust.schools()}
+    assert [r.name for r in services.trust.schools()] == ["North Academy", "South School"]
+    north_row, south_row = rows["north"], rows["south"]
+    assert (north_row.in_lockers, north_row.handed_in_today, north_row.on_roll) == (1, 1, 2)
+    assert north_row.handed_in_percent == 50
+    assert (north_row.held, north_row.breaches_this_term) == (0, 0)
+    assert (north_row.kiosks, north_row.kiosks_offline) == (1, 0)
+    # South: S900's phone confiscated into the office safe (held, not in a slot), A001's
+    # handed in at the office; one breach this term; its kiosk has never been online.
+    assert (south_row.in_lockers, south_row.handed_in_today, south_row.on_roll) == (0, 0, 2)
+    assert (south_row.held, south_row.breaches_this_term) == (1, 1)
+    assert (south_row.kiosks, south_row.kiosks_offline) == (1, 1)
+
+
+def test_an_office_account_of_no_school_sees_no_school_and_is_told_why(
+        trust: tuple[Services, Trust, WebServer]) -> None:
+    services, _seeded, web = trust
+    services.admin.create_staff("admin", "drifter", "Dee Drifter", "office", PASSWORD)
+    who = signed_in(web.base, "drifter")
+    assert who.client.get("/console/pupil/A001").status_code == 404
+    held = who.client.get("/console/held")
+    assert "belongs to no school" in held.text
+    assert not [w for w in SOUTH_WORDS if w in held.text]
