@@ -2,9 +2,9 @@
 that keeps every database read inside them.
 
 A web request runs inside a :class:`Scope` (set by :mod:`server.web.scoping` for the
-request, before any route runs). While a scope is set, every ORM ``SELECT`` on any session of
-the store gets ``WHERE <row belongs to a visible school>`` added for every school-owned table
-(:data:`SCHOOL_OWNED` says how each table belongs to a school). A route or service that
+request, before any route runs). While a scope is set, every ORM ``SELECT`` (and bulk
+``UPDATE``/``DELETE``) on any session gets ``WHERE <row belongs to a visible school>`` added
+for every school-owned table (:data:`SCHOOL_OWNED` says how each belongs). A route or service that
 forgets to name the school therefore cannot read another school's rows: they do not exist
 for it. Code outside a request (ingest, the CLI, the publisher, retention) runs without a
 scope and sees the whole installation, as before.
@@ -208,7 +208,9 @@ NOT_SCHOOL_OWNED: dict[type, str] = {
 
 def _limit_to_scope(state: ORMExecuteState) -> None:
     scope = current()
-    if scope is None or not state.is_select:
+    # Reads, and bulk UPDATE/DELETE statements too: a bulk write names its rows by a WHERE
+    # clause, so it gets the same limit (writes of loaded objects start from a scoped read).
+    if scope is None or not (state.is_select or state.is_update or state.is_delete):
         return
     state.statement = state.statement.options(*_criteria(scope.visible))
 

@@ -306,3 +306,21 @@ def test_an_office_account_of_no_school_sees_no_school_and_is_told_why(
     held = who.client.get("/console/held")
     assert "belongs to no school" in held.text
     assert not [w for w in SOUTH_WORDS if w in held.text]
+
+
+def test_a_bulk_change_made_for_one_school_leaves_another_schools_rows_alone(
+        trust: tuple[Services, Trust, WebServer]) -> None:
+    from sqlalchemy import update
+
+    from server.models import Pupil
+
+    services, _seeded, _web = trust
+    with services.store.read() as s:
+        north = s.scalar(select(Site).where(Site.code == "north"))
+        assert north is not None
+        school = tenancy.School(north.id, north.code, north.name)
+    with tenancy.scoped(tenancy.Scope((school,), school)), services.store.write() as s:
+        s.execute(update(Pupil).values(form="10Z"))  # a careless "every pupil" change
+    with services.store.read() as s:
+        forms = {first: form for first, form in s.execute(select(Pupil.first_name, Pupil.form))}
+    assert forms == {"Amira": "10Z", "Nadia": "10Z", "Zebedee": "9X", "Ysolde": "9X"}
