@@ -341,3 +341,27 @@ def test_a_bulk_change_made_for_one_school_leaves_another_schools_rows_alone(
     with services.store.read() as s:
         forms = {first: form for first, form in s.execute(select(Pupil.first_name, Pupil.form))}
     assert forms == {"Amira": "10Z", "Nadia": "10Z", "Zebedee": "9X", "Ysolde": "9X"}
+
+
+def test_a_small_school_alone_on_its_installation_sees_no_switcher_and_no_naming(
+        tmp_path: Path) -> None:
+    from tests.server_kit import seed
+
+    url = database_url(tmp_path)
+    upgrade(url)
+    services = Services(Store(url), make_clock())
+    seed(services)  # one school; its accounts name no school, as before tenancy
+    try:
+        with WebServer(services) as web, httpx.Client(base_url=web.base) as client:
+            token = client.get("/signin").text.split('name="csrf" value="')[1].split('"')[0]
+            client.post("/signin", data={"username": "head", "password": "leader pass",
+                                         "csrf": token})
+            for path in ("/console/pupil/A001", "/dashboard", "/console/held",
+                         "/reports/compliance"):
+                page = client.get(path)
+                assert page.status_code == 200, f"{path}: {page.text[:200]}"
+                assert 'action="/school"' not in page.text
+            assert "Amira" in client.get("/console/pupil/A001").text
+            assert client.get("/trust").status_code == 403
+    finally:
+        services.store.dispose()
