@@ -365,3 +365,17 @@ def test_a_small_school_alone_on_its_installation_sees_no_switcher_and_no_naming
             assert client.get("/trust").status_code == 403
     finally:
         services.store.dispose()
+
+
+def test_an_office_account_a_trust_admin_adds_joins_the_school_the_page_is_about(
+        trust: tuple[Services, Trust, WebServer]) -> None:
+    _services, _seeded, web = trust
+    admin = signed_in(web.base, "admin")
+    admin.client.post("/school", data={"school": "south", "csrf": admin.csrf})
+    made = admin.client.post("/admin/staff", data={
+        "username": "new_office", "name": "Nell New", "role": "office",
+        "password": PASSWORD, "csrf": admin.csrf})
+    assert made.status_code in (200, 303), made.text[:300]
+    office = signed_in(web.base, "new_office")
+    page = office.client.get("/console/pupil/A001").text
+    assert "Zebedee" in page and "Amira" not in page

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from lockers.cardhash import card_hash
 from lockers.wire.topics import check_id
-from server import audit
+from server import audit, tenancy
 from server.errors import Forbidden, NotAllowed, NotFound
 from server.models import Kiosk, Site, Slot, Staff
 from server.passwords import check_password, check_pin_rule, hash_password, hash_pin
 from server.services.context import ADMIN, ServiceContext
 from server.services.signin import revoke_sessions
+from server.tenancy import TRUST_ROLES
 
 # dsl: the designated safeguarding lead; trust: trust leadership, every school (tenancy)
 ROLES = ("office", "dsl", "leadership", "trust", "admin")
@@ -110,6 +111,11 @@ class AdminServices:
             return self._first_admin(username, display_name, password)
         with self.ctx.action(actor, "staff.create", roles=ADMIN) as act:
             site_id = self.ctx.site(act.session, site).id if site else act.staff.site_id
+            scope = tenancy.current()
+            if site_id is None and role not in TRUST_ROLES and scope and scope.chosen:
+                # Made on the web by a trust admin: a school role joins the school the page
+                # is about (an account of no school sees nothing once there are several).
+                site_id = scope.chosen.id
             if act.staff.site_id is not None and (site_id != act.staff.site_id
                                                   or role == "trust"):
                 # A school's admin makes accounts for that school only, never trust-wide ones.
