@@ -166,7 +166,7 @@ def _pupils_of(ids: frozenset[int]) -> Any:
 
 @lru_cache(maxsize=256)
 def _criteria(ids: frozenset[int]) -> tuple[Any, ...]:
-    """(model, WHERE clause) for every school-owned table, for the visible ``ids``."""
+    """A loader-criteria option for every school-owned table, limiting it to ``ids``."""
     out: list[tuple[type, Any]] = [(mdl.Site, mdl.Site.id.in_(ids))]
     for model in SCHOOL_OWNED["site_id"]:
         out.append((model, model.site_id.in_(ids)))  # type: ignore[attr-defined]
