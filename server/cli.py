@@ -182,8 +182,10 @@ def audit_verify(config_path: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of standard output.")
 @click.option("--actor", default="admin", show_default=True)
+@click.option("--site", default=None,
+              help="School code (needed when schools share the reference).")
 def export_pupil_command(reference: str, config_path: Path, out: Path | None,
-                         actor: str) -> None:
+                         actor: str, site: str | None) -> None:
     """Subject-access export: everything held about one pupil, as JSON."""
     import json
 
@@ -194,7 +196,7 @@ def export_pupil_command(reference: str, config_path: Path, out: Path | None,
     services = _services(config_path)
     try:
         data = export_pupil(services.store, services.clock, reference,
-                            actor=audit.staff_actor(actor))
+                            actor=audit.staff_actor(actor), site=site)
     except ServerError as exc:
         _fail(exc)
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
@@ -203,6 +205,42 @@ def export_pupil_command(reference: str, config_path: Path, out: Path | None,
         click.echo(f"wrote {out}")
     else:
         click.echo(text)
+
+
+@click.command("add-school")
+@click.argument("code")
+@click.argument("name")
+@_config_option
+@click.option("--actor", default="admin", show_default=True, help="The trust admin doing this.")
+def add_school_command(code: str, name: str, config_path: Path, actor: str) -> None:
+    """Add a school (a site) to the installation: one more school of the trust."""
+    from server.errors import ServerError
+
+    services = _services(config_path)
+    try:
+        services.admin.create_site(actor, code, name)
+    except ServerError as exc:
+        _fail(exc)
+    click.echo(f"school {code!r} added; name it with --site {code} from now on")
+
+
+@click.command("staff-school")
+@click.argument("username")
+@click.argument("site", required=False)
+@_config_option
+@click.option("--actor", default="admin", show_default=True, help="The trust admin doing this.")
+def staff_school_command(username: str, site: str | None, config_path: Path,
+                         actor: str) -> None:
+    """Make a staff account a member of one school (SITE), or of none (trust roles then see
+    every school). Their open sessions end."""
+    from server.errors import ServerError
+
+    services = _services(config_path)
+    try:
+        services.admin.set_staff_school(actor, username, site)
+    except ServerError as exc:
+        _fail(exc)
+    click.echo(f"{username} now belongs to {site or 'no one school (the whole trust)'}")
 
 
 @click.group("retention")
@@ -272,6 +310,7 @@ def restore_command(config_path: Path, backup_file: Path, yes: bool) -> None:
 
 
 COMMANDS = [server_command, init_command, import_roster_command, import_attendance_command,
+            add_school_command, staff_school_command,
             audit_group,
             export_pupil_command, retention_group, migrate_command, backup_command,
             restore_command]

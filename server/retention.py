@@ -83,16 +83,24 @@ def _row(obj: Any) -> dict[str, Any]:
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in out.items()}
 
 
-def export_pupil(store: Store, clock: Clock, reference: str, actor: str = audit.SYSTEM
-                 ) -> dict[str, Any]:
+def export_pupil(store: Store, clock: Clock, reference: str, actor: str = audit.SYSTEM,
+                 site: str | None = None) -> dict[str, Any]:
     """Everything held about one pupil (a subject-access request), as JSON-ready data.
-    The export itself is recorded in the audit log."""
+    The export itself is recorded in the audit log. A reference is unique per school only,
+    so with the same reference at several schools the school must be named."""
     from server.errors import NotFound
 
     with store.write() as s:
-        pupils = s.scalars(select(Pupil).where(Pupil.reference == reference)).all()
+        q = select(Pupil).where(Pupil.reference == reference)
+        if site is not None:
+            q = q.where(Pupil.site_id.in_(select(Site.id).where(Site.code == site)))
+        pupils = s.scalars(q).all()
         if not pupils:
             raise NotFound(f"no pupil with reference {reference!r}")
+        if len({p.site_id for p in pupils}) > 1:
+            # Two schools' children in one export would hand one family another's data.
+            raise NotFound(f"pupil reference {reference!r} exists at several schools: "
+                           "name one (--site CODE)")
         out: dict[str, Any] = {"reference": reference, "generated_at": clock.now().isoformat(),
                                "records": []}
         for p in pupils:

@@ -27,6 +27,7 @@ from server.services.releases import ReleaseServices
 from server.services.reports import Reports
 from server.services.signin import SignInServices
 from server.services.timeline import Timelines
+from server.services.trust import TrustOverview
 from server.store import Store
 
 
@@ -52,6 +53,7 @@ class Services:
         self.registers = RegisterServices(self.ctx)
         self.reports = Reports(self.ctx)
         self.signin = SignInServices(self.ctx)
+        self.trust = TrustOverview(self.ctx)
 
     @property
     def commands(self) -> CommandCenter:

@@ -11,14 +11,16 @@ from sqlalchemy import select
 
 from lockers.cardhash import card_hash
 from lockers.wire.topics import check_id
-from server import audit
+from server import audit, tenancy
 from server.errors import Forbidden, NotAllowed, NotFound
 from server.models import Kiosk, Site, Slot, Staff
 from server.passwords import check_password, check_pin_rule, hash_password, hash_pin
 from server.services.context import ADMIN, ServiceContext
 from server.services.signin import revoke_sessions
+from server.tenancy import TRUST_ROLES
 
-ROLES = ("office", "dsl", "leadership", "admin")  # dsl: the designated safeguarding lead
+# dsl: the designated safeguarding lead; trust: trust leadership, every school (tenancy)
+ROLES = ("office", "dsl", "leadership", "trust", "admin")
 SETTINGS = {"name": str, "timezone": str, "assignment_mode": str,
             "breaches_before_parent_collection": int, "retention_days": int,
             "release_opens": time, "release_closes": time, "late_after": (time, type(None)),
@@ -47,6 +49,8 @@ class AdminServices:
         """Add a school site with a fresh card-hash key."""
         check_id("site", code)
         with self.ctx.action(actor, "site.create", roles=ADMIN) as act:
+            if act.staff.site_id is not None:
+                raise Forbidden("only a trust admin (an admin of no one school) adds schools")
             site = Site(code=code, name=name, timezone=timezone,
                         card_hash_key=secrets.token_hex(32))
             _apply_settings(site, settings)
@@ -106,7 +110,16 @@ class AdminServices:
         if actor is None:
             return self._first_admin(username, display_name, password)
         with self.ctx.action(actor, "staff.create", roles=ADMIN) as act:
-            site_id = self.ctx.site(act.session, site).id if site else None
+            site_id = self.ctx.site(act.session, site).id if site else act.staff.site_id
+            scope = tenancy.current()
+            if site_id is None and role not in TRUST_ROLES and scope and scope.chosen:
+                # Made on the web by a trust admin: a school role joins the school the page
+                # is about (an account of no school sees nothing once there are several).
+                site_id = scope.chosen.id
+            if act.staff.site_id is not None and (site_id != act.staff.site_id
+                                                  or role == "trust"):
+                # A school's admin makes accounts for that school only, never trust-wide ones.
+                raise Forbidden("a school's admin may add staff to their own school only")
             if act.session.scalar(select(Staff).where(Staff.username == username)):
                 raise NotAllowed(f"username {username!r} is taken")
             row = Staff(username=username, display_name=display_name, role=role,
@@ -118,15 +131,27 @@ class AdminServices:
             act.audit("staff", username, detail={"role": role, "display_name": display_name})
             return StaffView(row.id, username, display_name, role, True)
 
+    def set_staff_school(self, actor: str, username: str, site: str | None) -> None:
+        """Make ``username`` a member of school ``site`` only, or (``None``) of no one
+        school: a trust role then sees every school, a school role none (server.tenancy)."""
+        with self.ctx.action(actor, "staff.school", roles=ADMIN) as act:
+            if act.staff.site_id is not None:
+                raise Forbidden("only a trust admin (an admin of no one school) moves staff "
+                                "between schools")
+            row = self.ctx.staff_member(act.session, username)
+            row.site_id = self.ctx.site(act.session, site).id if site else None
+            act.audit("staff", username, detail={"school": site})
+            # What the account may see changes now, not when its sessions expire.
+            revoke_sessions(act.session, row.id, self.ctx.clock.now(), "school_changed")
+            act.touch(None)
+
     def set_staff_card(self, actor: str, username: str, uid: str, pin: str,
                        site: str | None = None) -> None:
         """Give a staff member a kiosk staff card and PIN (at least six digits)."""
         check_pin_rule(pin)
         with self.ctx.action(actor, "staff.card", roles=ADMIN) as act:
             st = self.ctx.site(act.session, site)
-            row = act.session.scalar(select(Staff).where(Staff.username == username))
-            if row is None:
-                raise NotFound(f"no staff account {username!r}")
+            row = self.ctx.staff_member(act.session, username)
             row.card_hash, row.pin_hash = card_hash(st.card_hash_key, uid), hash_pin(pin)
             act.audit("staff", username, detail={"card_hash": row.card_hash})
             act.touch(None)
@@ -134,9 +159,7 @@ class AdminServices:
     def set_active(self, actor: str, username: str, active: bool, reason: str) -> None:
         """Enable or disable a staff account (disabled staff cards leave the kiosks too)."""
         with self.ctx.action(actor, "staff.active", roles=ADMIN) as act:
-            row = act.session.scalar(select(Staff).where(Staff.username == username))
-            if row is None:
-                raise NotFound(f"no staff account {username!r}")
+            row = self.ctx.staff_member(act.session, username)
             row.active = active
             act.audit("staff", username, reason=reason, detail={"active": active})
             if not active:  # a disabled account's open sessions end now, not in 8 hours
@@ -148,9 +171,7 @@ class AdminServices:
         """Set a new password: one's own (``current`` must be right) or, for an admin,
         anyone's. Every open session of the account ends (sign in again)."""
         with self.ctx.action(actor, "staff.password", roles=frozenset(ROLES)) as act:
-            row = act.session.scalar(select(Staff).where(Staff.username == username))
-            if row is None:
-                raise NotFound(f"no staff account {username!r}")
+            row = self.ctx.staff_member(act.session, username)
             if actor == username:
                 if current is None or not check_password(row.password_hash, current):
                     raise NotAllowed("the current password is wrong")

@@ -25,15 +25,15 @@ from sqlalchemy.orm import Session
 
 from lockers.clock import Clock
 from lockers.wire import messages as m
-from server import audit
+from server import audit, tenancy
 from server.commands import CommandCenter
 from server.errors import Forbidden, NotFound
 from server.models import Kiosk, Pupil, Site, Staff
 from server.replica import ReplicaPublisher
 from server.store import Store
 
-OFFICE = frozenset({"office", "dsl", "leadership", "admin"})
-LEADERSHIP = frozenset({"leadership", "admin"})
+OFFICE = frozenset({"office", "dsl", "leadership", "trust", "admin"})
+LEADERSHIP = frozenset({"leadership", "trust", "admin"})
 ADMIN = frozenset({"admin"})
 
 
@@ -74,6 +74,7 @@ class ServiceContext:
                  commands: CommandCenter | None = None) -> None:
         self.store, self.clock, self.replica = store, clock, replica
         self.commands = commands or CommandCenter(store, clock, None)
+        tenancy.install()  # reads inside a web request see only its schools
 
     @contextmanager
     def action(self, actor: str, name: str, roles: frozenset[str] = OFFICE
@@ -99,7 +100,8 @@ class ServiceContext:
 
     @staticmethod
     def pupil(s: Session, reference: str, site: str | None = None) -> Pupil:
-        """A pupil by reference (UPN / MIS id), optionally within one site."""
+        """A pupil by reference (UPN / MIS id), optionally within one site. Inside a web
+        request only the request's school is searched (:mod:`server.tenancy`)."""
         q = select(Pupil).where(Pupil.reference == reference)
         if site is not None:
             q = q.join(Site).where(Site.code == site)
@@ -111,12 +113,27 @@ class ServiceContext:
         return found[0]
 
     @staticmethod
+    def staff_member(s: Session, username: str) -> Staff:
+        """A staff account by username; inside a web request only the request's schools'
+        accounts and the trust's own (no school) exist, so one school's admin cannot
+        change another school's staff."""
+        q = select(Staff).where(Staff.username == username)
+        scope = tenancy.current()
+        if scope is not None:
+            q = q.where(Staff.site_id.in_(scope.visible) | Staff.site_id.is_(None))
+        row = s.scalar(q)
+        if row is None:
+            raise NotFound(f"no staff account {username!r}")
+        return row
+
+    @staticmethod
     def site(s: Session, code: str | None = None) -> Site:
-        """A site by code; with one site only, ``None`` means that one."""
+        """A site by code; ``None`` means the school chosen in this web request, or, with one
+        site only, that one. A school outside the request's scope does not exist for it."""
         if code is None:
             sites = s.scalars(select(Site)).all()
             if len(sites) != 1:
-                raise NotFound("several sites exist: name the site")
+                raise NotFound(_no_single_site(len(sites)))
             return sites[0]
         site = s.scalar(select(Site).where(Site.code == code))
         if site is None:
@@ -130,3 +147,14 @@ class ServiceContext:
         if kiosk is None:
             raise NotFound(f"no kiosk {code!r} at site {site.code}")
         return kiosk
+
+
+def _no_single_site(count: int) -> str:
+    """Why no one school could be chosen, in words an IT person can act on."""
+    scope = tenancy.current()
+    if scope is not None and not scope.allowed:
+        return ("your account belongs to no school: an admin must link it to one "
+                "(lockers staff-school USERNAME SITE)")
+    if count == 0:
+        return "no school is set up yet: an admin must add one (lockers add-school CODE NAME)"
+    return "several schools exist: name the school (--site CODE)"

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from lockers.broker import kiosk_username, new_password
 from lockers.kiosk_config import BrokerConfig, KioskConfig, ReaderConfig, dump_kiosk_config
+from server import tenancy
 from server.models import Kiosk, Site, Slot, Staff
 from server.services.context import ADMIN, ServiceContext
 
@@ -52,10 +53,14 @@ class WebAdmin:
 
     def staff(self) -> list[dict[str, Any]]:
         """Every staff account (no secrets)."""
+        q = select(Staff).order_by(Staff.username)
+        scope = tenancy.current()
+        if scope is not None:  # one school's admin sees that school's staff and the trust's
+            q = q.where(Staff.site_id.in_(scope.visible) | Staff.site_id.is_(None))
         with self.ctx.store.read() as s:
             return [{"username": st.username, "name": st.display_name, "role": st.role,
                      "active": st.active, "kiosk_card": st.card_hash is not None}
-                    for st in s.scalars(select(Staff).order_by(Staff.username))]
+                    for st in s.scalars(q)]
 
     def provision_kiosk(self, actor: str, site: str, kiosk: str, broker_host: str,
                         broker_port: int, tls_ca: str | None) -> Provisioned:

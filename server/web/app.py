@@ -7,6 +7,7 @@ from scripts today; the web issue adds signed sessions and CSRF for the browser 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -44,22 +45,27 @@ class CardOut(BaseModel):
     deactivated_reason: str | None
 
 
-def signed_in_staff(request: Request,
-                    creds: Annotated[HTTPBasicCredentials, Depends(_basic)]) -> StaffView:
+async def signed_in_staff(request: Request,
+                          creds: Annotated[HTTPBasicCredentials, Depends(_basic)]
+                          ) -> StaffView:
     """The staff member named by the request's credentials (401 if wrong, 429 once this
-    name or address has had too many wrong attempts: the same guard as the sign-in form)."""
+    name or address has had too many wrong attempts: the same guard as the sign-in form).
+    Async, so the school scope it sets reaches the route (see server.web.scoping)."""
     from server.services.signin import Locked
     from server.web.auth import client_address
+    from server.web.scoping import use_staff_scope
 
+    services = request.app.state.services
     try:
-        who = request.app.state.services.signin.verify(
-            creds.username, creds.password, client_address(request), "api")
+        who = await asyncio.to_thread(services.signin.verify, creds.username, creds.password,
+                                      client_address(request), "api")
     except Locked as exc:
         raise HTTPException(429, str(exc),
                             headers={"Retry-After": str(exc.retry_after_s)}) from None
     if who is None:
         raise HTTPException(401, "wrong username or password",
                             headers={"WWW-Authenticate": "Basic"})
+    await use_staff_scope(services, who.id)
     return who
 
 
@@ -80,12 +86,16 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
     from server.web.limits import BodyLimit
     from server.web.live import Broadcaster
     from server.web.pages import add_pages
+    from server.web.schools import add_schools
+    from server.web.scoping import SchoolScope
 
     # The API description and its docs are for signed-in staff too (see pages.py).
     app = FastAPI(title="School phone lockers", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.services = services
     app.state.broadcaster = Broadcaster()
+    # Added before the session middleware, so it runs inside it and can read the session.
+    app.add_middleware(SchoolScope, services=services)
     # Sessions expire after 8 hours (and with the browser); the key is made per start unless
     # the config gives one, so a restart signs everyone out rather than sharing a secret.
     app.add_middleware(SessionMiddleware, secret_key=session_key or secrets.token_hex(32),
@@ -94,6 +104,7 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
     app.add_middleware(SecurityHeaders, behind_tls=behind_tls)
     add_pages(app, app.state.broadcaster)
+    add_schools(app)
 
     @app.exception_handler(NotFound)
     async def _not_found(_r: Request, exc: NotFound) -> JSONResponse:

@@ -13,7 +13,8 @@ from fastapi import Depends, HTTPException, Request
 from server.services.admin import StaffView
 
 log = logging.getLogger("lockers.server.web")
-ROLES = {"office": 1, "dsl": 1, "leadership": 2, "admin": 3}
+# "trust": trust leadership, who see every school of the installation (server.tenancy).
+ROLES = {"office": 1, "dsl": 1, "leadership": 2, "trust": 2, "admin": 3}
 
 
 class NeedsSignIn(Exception):

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from lockers.wire import messages as m
+from server import tenancy
 
 
 class Broadcaster:
@@ -19,21 +20,28 @@ class Broadcaster:
 
     def __init__(self) -> None:
         self._clients: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = set()
+        # The school codes each browser may hear of (None: every school), taken from the
+        # request's scope when it subscribes, so one school never sees another's kiosks.
+        self._schools: dict[int, frozenset[str] | None] = {}
 
     def subscribe(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]:
-        """A new browser connection's queue."""
+        """A new browser connection's queue (limited to the request's schools)."""
         client = (asyncio.get_running_loop(), asyncio.Queue(maxsize=10_000))
+        self._schools[id(client[1])] = tenancy.visible_codes()
         self._clients.add(client)
         return client
 
     def unsubscribe(self, client: tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]) -> None:
         """The browser went away."""
         self._clients.discard(client)
+        self._schools.pop(id(client[1]), None)
 
     def on_commit(self, messages: list[tuple[Any, Any]]) -> None:
-        """Called on the ingest thread after a commit: turn messages into browser updates."""
-        updates: list[dict[str, Any]] = []
+        """Called on the ingest thread after a commit: turn messages into browser updates
+        (one batch per school, since a commit may hold several schools' messages)."""
+        by_school: dict[str, list[dict[str, Any]]] = {}
         for parsed, msg in messages:
+            updates = by_school.setdefault(parsed.site, [])
             if isinstance(msg, m.SlotStateEvent):
                 updates.append({"kind": "slot", "kiosk": parsed.kiosk, "slot": msg.slot,
                                 "state": msg.state.value})
@@ -45,14 +53,17 @@ class Broadcaster:
                                 "online": msg.state == "online"})
             elif isinstance(msg, m.AlarmEvent | m.DepositEvent | m.CollectionEvent):
                 updates.append({"kind": "refresh"})  # counters and alarms: re-read
-        if updates:
-            self.publish(updates)
+        for site, updates in by_school.items():
+            if updates:
+                self.publish(updates, site=site)
 
-    def publish(self, updates: list[dict[str, Any]]) -> None:
-        """Send updates to every browser (any thread)."""
+    def publish(self, updates: list[dict[str, Any]], site: str | None = None) -> None:
+        """Send updates to every browser (any thread) that may hear of school ``site``."""
         data = json.dumps(updates)
         for loop, q in list(self._clients):
-            loop.call_soon_threadsafe(_put, q, data)
+            schools = self._schools.get(id(q))
+            if schools is None or site in schools:
+                loop.call_soon_threadsafe(_put, q, data)
 
 
 def _put(q: asyncio.Queue[str], data: str) -> None:
