@@ -203,6 +203,7 @@ NOT_SCHOOL_OWNED: dict[type, str] = {
     mdl.CredentialGuard: "sign-in throttling counts per name and address",
     mdl.AuditEntry: "one chain for the installation; Reports.audit_search scopes reads",
     mdl.AuditHead: "the chain's head",
+    mdl.StaffIdentity: "links a trust identity to a staff account; read at sign-in only",
 }
 
 

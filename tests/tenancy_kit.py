@@ -72,7 +72,7 @@ def two_schools(services: Any) -> Trust:
                                              place="South safe", site="south")
     handed = services.custody.hand_in_at_office("south_office", "A001", "South safe",
                                                 site="south")
-    services.exceptions.grant_exception(
+    exception = services.exceptions.grant_exception(
         "south_head", "S900", category="medical", reason="Glucose monitor for Ysolde",
         approved_by="Head", agreement_date=date(2026, 9, 1), starts=date(2026, 9, 1),
         review_date=date(2027, 3, 1),
@@ -94,6 +94,7 @@ def two_schools(services: Any) -> Trust:
     return Trust(south={"ref": "S900", "shared_ref": "A001", "custody_id": conf.custody_id,
                         "custody_in_office": handed.custody_id,
                         "conf_id": conf.id, "command_id": command,
+                        "exception_id": exception.id,
                         "notification_id": letter[-1], "site": "south", "code": "k1",
                         "uid": "04B0B0B0B0B001", "kiosks": kiosk_ids},
                  north={"ref": "N100", "shared_ref": "A001", "site": "north"})

@@ -19,7 +19,7 @@ from server.migrate import upgrade
 from server.models import Base, Site, Staff
 from server.services import Services
 from server.store import Store
-from server.web.records import REPORTS
+from server.web.reports import REPORTS
 from tests.server_kit import database_url, make_clock
 from tests.tenancy_kit import (
     PASSWORD,
@@ -72,7 +72,8 @@ def _aims(route: APIRoute, south: dict[str, Any]) -> list[str]:
     values = {"ref": [south["ref"], south["shared_ref"]],
               "pupil_ref": [south["ref"], south["shared_ref"]],
               "custody_id": [south["custody_id"], south["custody_in_office"]],
-              "conf_id": [str(south["conf_id"])], "command_id": [south["command_id"]],
+              "conf_id": [str(south["conf_id"])], "ident": [str(south["exception_id"])],
+              "command_id": [south["command_id"]],
               "notification_id": [str(south["notification_id"])], "site": ["south"],
               "code": ["k1"], "name": sorted(REPORTS)}
     paths = [route.path]
@@ -229,8 +230,12 @@ def test_audit_search_shows_a_school_its_own_entries_only(
         "/reports/audit", params={"format": "csv"}).text
     north = signed_in(web.base, "north_head").client.get(
         "/reports/audit", params={"format": "csv"}).text
-    assert "S900" in south and "confiscation" in south
-    assert "S900" not in north and "south_office" not in north
+    # The export speaks in names and words: South's confiscation of Ysolde's phone by its
+    # office is South's, and none of it reaches North's leadership.
+    assert "Ysolde Vantongeren" in south and "Phone confiscated" in south
+    assert "South office" in south
+    assert "Ysolde" not in north and "South office" not in north
+    assert "Phone confiscated" not in north
 
 
 def test_trust_staff_switch_school_and_see_every_school_side_by_side(

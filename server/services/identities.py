@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import audit
+from server import audit, tenancy
 from server.errors import Forbidden
 from server.models import Site, Staff, StaffIdentity
 from server.oidc_config import MappingRule
@@ -74,7 +74,9 @@ class IdentityServices:
         if no rule matches or the account is disabled here."""
         rule = next((r for r in rules if r.matches(identity.email, identity.email_verified,
                                                     identity.groups)), None)
-        with self.ctx.store.write() as s:
+        # Signing in comes before the person has any school: the rules name schools by
+        # code and must see the whole installation, not the empty scope of a stranger.
+        with tenancy.scoped(None), self.ctx.store.write() as s:
             link = s.scalar(select(StaffIdentity).where(
                 StaffIdentity.issuer == identity.issuer,
                 StaffIdentity.subject == identity.subject))

@@ -1,12 +1,12 @@
 """Who hears what: a school can switch the termly compliance summary to leadership off.
 
-Revision ID: 0006_notify_settings
+Revision ID: 0006
 Revises: 0005
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_notify_settings'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None

@@ -1,15 +1,15 @@
 # ruff: noqa: E501  (generated table definitions are easier to review unwrapped)
 """Sign-in with the trust's accounts: identities from the OpenID provider linked to staff.
 
-Revision ID: 0006_oidc
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-23 03:45:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006_oidc'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
