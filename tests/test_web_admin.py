@@ -57,8 +57,8 @@ def add_teacher(page: Page, base: str, username: str = "tpatel") -> None:
     form.locator("button").click()
 
 
-def test_admin_adds_a_staff_member_and_is_told_they_can_sign_in(site: Any,
-                                                                 browser: Browser) -> None:
+def test_admin_adds_a_staff_member_and_is_told_they_can_sign_in(
+        site: Any, browser: Browser) -> None:  # noqa: F811
     base, rt, _kiosk = site
     page = browser.new_page(**DESKTOP)
     sign_in(page, base, "admin", "correct horse")
@@ -78,8 +78,8 @@ def test_admin_adds_a_staff_member_and_is_told_they_can_sign_in(site: Any,
     assert teacher.url.endswith("/console")
 
 
-def test_a_deactivated_teacher_cannot_sign_in_until_reactivated(site: Any,
-                                                                browser: Browser) -> None:
+def test_a_deactivated_teacher_cannot_sign_in_until_reactivated(
+        site: Any, browser: Browser) -> None:  # noqa: F811
     base, rt, _kiosk = site
     page = browser.new_page(**DESKTOP)
     sign_in(page, base, "admin", "correct horse")
@@ -104,7 +104,7 @@ def test_a_deactivated_teacher_cannot_sign_in_until_reactivated(site: Any,
 
 
 def test_a_reset_password_must_pass_the_strength_rules_and_then_works(
-        site: Any, browser: Browser) -> None:
+        site: Any, browser: Browser) -> None:  # noqa: F811
     base, _rt, _kiosk = site
     page = browser.new_page(**PHONE)
     sign_in(page, base, "admin", "correct horse")
@@ -130,7 +130,7 @@ def test_a_reset_password_must_pass_the_strength_rules_and_then_works(
 
 
 def test_admin_gives_a_staff_card_typed_with_colons_and_a_pin_then_takes_it_away(
-        site: Any, browser: Browser) -> None:
+        site: Any, browser: Browser) -> None:  # noqa: F811
     base, rt, _kiosk = site
     page = browser.new_page(**DESKTOP)
     sign_in(page, base, "admin", "correct horse")
@@ -157,7 +157,8 @@ def test_admin_gives_a_staff_card_typed_with_colons_and_a_pin_then_takes_it_away
     assert head is not None and head.card_hash is None and head.pin_hash is None
 
 
-def test_admin_names_a_kiosk_and_says_where_it_stands(site: Any, browser: Browser) -> None:
+def test_admin_names_a_kiosk_and_says_where_it_stands(
+        site: Any, browser: Browser) -> None:  # noqa: F811
     base, rt, _kiosk = site
     for size, name in ((DESKTOP, "admin"), (PHONE, "admin-phone")):
         page = browser.new_page(**size)
