@@ -73,7 +73,7 @@ ACL
 fi
 
 # 4. Mosquitto re-reads the password file and the ACL; no connection is dropped.
-sh -c "$RELOAD_BROKER"
+eval "$RELOAD_BROKER"
 echo "kiosk {site}/{kiosk} may now connect to the broker at {endpoint.words}"
 """
 
