@@ -21,7 +21,8 @@ STYLE = Style(background="#ffffff", plot_background="#ffffff", foreground="#1321
               foreground_strong="#13213a", foreground_subtle="#6b7280", colors=("#2e7d4f",),
               font_family="system-ui, sans-serif", label_font_size=LABEL_PX,
               major_label_font_size=LABEL_PX, title_font_size=16, value_font_size=LABEL_PX,
-              tooltip_font_size=LABEL_PX, no_data_font_size=16)
+              value_label_font_size=LABEL_PX, tooltip_font_size=LABEL_PX,
+              legend_font_size=LABEL_PX, no_data_font_size=16)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ def arrivals_chart(arrivals: list[datetime]) -> Chart:
                       no_data_text="No phones handed in yet today", print_zeroes=False,
                       margin=12)
     chart.x_labels = [label for label, _n in rows]
+    peak = max((n for _l, n in rows), default=0)
+    step = max(1, -(-peak // 6))
+    chart.y_labels = list(range(0, peak + step + 1, step))  # whole phones, never 0.4 of one
     chart.add("Phones handed in", [n for _label, n in rows])
     svg = chart.render(is_unicode=True)
     if rows:
