@@ -19,7 +19,7 @@ from sqlalchemy import select
 from lockers.wire import messages as m
 from server.models import Notification
 from tests.server_kit import MORNING, wait_until
-from tests.test_web_dashboard import browser, sign_in, site  # noqa: F401
+from tests.test_web_dashboard import ARTIFACTS, browser, sign_in, site  # noqa: F401
 
 AXE = Path(__file__).resolve().parents[1] / "tools" / "axe" / "node_modules" / "axe-core" \
     / "axe.min.js"
@@ -31,6 +31,7 @@ NOT_PAGES = {
 # Who may see a page: admins may see every page; sign-in is for no one yet.
 SIGNED_OUT = {"/signin"}
 BAD = ("serious", "critical")
+SHOTS = ARTIFACTS / "every-page"
 
 
 def html_pages(app: Any) -> list[str]:
@@ -85,7 +86,27 @@ def problems(page: Page, path: str) -> list[str]:
             out += lines if v["impact"] in BAD else []
         if page.evaluate("document.documentElement.scrollWidth") > width:
             print(f"(note) {path} scrolls sideways at {width} px")
+        out += [f"checkbox or radio not beside its words on {path} at {width} px: {name}"
+                for name in page.evaluate(BOXES_APART)]
+        SHOTS.mkdir(parents=True, exist_ok=True)  # every page at both widths, to look at
+        name = path.strip("/").replace("/", "-") or "home"
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     return out
+
+
+# Each checkbox and radio button inside a label: its box must sit on a line of the label's
+# words (beside them), not on a row of its own above them.
+BOXES_APART = """() => [...document.querySelectorAll(
+    'label input[type=checkbox], label input[type=radio]')].filter(box => {
+  const b = box.getBoundingClientRect();
+  if (!b.width) return false;  // hidden (e.g. a closed <details>)
+  const words = [...box.closest('label').childNodes].filter(
+      n => n.nodeType === 3 && n.textContent.trim());
+  if (!words.length) return false;
+  const range = document.createRange(); range.selectNodeContents(words[0]);
+  const lines = [...range.getClientRects()];
+  return !lines.some(w => b.bottom > w.top && b.top < w.bottom);
+}).map(box => box.name)"""
 
 
 @pytest.fixture
