@@ -94,6 +94,20 @@ def problems(page: Page, path: str) -> list[str]:
     return out
 
 
+def focus_hidden(page: Page) -> list[str]:
+    """Tab through the first controls of a page: each must show where the focus is."""
+    out = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        style = page.evaluate("(() => { const e = document.activeElement, s = "
+                              "getComputedStyle(e); return [e.tagName + ' ' + "
+                              "e.textContent.trim().slice(0, 30), s.outlineStyle, "
+                              "parseFloat(s.outlineWidth)]; })()")
+        if style[1] == "none" or style[2] < 2:
+            out.append(f"keyboard focus not visible on {page.url}: {style[0]}")
+    return out
+
+
 # Each checkbox and radio button inside a label: its box must sit on a line of the label's
 # words (beside them), not on a row of its own above them.
 BOXES_APART = """() => [...document.querySelectorAll(
@@ -133,6 +147,7 @@ def test_every_page_of_the_console_has_no_serious_accessibility_violations(
         page.goto(base + path)
         found += problems(page, path)
     sign_in(page, base, "admin", "correct horse")
+    found += focus_hidden(page)
     for route in pages:
         if route in SIGNED_OUT:
             continue

@@ -39,6 +39,7 @@ def test_leadership_see_phones_in_lockers_now_and_those_left_at_close(
     hand_in(kiosk, 1, 10, 2, "A001")
     hand_in(kiosk, 2, 12, 5, "A002")
     page.wait_for_selector("#in-lockers-now:text-is('2')", timeout=5000)  # live
+    assert "from 08:10 to 08:10" in (page.get_attribute("img.chart", "alt") or "")  # live too
     assert page.inner_text("#left-at-close") == "–"
     assert "counted at 16:30" in page.inner_text(".counter:has(#left-at-close)")
     assert "Main entrance" in page.inner_text(".kiosks") and "by the front office" in \
@@ -89,7 +90,7 @@ def test_an_alarm_is_acknowledged_with_a_note_and_the_audit_log_says_who(
     alarm.locator("button:has-text('Acknowledge')").click()
     assert "acknowledged by Hana Head" in flash(page)
     ack = alarm.locator(".ack").inner_text()
-    assert ack.startswith("Acknowledged by head at 08:00") and "going to close it now" in ack
+    assert ack.startswith("Acknowledged by Hana Head at 08:00") and "going to close it now" in ack
     assert alarm.locator("button:has-text('Acknowledge')").count() == 0
     assert_no_sideways_scrolling(page)
     shot(page, "alarm-acknowledged-phone")

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from server.errors import NotAllowed, NotFound
-from server.models import Alarm, Kiosk, Site
+from server.models import Alarm, Kiosk, Site, Staff
 from server.services.context import OFFICE, ServiceContext
 
 # Alarm kinds in the school's words (the wire's names otherwise).
@@ -39,8 +39,9 @@ class OpenAlarm:
     detail: str | None
     raised_at: datetime  # UTC
     acknowledged_at: datetime | None
-    acknowledged_by: str | None
+    acknowledged_by: str | None  # a staff user name
     acknowledged_note: str | None
+    acknowledged_by_name: str | None = None  # their name, as the page shows it
 
 
 class AlarmDesk:
@@ -56,10 +57,13 @@ class AlarmDesk:
             if site:
                 q = q.where(Site.code == site)
             rows = s.execute(q.order_by(Alarm.raised_at.desc())).all()
+            names = dict(s.execute(select(Staff.username, Staff.display_name).where(
+                Staff.username.in_({a.acknowledged_by for a, _k in rows}))).all())
             return [OpenAlarm(a.id, a.kind, KIND_WORDS.get(a.kind, a.kind.replace("_", " ")),
                               k.code, k.name or k.code, k.place, a.slot, a.detail,
                               a.raised_at, a.acknowledged_at, a.acknowledged_by,
-                              a.acknowledged_note) for a, k in rows]
+                              a.acknowledged_note, names.get(a.acknowledged_by))
+                    for a, k in rows]
 
     def acknowledge(self, actor: str, alarm_id: int, note: str) -> None:
         """Record that ``actor`` has seen the alarm and what they are doing about it."""

@@ -34,13 +34,11 @@ def add_dashboard(app: FastAPI, page: Any, broadcaster: Broadcaster) -> None:
                   for k in services.queries.kiosks()]
         return {"counts": services.reports.today(), "lockers": lockers, "kiosks": kiosks,
                 "alarms": alarms.open_alarms(), "tz": reads.timezone(),
-                "as_utc": as_utc}
+                "as_utc": as_utc, "chart": arrivals_chart(lockers.arrivals)}
 
     @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request, who: Leadership) -> HTMLResponse:
-        shown = figures()
-        return page(request, "dashboard.html", chart=arrivals_chart(shown["lockers"].arrivals),
-                    **shown)
+        return page(request, "dashboard.html", **figures())
 
     @app.get("/dashboard/summary", response_class=HTMLResponse, include_in_schema=False)
     def summary(request: Request, who: Leadership) -> HTMLResponse:
