@@ -101,6 +101,9 @@ def test_a_deactivated_teacher_cannot_sign_in_until_reactivated(
         reasons = s.scalars(select(AuditEntry.reason).where(
             AuditEntry.action == "staff.active")).all()
     assert reasons == ["left the school", "back from leave"]
+    page.goto(f"{base}/admin/staff/admin")  # an admin cannot lock themselves out
+    assert "You cannot deactivate your own account" in page.inner_text("main")
+    assert page.locator("button:has-text('Deactivate')").count() == 0
 
 
 def test_a_reset_password_must_pass_the_strength_rules_and_then_works(
@@ -172,6 +175,9 @@ def test_admin_names_a_kiosk_and_says_where_it_stands(
         assert page.locator("h4:has-text('Main entrance')").count() == 1
         assert_no_sideways_scrolling(page)
         shot(page, name)
+    page.fill("input[name=breaches]", "4")
+    page.click("button:has-text('Save settings')")
+    assert "Saved: the school settings are changed" in flash(page)
     with rt.services.store.read() as s:
         k1 = s.scalar(select(Kiosk).where(Kiosk.code == "k1"))
         assert (k1.name, k1.place) == ("Main entrance", "by the front office")
