@@ -22,6 +22,7 @@ from tests.server_kit import MORNING, database_url, make_clock, seed
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
+    """A migrated database with the seeded school."""
     url = database_url(tmp_path)
     upgrade(url)
     store = Store(url)
@@ -32,6 +33,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 
 def door_alarm(services: Services) -> int:
+    """A door-left-open alarm on k1's locker 4, as ingest would raise it."""
     with services.store.write() as s:
         k1 = s.scalar(select(Kiosk).where(Kiosk.code == "k1"))
         alarm = Alarm(kiosk_id=k1.id, kind="door_left_open", slot=4, raised_at=MORNING)

@@ -125,6 +125,7 @@ BOXES_APART = """() => [...document.querySelectorAll(
 
 @pytest.fixture
 def admin_page(site: Any, browser: Browser) -> Iterator[tuple[str, Page]]:  # noqa: F811
+    """A browser page the checker can be injected into."""
     # The pages' content security policy would refuse the injected checker.
     context = browser.new_context(bypass_csp=True, locale="en-GB",
                                   viewport={"width": 1280, "height": 900})

@@ -40,6 +40,7 @@ def flash(page: Page) -> str:
 
 
 def staff_row(rt: Any, username: str) -> Staff | None:
+    """The staff account as stored now (None if there is none)."""
     with rt.services.store.read() as s:
         row = s.scalar(select(Staff).where(Staff.username == username))
         if row is not None:
@@ -48,6 +49,7 @@ def staff_row(rt: Any, username: str) -> Staff | None:
 
 
 def add_teacher(page: Page, base: str, username: str = "tpatel") -> None:
+    """Fill in and send the add-a-staff-account form."""
     page.goto(f"{base}/admin")
     form = page.locator("form[action='/admin/staff']")
     form.locator("input[name=username]").fill(username)

@@ -20,11 +20,13 @@ from tests.test_web_dashboard import browser, sign_in, site  # noqa: F401
 
 
 def hand_in(kiosk: Any, seq: int, minutes: int, slot: int, pupil: str) -> None:
+    """The kiosk reports a pupil's phone handed in ``minutes`` after 08:00 UTC."""
     kiosk.publish(m.DepositEvent(kiosk="k1", site="north", seq=seq, slot=slot,
                                  pupil_ref=pupil, at=MORNING + timedelta(minutes=minutes)))
 
 
 def name_main_entrance(rt: Any) -> None:
+    """Kiosk k1 is the Main entrance, by the front office."""
     rt.services.admin.name_kiosk("admin", "k1", "Main entrance", "by the front office")
 
 

@@ -60,6 +60,7 @@ def add_kiosk(page: Any) -> None:
 
 
 def connects(b: Any, username: str, password: str) -> bool:
+    """Whether the broker lets this account connect now."""
     try:
         b.client(username, password).close()
     except ConnectionRefusedError:
