@@ -121,12 +121,18 @@ def acl_text(setup: BrokerSetup) -> str:
     for name in server_usernames(setup):
         lines += [f"user {name}", f"topic readwrite {t.ROOT}/#", ""]
     for account in setup.kiosks:
-        lines.append(f"user {account.username}")
-        for channel in t.CHANNELS:
-            access = "write" if channel.publisher is t.Publisher.KIOSK else "read"
-            lines.append(f"topic {access} {t.topic(channel, account.site, account.kiosk)}")
-        lines.append("")
+        lines += kiosk_acl_lines(account.site, account.kiosk)
     return "\n".join(lines)
+
+
+def kiosk_acl_lines(site: str, kiosk: str) -> list[str]:
+    """One kiosk's block of the ACL: it writes its own events and reads its own policy and
+    commands, nothing else (also appended alone when one kiosk is provisioned)."""
+    lines = [f"user {kiosk_username(site, kiosk)}"]
+    for channel in t.CHANNELS:
+        access = "write" if channel.publisher is t.Publisher.KIOSK else "read"
+        lines.append(f"topic {access} {t.topic(channel, site, kiosk)}")
+    return [*lines, ""]
 
 
 def conf_text(setup: BrokerSetup) -> str:

@@ -80,3 +80,17 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   fi
 fi
 # --- end of the test OpenID provider -------------------------------------------------------------
+
+# --- Accessibility check (tools/axe) -------------------------------------------------------------
+# axe-core, which tests/test_web_accessibility.py injects into every console page in Chromium.
+# Installed the same way: `npm ci` from the committed lock file, again only when it changes.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  axe_lock=tools/axe/package-lock.json
+  axe_stamp=tools/axe/node_modules/.installed-$(sha256sum "$axe_lock" | cut -c1-16)
+  if [ ! -f "$axe_stamp" ]; then
+    echo "bootstrap: installing axe-core (npm ci in tools/axe)"
+    (cd tools/axe && npm ci --loglevel=error >/dev/null)
+    touch "$axe_stamp"
+  fi
+fi
+# --- end of the accessibility check --------------------------------------------------------------

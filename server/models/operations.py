@@ -57,6 +57,10 @@ class Alarm(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(default=None)
     gap_from: Mapped[int | None] = mapped_column(default=None)  # sequence_gap alarms
     gap_to: Mapped[int | None] = mapped_column(default=None)
+    # A person has seen it and is dealing with it (the alarm stays open until cleared).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    acknowledged_note: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class Command(Base):

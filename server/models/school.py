@@ -42,6 +42,8 @@ class Kiosk(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     code: Mapped[str] = mapped_column(String(63))  # topic level, e.g. "k1"
     name: Mapped[str] = mapped_column(String(200), default="")
+    # Where it stands, in the school's words ("Sports hall door"), shown beside its name.
+    place: Mapped[str] = mapped_column(String(200), default="", server_default="")
     online: Mapped[bool] = mapped_column(default=False)
     last_seen: Mapped[datetime | None] = mapped_column(default=None)
     software: Mapped[str | None] = mapped_column(String(100), default=None)

@@ -73,19 +73,39 @@ class AdminServices:
             act.touch(st.id)
 
     def add_kiosk(self, actor: str, code: str, name: str = "", slots: int = 0,
-                  bank: str = "A", site: str | None = None) -> int:
+                  bank: str = "A", site: str | None = None, place: str = "") -> int:
         """Register a kiosk with ``slots`` slots numbered from 1."""
         check_id("kiosk", code)
         with self.ctx.action(actor, "kiosk.create", roles=ADMIN) as act:
             st = self.ctx.site(act.session, site)
-            kiosk = Kiosk(site_id=st.id, code=code, name=name or code)
+            if act.session.scalar(select(Kiosk).where(Kiosk.site_id == st.id,
+                                                      Kiosk.code == code)):
+                raise NotAllowed(f"{st.name} already has a kiosk {code!r}: choose another id")
+            kiosk = Kiosk(site_id=st.id, code=code, name=name or code, place=place)
             act.session.add(kiosk)
             act.session.flush()
             for n in range(1, slots + 1):
                 act.session.add(Slot(kiosk_id=kiosk.id, number=n, bank=bank))
-            act.audit("kiosk", f"{st.code}/{code}", detail={"slots": slots, "bank": bank})
+            act.audit("kiosk", f"{st.code}/{code}", detail={"slots": slots, "bank": bank,
+                                                             "name": kiosk.name,
+                                                             "place": place})
             act.touch(st.id)
             return kiosk.id
+
+    def name_kiosk(self, actor: str, kiosk: str, name: str, place: str,
+                   site: str | None = None) -> None:
+        """Give a kiosk a name and say where it stands ("Main entrance", "Sports hall
+        door"), so staff know which one an alarm or a count is about."""
+        name, place = name.strip(), place.strip()
+        if not name:
+            raise NotAllowed("give the kiosk a name staff will recognise, e.g. Main entrance")
+        with self.ctx.action(actor, "kiosk.name", roles=ADMIN) as act:
+            st = self.ctx.site(act.session, site)
+            k = self.ctx.kiosk(act.session, st, kiosk)
+            before = {"name": k.name, "place": k.place}
+            k.name, k.place = name[:200], place[:200]
+            act.audit("kiosk", f"{st.code}/{k.code}",
+                      detail={"before": before, "after": {"name": k.name, "place": k.place}})
 
     def assign_slot(self, actor: str, kiosk: str, slot: int, pupil_ref: str | None,
                     site: str | None = None) -> None:
@@ -156,8 +176,21 @@ class AdminServices:
             act.audit("staff", username, detail={"card_hash": row.card_hash})
             act.touch(None)
 
+    def clear_staff_card(self, actor: str, username: str) -> None:
+        """Take a staff member's kiosk card and PIN away (a lost card, or they left):
+        the kiosks stop accepting the card with the next replica."""
+        with self.ctx.action(actor, "staff.card", roles=ADMIN) as act:
+            row = act.session.scalar(select(Staff).where(Staff.username == username))
+            if row is None:
+                raise NotFound(f"no staff account {username!r}")
+            row.card_hash, row.pin_hash = None, None
+            act.audit("staff", username, detail={"card_hash": None})
+            act.touch(None)
+
     def set_active(self, actor: str, username: str, active: bool, reason: str) -> None:
         """Enable or disable a staff account (disabled staff cards leave the kiosks too)."""
+        if not active and actor == username:  # the last admin could lock everyone out
+            raise NotAllowed("you cannot deactivate your own account: ask another admin")
         with self.ctx.action(actor, "staff.active", roles=ADMIN) as act:
             row = self.ctx.staff_member(act.session, username)
             row.active = active

@@ -1,5 +1,5 @@
-"""What the admin pages read, and kiosk provisioning: the kiosk's broker account and the
-config file to copy onto its Pi."""
+"""What the admin pages read, and kiosk provisioning: the kiosk's broker account (as the
+script in server.services.provisioning) and the config file to copy onto its Pi."""
 
 from __future__ import annotations
 
@@ -14,16 +14,32 @@ from lockers.kiosk_config import BrokerConfig, KioskConfig, ReaderConfig, dump_k
 from server import tenancy
 from server.models import Kiosk, Site, Slot, Staff
 from server.services.context import ADMIN, ServiceContext
+from server.services.provisioning import TLS_DIR, BrokerEndpoint, kiosk_steps, server_script
+
+
+def _visible_staff(q: Any) -> Any:
+    """``q`` limited to the staff the request's schools may manage: one school's admin sees
+    that school's staff and the trust's (staff rows name their school but are read at sign-in
+    before any scope exists, so the ORM's school filter leaves them alone)."""
+    scope = tenancy.current()
+    if scope is None:
+        return q
+    return q.where(Staff.site_id.in_(scope.visible) | Staff.site_id.is_(None))
 
 
 @dataclass(frozen=True)
 class Provisioned:
-    """A provisioned kiosk: its broker account and its config file."""
+    """A provisioned kiosk: its broker account, the server's script and its config file."""
 
     site: str
     kiosk: str
+    name: str
+    place: str
     username: str
     password: str
+    endpoint: BrokerEndpoint
+    server_script: str
+    kiosk_steps: str
     config_toml: str
 
 
@@ -34,13 +50,14 @@ class WebAdmin:
         self.ctx = ctx
 
     def sites(self) -> list[dict[str, Any]]:
-        """Every site with its settings and kiosks (and their slot counts)."""
+        """Every site with its settings and kiosks (name, place and slot count)."""
         with self.ctx.store.read() as s:
             out = []
             for st in s.scalars(select(Site).order_by(Site.code)):
-                kiosks = s.execute(select(Kiosk.code, func.count(Slot.id)).join(
+                kiosks = s.execute(select(Kiosk.code, Kiosk.name, Kiosk.place,
+                                          func.count(Slot.id)).join(
                     Slot, Slot.kiosk_id == Kiosk.id, isouter=True).where(
-                    Kiosk.site_id == st.id).group_by(Kiosk.code).order_by(Kiosk.code)).all()
+                    Kiosk.site_id == st.id).group_by(Kiosk.id).order_by(Kiosk.code)).all()
                 out.append({"code": st.code, "name": st.name, "timezone": st.timezone,
                             "assignment_mode": st.assignment_mode,
                             "breaches_before_parent_collection":
@@ -48,23 +65,26 @@ class WebAdmin:
                             "retention_days": st.retention_days,
                             "release_opens": st.release_opens,
                             "release_closes": st.release_closes, "late_after": st.late_after,
-                            "kiosks": [{"code": k, "slots": n} for k, n in kiosks]})
+                            "kiosks": [{"code": k, "name": name or k, "place": place,
+                                        "slots": n} for k, name, place, n in kiosks]})
             return out
 
     def staff(self) -> list[dict[str, Any]]:
         """Every staff account (no secrets)."""
-        q = select(Staff).order_by(Staff.username)
-        scope = tenancy.current()
-        if scope is not None:  # one school's admin sees that school's staff and the trust's
-            q = q.where(Staff.site_id.in_(scope.visible) | Staff.site_id.is_(None))
         with self.ctx.store.read() as s:
-            return [{"username": st.username, "name": st.display_name, "role": st.role,
-                     "active": st.active, "kiosk_card": st.card_hash is not None}
-                    for st in s.scalars(q)]
+            return [_staff_row(st) for st in
+                    s.scalars(_visible_staff(select(Staff).order_by(Staff.username)))]
 
-    def provision_kiosk(self, actor: str, site: str, kiosk: str, broker_host: str,
-                        broker_port: int, tls_ca: str | None) -> Provisioned:
-        """Make a kiosk's broker password and its config (recorded, the password is not)."""
+    def staff_member(self, username: str) -> dict[str, Any] | None:
+        """One staff account (no secrets), or None."""
+        with self.ctx.store.read() as s:
+            row = s.scalar(_visible_staff(select(Staff).where(Staff.username == username)))
+            return _staff_row(row) if row else None
+
+    def provision_kiosk(self, actor: str, site: str, kiosk: str,
+                        endpoint: BrokerEndpoint) -> Provisioned:
+        """Make a kiosk's broker password, the server's script and the kiosk's config
+        (recorded; the password is not)."""
         with self.ctx.action(actor, "kiosk.provision", roles=ADMIN) as act:
             st = self.ctx.site(act.session, site)
             k = self.ctx.kiosk(act.session, st, kiosk)
@@ -75,10 +95,21 @@ class WebAdmin:
                 state_dir=Path("/var/lib/lockers"),
                 pinmap=Path("/opt/lockers/hardware/pinmaps/bank16.toml"),
                 readers=[ReaderConfig(role="arrival", name="ACR122U")],
-                broker=BrokerConfig(host=broker_host, port=broker_port, username=username,
+                broker=BrokerConfig(host=endpoint.host, port=endpoint.port, username=username,
                                     password=password,
-                                    tls_ca=Path(tls_ca) if tls_ca else None))
+                                    tls_ca=Path(TLS_DIR) / "ca.crt" if endpoint.tls else None))
             act.audit("kiosk", f"{st.code}/{k.code}", reason="provisioned",
-                      detail={"broker_user": username})
-            return Provisioned(st.code, k.code, username, password, dump_kiosk_config(
-                config, header="Copy to /etc/lockers/kiosk.toml on the kiosk"))
+                      detail={"broker_user": username, "broker": endpoint.words})
+            name = k.name or k.code
+            return Provisioned(
+                st.code, k.code, name, k.place, username, password, endpoint,
+                server_script(st.code, k.code, name, username, password, endpoint),
+                kiosk_steps(st.code, k.code, endpoint),
+                dump_kiosk_config(config, header=f"Kiosk {name}: copy to /etc/lockers/"
+                                                 "kiosk.toml on its Pi (install-kiosk.sh "
+                                                 "does)"))
+
+
+def _staff_row(st: Staff) -> dict[str, Any]:
+    return {"username": st.username, "name": st.display_name, "role": st.role,
+            "active": st.active, "kiosk_card": st.card_hash is not None}

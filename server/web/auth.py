@@ -66,6 +66,15 @@ def current(request: Request) -> dict[str, Any]:
             "csrf": request.session.get("csrf")}
 
 
+def landing(role: str) -> str:
+    """Where a staff member starts after signing in: the trust's leaders on the trust
+    overview, a school's leadership and admin on the dashboard, everyone else (the office
+    and the DSL, whom the dashboard refuses) on the office console."""
+    if role == "trust":
+        return "/trust"
+    return "/dashboard" if ROLES.get(role, 0) >= ROLES["leadership"] else "/console"
+
+
 def role_at_least(role: str) -> Any:
     """A dependency admitting staff with ``role`` or above (403 otherwise)."""
 

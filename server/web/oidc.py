@@ -32,7 +32,7 @@ from joserfc.errors import JoseError
 from server.errors import ServerError
 from server.oidc_config import OidcSettings
 from server.services.identities import Identity, IdentityRefused
-from server.web.auth import client_address, sign_in
+from server.web.auth import client_address, landing, sign_in
 
 log = logging.getLogger("lockers.server.web.oidc")
 
@@ -179,7 +179,7 @@ def add_oidc(app: FastAPI, settings: OidcSettings) -> None:
             return _refused(request, _sentence(str(exc)), 403)
         await asyncio.to_thread(sign_in, request, who)
         # The dashboard is for leadership; everyone else starts at the office console.
-        return _continue_to("/dashboard" if who.role in ("leadership", "admin") else "/console")
+        return _continue_to(landing(who.role))
 
 
 def _sentence(text: str) -> str:

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server.errors import NotAllowed, NotFound
-from server.services import Services
 from server.services.custody import STATE_WORDS
 from server.services.signin import Locked, PasswordsOff
 from server.web.auth import (
-    Leadership,
     NeedsSignIn,
     Office,
     check_csrf,
     client_address,
     csrf_token,
     current,
+    landing,
     sign_in,
     sign_out,
 )
@@ -79,6 +78,7 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
             status_code=status_code)
 
     from server.web.admin import add_admin
+    from server.web.dashboard import add_dashboard
     from server.web.exceptions_pages import add_exceptions
     from server.web.notifications import add_notifications
     from server.web.office import add_office
@@ -96,7 +96,8 @@ def add_pages(app: FastAPI, broadcaster: Broadcaster) -> None:
     _add_api_docs(app)
     _add_signin(app, page)
     _add_account(app, page)
-    _add_dashboard(app, page, broadcaster)
+    _add_home(app)
+    add_dashboard(app, page, broadcaster)
     _add_console(app, page)
 
 
@@ -138,7 +139,7 @@ def _add_signin(app: FastAPI, page: Page) -> None:
         if who is None:
             return page(request, "signin.html", error="Wrong user name or password.")
         await asyncio.to_thread(sign_in, request, who)
-        return RedirectResponse("/dashboard" if who.role != "office" else "/console",
+        return RedirectResponse(landing(who.role),
                                 status_code=303)
 
     @app.post("/signout", include_in_schema=False)
@@ -169,57 +170,14 @@ def _add_account(app: FastAPI, page: Page) -> None:
         return RedirectResponse("/signin", status_code=303)
 
 
-def _add_dashboard(app: FastAPI, page: Page, broadcaster: Broadcaster) -> None:
-    """The home redirect and leadership's live dashboard with its event stream."""
-    services = app.state.services
+def _add_home(app: FastAPI) -> None:
+    """The home redirect: leadership to the dashboard (server.web.dashboard), the office to
+    the console."""
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
         who = current(request)
-        return RedirectResponse("/dashboard" if who["role"] != "office" else "/console",
-                                status_code=303)
-
-    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request, who: Leadership) -> HTMLResponse:
-        return page(request, "dashboard.html", kiosks=services.queries.kiosks(),
-                    counts=services.reports.today(), alarms=services.queries.open_alarms())
-
-    @app.get("/dashboard/summary", response_class=HTMLResponse, include_in_schema=False)
-    def summary(request: Request, who: Leadership) -> HTMLResponse:
-        """Counters and alarms, re-read when the live stream says they changed."""
-        return page(request, "summary.html", counts=services.reports.today(),
-                    alarms=services.queries.open_alarms(), kiosks=services.queries.kiosks())
-
-    @app.get("/events", include_in_schema=False)
-    async def events(request: Request, who: Leadership) -> StreamingResponse:
-        client = broadcaster.subscribe()
-        sid = request.session.get("sid")
-        return StreamingResponse(_live_stream(request, services, broadcaster, client, sid),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store"})
-
-
-async def _live_stream(request: Request, services: Services, broadcaster: Broadcaster,
-                       client: tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]],
-                       sid: str | None) -> AsyncIterator[str]:
-    """Server-sent events for one dashboard until it goes away or its session ends."""
-    checked = asyncio.get_running_loop().time()
-    try:
-        yield "retry: 2000\n\n"  # reconnect quickly after a server restart
-        while not await request.is_disconnected():
-            if asyncio.get_running_loop().time() - checked > 5:
-                # An open stream ends within seconds of a sign-out, a password
-                # change or a disabled account, like every other request.
-                checked = asyncio.get_running_loop().time()
-                if await asyncio.to_thread(services.signin.session, sid) is None:
-                    return
-            try:
-                data = await asyncio.wait_for(client[1].get(), timeout=5)
-                yield f"data: {data}\n\n"
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-    finally:
-        broadcaster.unsubscribe(client)
+        return RedirectResponse(landing(who["role"]), status_code=303)
 
 
 def _add_console(app: FastAPI, page: Page) -> None:
