@@ -48,6 +48,7 @@ class Rig:
         self.replica.changed(None)
 
     def next_sent(self) -> Any:
+        """The next message the publisher sent (waits for it)."""
         return self.sent.get(timeout=10)
 
 
