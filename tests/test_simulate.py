@@ -53,3 +53,11 @@ def test_full_size_kiosks_on_lock_boards_put_every_pupils_phone_in_a_slot(
     assert report["deposits"] == report["deposits_recorded"] == 297, text
     assert morning["custody_mismatches"] == 0 and morning["kiosks_matching"] == 5, text
     assert report["custody_mismatches"] == 0 and report["kiosks_matching_at_close"] == 5, text
+
+
+def test_the_secondary_1500_preset_is_five_kiosks_of_300_slots_on_lock_boards() -> None:
+    from launcher.sim_presets import PRESETS
+
+    options = SimOptions(**PRESETS["secondary-1500"])  # type: ignore[arg-type]
+    assert (options.pupils, options.kiosks, options.slots) == (1500, 5, 300)
+    assert options.boardmap == KIOSK300 and options.pupils <= options.kiosks * options.slots
