@@ -66,6 +66,13 @@ class SimOptions:
     collect: bool = True
     workdir: Path | None = None
     progress: bool = True
+    # Simulated seconds a pupil keeps the kiosk's reader after the tap (reading the slot
+    # number, stepping aside), and minutes from the end of arrivals to the release window.
+    # A kiosk's queue is served in real time: each tap's real cost times ``speed`` adds to
+    # it, so a big school needs the window far enough after arrivals for the last pupil of
+    # the morning to tap before it opens (the report counts any who did not).
+    at_reader_s: float = 3.0
+    window_after_min: float = 10.0
     # Lock-control boards on a simulated RS-485 bus per kiosk (a board map); None: 60 slots
     # on mock GPIO pins. With boards, ``slots`` is the board map's.
     boardmap: Path | None = None
@@ -103,6 +110,7 @@ class Simulation:
         self.kiosk_of: dict[str, str] = {}
         self.notes: list[str] = []
         self.morning: dict[str, Any] = {}
+        self.opens = dtime(23, 0)  # the release window's opening, set when the day starts
 
     # --- the run ------------------------------------------------------------------------
 
@@ -112,7 +120,8 @@ class Simulation:
         start_local = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
         self.clock = ScaledClock(start_local, o.speed)
         today = start_local.date()
-        opens = (start_local + timedelta(minutes=o.arrival_minutes + 10)).time()
+        opens = (start_local + timedelta(minutes=o.arrival_minutes + o.window_after_min)).time()
+        self.opens = opens
         closes = dtime(23, 0)
         self.broker = BrokerProcess(BrokerSetup(
             config_dir=self.dir / "broker", port=free_port(), server_password=new_password(),
@@ -160,6 +169,11 @@ class Simulation:
             unsettled = ""
         except TimeoutError as exc:
             unsettled = str(exc)
+        if self.clock.now().time() >= self.opens:
+            self.notes.append(f"the morning's queues ran past the release window "
+                              f"({self.opens:%H:%M}): pupils tapping after it were refused; "
+                              "give the window more time after arrivals or slow the "
+                              "simulation down")
         self.morning = morning_picture(self)
         self.morning["unsettled"] = unsettled
 
@@ -289,7 +303,7 @@ class Simulation:
             n = self._count_tap(kiosk, pupil, result, progress)
             self._play_incidents(n, confiscate_at, fault_at)
             # The pupil steps aside while the door is used: a few seconds of kiosk time.
-            time.sleep(3.0 / self.o.speed)
+            time.sleep(self.o.at_reader_s / self.o.speed)
 
     def _sleep_until(self, moment: datetime) -> None:
         """Wait in real time until the simulated clock reaches ``moment``."""
