@@ -50,6 +50,8 @@ def wire_ms(n_bytes: int, frames: int, baud: int) -> float:
 
 def _controller(hardware: object, work: Path) -> tuple[object, list[str]]:
     from locker_controller.controller import Controller
+    from locker_controller.replica import PolicyReplica
+    from locker_controller.store import KioskStore
     from lockers.cardhash import card_hash
     from lockers.clock import SystemClock
     from lockers.kiosk_config import KioskConfig, RelayConfig
@@ -58,10 +60,12 @@ def _controller(hardware: object, work: Path) -> tuple[object, list[str]]:
     config = KioskConfig(site="bench", kiosk="k1", card_key="bench-key-123", state_dir=work,
                          readers=[], relays=RelayConfig(pulse_s=0.05, max_coils=4,
                                                         max_on_s=1.0), tap_hold_off_s=0.0)
-    controller = Controller(config, hardware, connect=False)  # type: ignore[arg-type]
     uids = [f"04{i:012X}" for i in range(1, 400)]
     now = SystemClock().now()
-    controller.replica.apply_snapshot(m.PolicySnapshot(
+    # The kiosk alone, as after a restart without network: its stored replica decides (a new
+    # store would wait for the server's custody picture before giving out any slot).
+    store = KioskStore(config.state_dir / "k1.sqlite3")
+    PolicyReplica(store, "bench", "k1").apply_snapshot(m.PolicySnapshot(
         kiosk="k1", site="bench", version=1, generated_at=now,
         settings=m.KioskSettings(timezone="UTC"),
         days=[m.ReleaseDay(day=now.date() + timedelta(days=d), school_day=True,
@@ -69,6 +73,8 @@ def _controller(hardware: object, work: Path) -> tuple[object, list[str]]:
               for d in range(2)],
         cards=[m.CardEntry(card=card_hash("bench-key-123", u), pupil_ref=f"P{i}",
                            first_name="Bench") for i, u in enumerate(uids)]))
+    store.close()
+    controller = Controller(config, hardware, connect=False)  # type: ignore[arg-type]
     return controller, uids
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from launcher.simulate import Monitor, Simulation
+    from launcher.sim_monitor import Monitor
+    from launcher.simulate import Simulation
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -44,6 +45,25 @@ def _custody_mismatches(sim: Simulation, views: dict[str, Any]) -> list[str]:
         out += [f"{code}: {d}" for d in sim.services.custody.compare_with_kiosk(
             "demo", code, slots)]
     return out
+
+
+def morning_picture(sim: Simulation) -> dict[str, Any]:
+    """After the morning (every door shut, every outbox drained): how many pupils' phones are
+    in a slot, and whether the server's custody picture matches every kiosk then, when the
+    slots are fullest."""
+    views = {code: k.controller.view() for code, k in sim.controllers.items()}
+    occupied = {code: sum(1 for s in v.slots if s.pupil_ref) for code, v in views.items()}
+    pupils_in = {s.pupil_ref for v in views.values() for s in v.slots if s.pupil_ref}
+    mismatches = _custody_mismatches(sim, views)
+    to_hand_in = {p.reference for p in sim.pupils} - sim.exempt
+    return {"pupils_to_hand_in": len(to_hand_in),
+            "phones_in_slots": len(pupils_in & to_hand_in),
+            "occupied_slots_by_kiosk": occupied,
+            "slots_compared": sum(len(v.slots) for v in views.values()),
+            "custody_mismatches": len(mismatches),
+            "kiosks_matching": sum(1 for code in views
+                                   if not any(d.startswith(f"{code}: ") for d in mismatches)),
+            "notes": mismatches[:10]}
 
 
 def day_report(sim: Simulation, server: subprocess.Popen[bytes], monitor: Monitor
@@ -110,7 +130,14 @@ def day_report(sim: Simulation, server: subprocess.Popen[bytes], monitor: Monito
         "invariants": {"held_phones_still_held": held_still_held,
                        "exempt_pupils_never_opened_a_slot": not exempt_opened,
                        "slot_states_at_close": dict(snapshot_states)},
-        "notes": sim.notes + mismatches[:10],
+        "kiosks_matching_at_close": sum(
+            1 for code in views if not any(d.startswith(f"{code}: ") for d in mismatches)),
+        "after_morning": sim.morning,
+        "lock_boards": sim.o.boardmap.name if sim.o.boardmap else None,
+        "board_faults_raised": monitor.board_faults,
+        "notes": sim.notes + mismatches[:10] + sim.morning.get("notes", [])
+        + ([f"after the morning: {sim.morning['unsettled']}"] if sim.morning.get("unsettled")
+           else []),
     }
     return report
 
@@ -118,22 +145,35 @@ def day_report(sim: Simulation, server: subprocess.Popen[bytes], monitor: Monito
 def human(report: dict[str, Any]) -> str:
     """The report in words."""
     r = report
+    am = r["after_morning"]
+    locks = (f"on simulated RS-485 lock boards, {r['lock_boards']}" if r["lock_boards"]
+             else "on mock GPIO pins")
     lines = [
         f"Simulated day: {r['pupils']} pupils, {r['kiosks']} kiosks x {r['slots_per_kiosk']} "
-        f"slots, x{r['speed']} speed, seed {r['seed']}",
+        f"slots ({locks}), "
+        f"x{r['speed']} speed, seed {r['seed']}"
+        + (f", {r['wall_s']} s wall" if "wall_s" in r else ""),
+        f"after the morning: {am.get('phones_in_slots')} of {am.get('pupils_to_hand_in')} "
+        f"pupils' phones in a slot (occupied by kiosk {am.get('occupied_slots_by_kiosk')}); "
+        f"server's custody picture matches {am.get('kiosks_matching')} of {r['kiosks']} "
+        f"kiosks over {am.get('slots_compared')} slots ({am.get('custody_mismatches')} "
+        "records differ)",
         f"taps {r['taps']}: deposits {r['deposits']}, releases {r['releases']}, "
         f"held {r['held']}, exempt {r['exempt']}",
         f"refused: {r['refused_by_reason'] or 'none'}",
         f"events sent {r['events_sent']}, committed {r['events_committed']}, "
         f"lost {r['events_lost']}; deposit rows match the kiosks' deposits: "
         f"{'yes' if r['deposit_rows_match_kiosks'] else 'NO'}; custody records that differ "
-        f"between server and kiosks at close: {r['custody_mismatches']}",
+        f"between server and kiosks at close: {r['custody_mismatches']} (matches "
+        f"{r['kiosks_matching_at_close']} of {r['kiosks']} kiosks)",
         f"tap to open (decision) ms p50/p95/p99: {r['tap_to_open_ms']['p50']} / "
         f"{r['tap_to_open_ms']['p95']} / {r['tap_to_open_ms']['p99']}",
         f"event to commit (publish to server ack) p95: {r['event_to_commit_ms']['p95']} ms",
         f"longest queue wait at a kiosk: {r['max_queue_wait_s']} s (simulated)",
         f"peak memory MB: {r['peak_rss_mb']}",
-        f"uncollected at close: {r['uncollected_at_close']}",
+        f"uncollected at close: {r['uncollected_at_close']}"
+        + (f"; lock boards reported silent: {r['board_faults_raised']}" if r["lock_boards"]
+           else ""),
     ]
     if not ok(r):
         lines.append(f"FAILURE: {r['events_lost']} events LOST, {r['custody_mismatches']} "

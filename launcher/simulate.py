@@ -25,17 +25,21 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
 from launcher.demo_school import make_pupils, seed_school
-from launcher.sim_report import day_report
+from launcher.sim_kiosks import (
+    KioskPlan,
+    SimKiosk,
+    boardmap_slots,
+    sim_boardmap,
+    start_sim_kiosk,
+)
+from launcher.sim_monitor import Monitor
+from launcher.sim_report import day_report, morning_picture
 from launcher.sim_report import human as human  # re-exported: callers import it from here
 from launcher.sim_report import to_json as to_json  # re-exported, as human
-from locker_controller.api import KioskPort
 from lockers.broker import BrokerProcess, BrokerSetup, KioskAccount, free_port, new_password
 from lockers.clock import ScaledClock
 from lockers.mqtt import make_client
-from lockers.wire import WireError, decode_topic
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 from server.config import ServerConfig, WebSettings
@@ -62,56 +66,20 @@ class SimOptions:
     collect: bool = True
     workdir: Path | None = None
     progress: bool = True
+    # Simulated seconds a pupil keeps the kiosk's reader after the tap (reading the slot
+    # number, stepping aside), and minutes from the end of arrivals to the release window.
+    # A kiosk's queue is served in real time: each tap's real cost times ``speed`` adds to
+    # it, so a big school needs the window far enough after arrivals for the last pupil of
+    # the morning to tap before it opens (the report counts any who did not).
+    at_reader_s: float = 3.0
+    window_after_min: float = 10.0
+    # Lock-control boards on a simulated RS-485 bus per kiosk (a board map); None: 60 slots
+    # on mock GPIO pins. With boards, ``slots`` is the board map's.
+    boardmap: Path | None = None
 
-
-@dataclass
-class SimKiosk:
-    """One simulated kiosk: its controller, the tap results it shows, its pupils at the doors
-    and the network the simulator can cut."""
-
-    controller: KioskPort
-    results: queue.Queue[Any]
-    pupils: Any
-    network: Any
-    key: str = ""
-
-
-@dataclass
-class Monitor:
-    """A server-account client that watches events and acknowledgements on the broker."""
-
-    first_seen: dict[tuple[str, int], float] = field(default_factory=dict)
-    commit_ms: list[float] = field(default_factory=list)
-    acked: set[tuple[str, int]] = field(default_factory=set)
-    # Every deposit and collection the kiosks made, once each (by kiosk, epoch and sequence).
-    deposits: set[tuple[str, str | None, int]] = field(default_factory=set)
-    collections: set[tuple[str, str | None, int]] = field(default_factory=set)
-    deposit_records: set[str] = field(default_factory=set)  # the custody ids they named
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        """Note when each event is first seen and how long until the server acknowledged it."""
-        now = time.monotonic()
-        try:
-            parsed, message = decode_topic(msg.topic, msg.payload)
-        except WireError:  # the monitor only counts what is valid
-            return
-        with self.lock:
-            if isinstance(message, m.EventBase):
-                self.first_seen.setdefault((parsed.kiosk, message.seq), now)
-                made = (parsed.kiosk, message.epoch, message.seq)
-                if isinstance(message, m.DepositEvent):
-                    self.deposits.add(made)
-                    if message.custody_id:
-                        self.deposit_records.add(message.custody_id)
-                elif isinstance(message, m.CollectionEvent):
-                    self.collections.add(made)
-            elif isinstance(message, m.EventAck):
-                for seq in message.seqs:
-                    key = (parsed.kiosk, seq)
-                    if key not in self.acked and key in self.first_seen:
-                        self.commit_ms.append((now - self.first_seen[key]) * 1000)
-                    self.acked.add(key)
+    def __post_init__(self) -> None:
+        if self.boardmap is not None:
+            self.slots = boardmap_slots(self.boardmap)
 
 
 @dataclass
@@ -135,12 +103,14 @@ class Simulation:
         self.outcomes: Counter[str] = Counter()
         self.tap_ms: list[float] = []
         self.queue_wait_s: list[float] = []
-        self.controllers: dict[str, Any] = {}
+        self.controllers: dict[str, SimKiosk] = {}
         self.held: set[str] = set()
         self.exempt = {p.reference for p in self.pupils[:3]}
         self.opened_for: dict[str, list[str]] = {}
         self.kiosk_of: dict[str, str] = {}
         self.notes: list[str] = []
+        self.morning: dict[str, Any] = {}
+        self.opens = dtime(23, 0)  # the release window's opening, set when the day starts
 
     # --- the run ------------------------------------------------------------------------
 
@@ -150,13 +120,15 @@ class Simulation:
         start_local = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
         self.clock = ScaledClock(start_local, o.speed)
         today = start_local.date()
-        opens = (start_local + timedelta(minutes=o.arrival_minutes + 10)).time()
+        opens = (start_local + timedelta(minutes=o.arrival_minutes + o.window_after_min)).time()
+        self.opens = opens
         closes = dtime(23, 0)
         self.broker = BrokerProcess(BrokerSetup(
             config_dir=self.dir / "broker", port=free_port(), server_password=new_password(),
             kiosks=[KioskAccount(SITE, k, new_password()) for k in self.kiosk_ids],
             run_as_user=_user(), server_processes=2))  # monitor: server-2
         self.broker.start()
+        self._boardmap = sim_boardmap(o.boardmap, self.dir) if o.boardmap else None
         url = f"sqlite:///{self.dir / 'lockers.db'}"
         self.services, key = seed_school(url, self.pupils, self.kiosk_ids, o.slots, today,
                                          opens, closes, self.dir, site=SITE)
@@ -169,6 +141,7 @@ class Simulation:
                                    for k in self.controllers.values()),
                        60, "every kiosk to receive its policy")
             self._morning()
+            self._after_morning()
             if o.collect:
                 self._wait(lambda: self.clock.now().time() >= opens, 600,
                            "the release window")
@@ -184,6 +157,35 @@ class Simulation:
             except subprocess.TimeoutExpired:
                 server.kill()
             self.broker.stop()
+
+    def _after_morning(self) -> None:
+        """Every phone of the morning in its slot and the server told: the fullest picture of
+        the day to check the server against. After injected faults the kiosks are given less
+        time (the check at close is the one that decides then); a morning that does not
+        settle is said in the report, not raised."""
+        try:
+            self._wait(self._settled, 30 if self.o.faults else 120 + self.o.pupils / 5,
+                       "every kiosk to settle and drain its outbox after the morning")
+            unsettled = ""
+        except TimeoutError as exc:
+            unsettled = str(exc)
+        if self.clock.now().time() >= self.opens:
+            self.notes.append(f"the morning's queues ran past the release window "
+                              f"({self.opens:%H:%M}): pupils tapping after it were refused; "
+                              "give the window more time after arrivals or slow the "
+                              "simulation down")
+        self.morning = morning_picture(self)
+        self.morning["unsettled"] = unsettled
+
+    def _settled(self) -> bool:
+        """No door opening or open for a pupil, and nothing left in any outbox. A door may
+        still read open (a restarted sim kiosk can believe one is: see the report's notes);
+        custody does not depend on it."""
+        moving = {m.SlotState.OPENING_FOR_DEPOSIT, m.SlotState.OPEN_FOR_DEPOSIT,
+                  m.SlotState.OPENING_FOR_RELEASE, m.SlotState.OPEN_FOR_RELEASE}
+        views = [k.controller.view() for k in self.controllers.values()]
+        return all(v.outbox_pending == 0 and not any(s.state in moving for s in v.slots)
+                   for v in views)
 
     def _closed(self) -> bool:
         """Close of day: no door open or opening, and nothing left in any outbox."""
@@ -221,37 +223,12 @@ class Simulation:
         return monitor
 
     def _start_kiosk(self, kiosk: str, key: str) -> None:
-        from firmware_py.sim.pupils import SimPupils
-        from launcher.faults import CuttableLink
-        from launcher.kiosk import build_controller
-        from locker_controller.api import TapResult
-        from lockers.kiosk_config import BrokerConfig, KioskConfig, RelayConfig
-
         account = next(a for a in self.broker.setup.kiosks if a.kiosk == kiosk)
-        config = KioskConfig(
-            site=SITE, kiosk=kiosk, card_key=key, state_dir=self.dir / kiosk,
-            pinmap=Path(__file__).resolve().parents[1] / "hardware" / "pinmaps" / "sim60.toml",
-            relays=RelayConfig(pulse_s=0.5 / max(self.o.speed / 10, 1),
-                               max_coils=self.o.doors_at_once, max_on_s=3.0),
-            broker=BrokerConfig(host="127.0.0.1", port=self.broker.setup.port,
-                                username=account.username, password=account.password,
-                                reconnect_max_s=2),
-            readers=[], tap_hold_off_s=0.0,
-            # Timers run on the scaled clock: give a pupil (a thread on a busy machine) a few
-            # real seconds to pull a released door, as a real pupil has eight.
-            door_open_timeout_s=max(8.0, 5.0 * self.o.speed),
-            clock_checks=False,  # simulated time runs ahead of the server's real clock
-            command_ack_timeout_s=max(8.0, 5.0 * self.o.speed))
-        network = CuttableLink()
-        controller, world = build_controller(config, sim=True, clock=self.clock,
-                                             link_factory=network)
-        pupils = SimPupils(world, open_after_s=2.0, close_after_s=6.0,
-                           seed=self.o.seed, speed=self.o.speed)
-        results: queue.Queue[Any] = queue.Queue()
-        controller.subscribe(lambda r: results.put(r) if isinstance(r, TapResult) else None)
-        controller.start()
-        pupils.start()
-        self.controllers[kiosk] = SimKiosk(controller, results, pupils, network, key)
+        self.controllers[kiosk] = start_sim_kiosk(KioskPlan(
+            site=SITE, kiosk=kiosk, key=key, state_dir=self.dir / kiosk,
+            broker_port=self.broker.setup.port, username=account.username,
+            password=account.password, doors_at_once=self.o.doors_at_once, speed=self.o.speed,
+            seed=self.o.seed, boardmap=self._boardmap), self.clock)
 
     # --- pupils ---------------------------------------------------------------------------
 
@@ -326,7 +303,7 @@ class Simulation:
             n = self._count_tap(kiosk, pupil, result, progress)
             self._play_incidents(n, confiscate_at, fault_at)
             # The pupil steps aside while the door is used: a few seconds of kiosk time.
-            time.sleep(3.0 / self.o.speed)
+            time.sleep(self.o.at_reader_s / self.o.speed)
 
     def _sleep_until(self, moment: datetime) -> None:
         """Wait in real time until the simulated clock reaches ``moment``."""
@@ -419,11 +396,21 @@ class Simulation:
         k.controller.halt()  # a crash: no goodbye, no clean-shutdown mark
         self._start_kiosk(kiosk, k.key)
 
+    def _still_moving(self) -> str:
+        """What keeps the day from closing: each kiosk's outbox and doors not shut."""
+        out = []
+        for code, k in self.controllers.items():
+            v = k.controller.view()
+            busy = [f"{s.number}:{s.state.value}{'/door open' if s.door_open else ''}"
+                    for s in v.slots if s.door_open or s.state.value.startswith("open")]
+            out.append(f"{code}: outbox {v.outbox_pending}, online {v.online}, slots {busy}")
+        return "; ".join(out)
+
     def _wait(self, predicate: Any, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}")
+                raise TimeoutError(f"timed out waiting for {what}: {self._still_moving()}")
             time.sleep(0.05)
 
 def _user() -> str | None:

@@ -10,6 +10,7 @@ opened and shut, a board that loses power (stops answering) and comes back. With
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import logging
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from pymodbus.exceptions import NoSuchIdException
@@ -28,6 +30,15 @@ from firmware_py.errors import BoardBusError
 
 log = logging.getLogger(__name__)
 READ_DISCRETE_INPUTS, WRITE_COIL, WRITE_COILS = 2, 5, 15
+# Every pair still open: a program that ends on an exception before closing its hardware
+# must not leave socat running behind it (benchmarks did, after a failed start).
+_OPEN_PAIRS: weakref.WeakSet[SerialPair] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_pairs() -> None:
+    for pair in list(_OPEN_PAIRS):
+        pair.close()
 
 
 class SerialPair:
@@ -44,6 +55,7 @@ class SerialPair:
             ["socat", f"pty,raw,echo=0,link={self.kiosk_end}",
              f"pty,raw,echo=0,link={self.boards_end}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _OPEN_PAIRS.add(self)
         deadline = time.monotonic() + 5
         while not (Path(self.kiosk_end).exists() and Path(self.boards_end).exists()):
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -53,6 +65,7 @@ class SerialPair:
 
     def close(self) -> None:
         """Stop socat (idempotent)."""
+        _OPEN_PAIRS.discard(self)
         if self._proc.poll() is None:
             self._proc.terminate()
             try:
