@@ -64,8 +64,11 @@ def two_schools(services: Any) -> Trust:
         _pupil(s, south, "A001", "Zebedee", "Quartermain")
         _pupil(s, south, "S900", "Ysolde", "Vantongeren")
         south_kiosk = services.ctx.kiosk(s, services.ctx.site(s, "south"), "k1").id
-        s.add(Alarm(kiosk_id=south_kiosk, kind="door_open", slot=2, detail="south door jam",
-                    raised_at=MORNING))
+        alarm = Alarm(kiosk_id=south_kiosk, kind="door_open", slot=2, detail="south door jam",
+                      raised_at=MORNING)
+        s.add(alarm)
+        s.flush()
+        alarm_id = alarm.id
     services.cards.enrol_card("north_office", "A001", "04A0A0A0A0A001", site="north")
     services.cards.enrol_card("south_office", "A001", "04B0B0B0B0B001", site="south")
     conf = services.confiscations.confiscate("south_office", "S900", "phone out in class",
@@ -94,7 +97,7 @@ def two_schools(services: Any) -> Trust:
     return Trust(south={"ref": "S900", "shared_ref": "A001", "custody_id": conf.custody_id,
                         "custody_in_office": handed.custody_id,
                         "conf_id": conf.id, "command_id": command,
-                        "exception_id": exception.id,
+                        "exception_id": exception.id, "alarm_id": alarm_id,
                         "notification_id": letter[-1], "site": "south", "code": "k1",
                         "uid": "04B0B0B0B0B001", "kiosks": kiosk_ids},
                  north={"ref": "N100", "shared_ref": "A001", "site": "north"})

@@ -75,7 +75,8 @@ def _aims(route: APIRoute, south: dict[str, Any]) -> list[str]:
               "conf_id": [str(south["conf_id"])], "ident": [str(south["exception_id"])],
               "command_id": [south["command_id"]],
               "notification_id": [str(south["notification_id"])], "site": ["south"],
-              "code": ["k1"], "name": sorted(REPORTS)}
+              "code": ["k1"], "name": sorted(REPORTS), "username": ["south_office"],
+              "alarm_id": [str(south["alarm_id"])]}
     paths = [route.path]
     for param in route.dependant.path_params:
         assert param.name in values, (

@@ -31,7 +31,12 @@ def shot(page: Page, name: str) -> Path:
 def assert_no_sideways_scrolling(page: Page) -> None:
     """The page fits its width (a phone must never scroll sideways)."""
     wide = page.evaluate("document.documentElement.scrollWidth")
-    assert wide <= page.viewport_size["width"], f"{page.url} is {wide} px wide"
+    # Name the elements that stick out, so a failure says what to fix.
+    over = page.evaluate("""w => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > w + 1)
+        .slice(-5).map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 40))
+        """, page.viewport_size["width"])
+    assert wide <= page.viewport_size["width"], f"{page.url} is {wide} px wide: {over}"
 
 
 def flash(page: Page) -> str:
