@@ -23,6 +23,9 @@ from tests.server_kit import (
     wait_until,
 )
 
+# Each test runs on SQLite and on a real PostgreSQL (tests/fixtures/postgres.py).
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:
