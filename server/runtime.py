@@ -41,7 +41,8 @@ class ServerRuntime:
         self.ingest = IngestWorker(self.store, self.clock, self.inbox, publish, self.replica,
                                    self.commands, max_batch=config.ingest_max_batch,
                                    keep_latencies=keep_latencies,
-                                   stuck_after_s=config.ingest_stuck_after_s)
+                                   stuck_after_s=config.ingest_stuck_after_s,
+                                   ack=self.link.ack)
         self.services = Services(self.store, self.clock, self.replica, self.commands)
         self.anchor = anchor_for(config)
         # With [notify] enabled = false the outbox still fills (the office sees it) but
