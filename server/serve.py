@@ -54,7 +54,13 @@ def serve(config: ServerConfig) -> int:
                      behind_tls=config.web.behind_tls,
                      max_request_bytes=config.web.max_request_bytes)
     app.state.runtime = runtime
-    runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
+    # The live dashboard: every process's commits reach every process's browsers (server.bus).
+    from server import bus
+    from server.web.live import updates_of
+
+    runtime.bus.subscribe(bus.LIVE, app.state.broadcaster.publish)
+    runtime.ingest.listeners.append(
+        lambda messages: runtime.bus.notify_items(bus.LIVE, updates_of(messages)))
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
     # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
