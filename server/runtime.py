@@ -19,6 +19,7 @@ from server.config import ServerConfig
 from server.elected import ElectedWork, Job
 from server.ingest.worker import IngestWorker
 from server.leader import Leadership
+from server.live_feed import updates_of
 from server.mqtt_link import Inbound, ServerLink
 from server.notify.sender import Sender
 from server.notify.watch import Watch
@@ -63,6 +64,9 @@ class ServerRuntime:
                                    keep_latencies=keep_latencies,
                                    stuck_after_s=config.ingest_stuck_after_s,
                                    ack=self.link.ack)
+        # Every commit's dashboard updates go to every process (see server.web.live).
+        self.ingest.listeners.append(
+            lambda messages: self.bus.notify_items(bus.LIVE, updates_of(messages)))
         self.services = Services(self.store, self.clock, self.replica, self.commands)
         self.anchor = anchor_for(config)
         # With [notify] enabled = false the outbox still fills (the office sees it) but

@@ -40,8 +40,10 @@ def serve(config: ServerConfig) -> int:
 
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from server.migrate import check_ready
+    from server.migrate import check_ready, upgrade
 
+    if config.migrate_on_start:
+        upgrade(config.database_url)  # under the migration lock: one process migrates
     check_ready(config.database_url)  # one clear error for a corrupt or empty database
     runtime = ServerRuntime(config)
     try:
@@ -56,11 +58,8 @@ def serve(config: ServerConfig) -> int:
     app.state.runtime = runtime
     # The live dashboard: every process's commits reach every process's browsers (server.bus).
     from server import bus
-    from server.web.live import updates_of
 
     runtime.bus.subscribe(bus.LIVE, app.state.broadcaster.publish)
-    runtime.ingest.listeners.append(
-        lambda messages: runtime.bus.notify_items(bus.LIVE, updates_of(messages)))
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
     # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,7 +1,7 @@
 """Live updates for the dashboard: ingest commits -> server.bus -> a broadcaster -> SSE.
 
 After each commit the ingest thread turns the wire messages it applied into updates
-(:func:`updates_of`) and sends them over server.bus, so every server process's dashboards
+(server.live_feed) and sends them over server.bus, so every server process's dashboards
 hear every process's commits; each process's :meth:`Broadcaster.publish` feeds its own
 browsers, each through its own asyncio queue, thread-safely.
 A browser's EventSource reconnects by itself after a server restart.
@@ -13,7 +13,7 @@ import asyncio
 import json
 from typing import Any
 
-from lockers.wire import messages as m
+from server.live_feed import updates_of
 
 
 class Broadcaster:
@@ -43,25 +43,6 @@ class Broadcaster:
         data = json.dumps(updates)
         for loop, q in list(self._clients):
             loop.call_soon_threadsafe(_put, q, data)
-
-
-def updates_of(messages: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
-    """The browser updates a commit's wire messages make (JSON values: with several server
-    processes they travel to every process's dashboards over server.bus)."""
-    updates: list[dict[str, Any]] = []
-    for parsed, msg in messages:
-        if isinstance(msg, m.SlotStateEvent):
-            updates.append({"kind": "slot", "kiosk": parsed.kiosk, "slot": msg.slot,
-                            "state": msg.state.value})
-        elif isinstance(msg, m.SlotSnapshot):
-            updates += [{"kind": "slot", "kiosk": parsed.kiosk, "slot": v.slot,
-                         "state": v.state.value} for v in msg.slots]
-        elif isinstance(msg, m.KioskStatus):
-            updates.append({"kind": "kiosk", "kiosk": parsed.kiosk,
-                            "online": msg.state == "online"})
-        elif isinstance(msg, m.AlarmEvent | m.DepositEvent | m.CollectionEvent):
-            updates.append({"kind": "refresh"})  # counters and alarms: re-read
-    return updates
 
 
 def _put(q: asyncio.Queue[str], data: str) -> None:
