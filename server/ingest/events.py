@@ -121,6 +121,7 @@ def _follow_sequence(session: Session, now: datetime, kiosk: KnownKiosk,
         if waiting:  # not applied, not acknowledged: the kiosk offers them again
             fresh = [(k, e) for k, e in fresh if not ((e.epoch or "") == ep and e.seq in waiting)]
             result.held_back += len(waiting)
+            result.held.update((kiosk.id, ep, q) for q in waiting)
             seqs = [q for q in seqs if q not in waiting]
             if not seqs:
                 continue
@@ -190,9 +191,21 @@ def _store_and_apply(session: Session, now: datetime, new: list[tuple[KnownKiosk
     insert_rows(session, Event.__table__, rows)  # the ORM bulk path costs 5x more here
     moves: list[audit.Entry] = []
     apply_effects(session, now, new, result, moves)
-    # Custody moves' details are plain JSON values too: one append (one head lock) for all.
-    audit.append(session, now, entries + moves, plain=True)
+    # Each school's events and custody moves go to its own chain (details are plain JSON
+    # values): one head lock per school, so processes busy with other schools do not wait.
+    by_chain: dict[str, list[audit.Entry]] = defaultdict(list)
+    for entry in entries + moves:
+        by_chain[_school_of(entry)].append(entry)
+    audit.append_by_chain(session, now, by_chain, plain=True)
     result.applied += len(new)
+
+
+def _school_of(entry: audit.Entry) -> str:
+    """The school (site code) whose chain an ingest entry belongs to: events and custody
+    moves of a kiosk name it as their actor, ``kiosk:<site>/<kiosk>``."""
+    if entry.actor.startswith("kiosk:"):
+        return entry.actor[len("kiosk:"):].split("/", 1)[0]
+    return ""
 
 
 def _epoch_change(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str, last: int,

@@ -1,0 +1,48 @@
+"""A trust's several server processes: an audit chain per school, row ids from a sequence.
+
+``audit_log.chain`` names the chain a row belongs to ("" the installation's, otherwise a
+site's code) and ``audit_head.chain`` the chain a head row leads; existing rows and the one
+existing head are the installation's chain and verify unchanged. On PostgreSQL row ids come
+from the sequence ``audit_log_ids`` (several processes append at once without a shared lock);
+SQLite's single writer counts on from the largest id.
+
+Revision ID: 0006_trust_processes
+Revises: 0005
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_trust_processes"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Apply this migration."""
+    with op.batch_alter_table("audit_log") as batch:
+        batch.add_column(sa.Column("chain", sa.String(length=32), server_default="",
+                                   nullable=False))
+        batch.create_index("ix_audit_log_chain_id", ["chain", "id"], unique=False)
+    with op.batch_alter_table("audit_head") as batch:
+        batch.add_column(sa.Column("chain", sa.String(length=32), server_default="",
+                                   nullable=False))
+        batch.create_unique_constraint(op.f("uq_audit_head_chain"), ["chain"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE SEQUENCE audit_log_ids")
+        op.execute("SELECT setval('audit_log_ids', COALESCE((SELECT max(id) FROM audit_log), "
+                   "0) + 1, false)")
+
+
+def downgrade() -> None:
+    """Revert this migration (the schools' chains are dropped: verify them first)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE IF EXISTS audit_log_ids")
+    op.execute("DELETE FROM audit_log WHERE chain <> ''")
+    op.execute("DELETE FROM audit_head WHERE chain <> ''")
+    with op.batch_alter_table("audit_head") as batch:
+        batch.drop_constraint(op.f("uq_audit_head_chain"), type_="unique")
+        batch.drop_column("chain")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_index("ix_audit_log_chain_id")
+        batch.drop_column("chain")
