@@ -18,7 +18,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ORDER = ["tap_to_open.py", "modbus_tap_to_open.py", "ingest.py", "kiosk_screen.py", "dashboard.py",
          "school_morning.py", "kiosk300.py", "rush.py", "hardening.py", "roster_import.py",
-         "notify.py"]
+         "notify.py", "trust_processes.py"]
 
 
 def machine() -> str:
