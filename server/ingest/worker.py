@@ -33,7 +33,6 @@ from server.commands import SUCCESS, CommandCenter
 from server.custody.restored import settle_state_lost
 from server.ingest.events import BatchResult, apply_events
 from server.ingest.guards import configured_slots, slots_named
-from server.ingest.held import WaitingRoom
 from server.ingest.kiosk_state import record_status
 from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite, lock_kiosks
 from server.ingest.slot_mirror import mirror_snapshot
@@ -88,8 +87,6 @@ class IngestWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._batch_oldest: float | None = None  # when the batch in hand first arrived
-        self.waiting = WaitingRoom()  # events held back for an earlier one, tried again
-        self._held_now: list[Inbound] = []  # the batch in hand's held-back messages
 
     def start(self) -> None:
         """Run in a background thread, under :meth:`supervise`."""
@@ -137,11 +134,17 @@ class IngestWorker:
     def run(self) -> None:
         """Loop until stopped."""
         while not self._stop.is_set():
-            batch = self._next_batch()
-            if not batch:
+            try:
+                first = self.inbox.get(timeout=0.2)
+            except queue.Empty:
                 continue
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
             self._batch_oldest = min(item.received for item in batch)
-            self._held_now = []
             try:
                 self.handle(batch)
             except Exception:
@@ -151,29 +154,7 @@ class IngestWorker:
                 log.exception("event=batch_poison size=%s", len(batch))
             finally:
                 self._batch_oldest = None
-                self._settle(batch)
-
-    def _next_batch(self) -> list[Inbound]:
-        """Held events due for another try, then whatever is queued (up to ``max_batch``)."""
-        batch = self.waiting.due()
-        try:
-            batch.append(self.inbox.get(timeout=0.02 if len(self.waiting) else 0.2))
-        except queue.Empty:
-            return batch
-        while len(batch) < self.max_batch:
-            try:
-                batch.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        return batch
-
-    def _settle(self, batch: list[Inbound]) -> None:
-        """After a batch: events still held back wait here for another try (server.ingest.
-        held); the rest are acknowledged to the broker."""
-        held = set(self._held_now)
-        let_go = self.waiting.hold([i for i in batch if i in held])
-        self.waiting.applied([i for i in batch if i not in held])
-        self._ack_broker([i for i in batch if i not in held] + let_go)
+                self._ack_broker(batch)
 
     def _ack_broker(self, batch: list[Inbound]) -> None:
         """PUBACK the batch's messages now that it is committed or given up on: what was
@@ -230,8 +211,6 @@ class IngestWorker:
             if batch.events or batch.refused:
                 apply_events(s, now, batch.events, batch.result, batch.refused)
         committed = time.time()
-        self._held_now += [item for item, kiosk, msg in resolved if isinstance(msg, m.EventBase)
-                          and (kiosk.id, msg.epoch or "", msg.seq) in batch.result.held]
         self._after_commit(decoded, batch.result, committed)
         for cid in batch.wake:
             self.commands.acked(cid)  # type: ignore[union-attr]
