@@ -90,3 +90,29 @@ def test_a_schools_kiosk_events_go_to_that_schools_chain(
                 AuditEntry.action == "event.deposit"))
             assert chain == "north"
             assert audit.verify(s) == []
+
+
+def test_a_schools_chain_is_anchored_on_its_own(store: Store, tmp_path: Path) -> None:
+    from server.audit_anchor import AuditAnchor
+    from server.models import AuditHead
+
+    anchor = AuditAnchor(tmp_path / "anchor.key", tmp_path / "anchor.jsonl", min_interval_s=0)
+    with store.write() as s:
+        audit.append(s, MORNING, _entries("north", 4), chain="north")
+    anchor.committed(store)
+    with store.read() as s:
+        assert anchor.verify(s) == []
+        rows = list(s.scalars(select(AuditEntry).where(AuditEntry.chain == "north")
+                              .order_by(AuditEntry.id)))
+    # Someone deletes the school's newest row and winds its head back to match: the chain
+    # alone cannot tell, the anchor can.
+    with store.write() as s:
+        s.execute(AuditEntry.__table__.delete().where(AuditEntry.id == rows[-1].id))
+        s.execute(update(AuditHead).where(AuditHead.chain == "north").values(
+            last_id=rows[-2].id, last_hash=rows[-2].row_hash))
+    with store.read() as s:
+        assert audit.verify(s) == []
+        problems = [str(p) for p in anchor.verify(s)]
+    assert any(f"audit row {rows[-1].id}" in p and "gone" in p for p in problems), problems
+    assert any("head of school north is behind" in p for p in problems), problems
+    anchor.stop()
