@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from server.models import Alarm, AuditEntry, Event, Kiosk, Site, Slot  # noqa: E402
 from server.store import Store  # noqa: E402
@@ -114,18 +114,35 @@ class _Named:
         self.site, self.kiosk = site, kiosk
 
 
+def _owned(store: Store) -> tuple[int, int]:
+    """(schools owned, processes owning them) under ``[mqtt] affinity``."""
+    from server.affinity import SITE_SPACE
+
+    with store.read() as s:
+        row = s.execute(text("SELECT count(*), count(DISTINCT pid) FROM pg_locks WHERE "
+                             "locktype = 'advisory' AND granted AND classid = CAST(:a AS oid)"),
+                        {"a": SITE_SPACE}).one()
+    return int(row[0]), int(row[1])
+
+
 def run(cluster: PostgresCluster, broker: Broker, accounts: list[tuple[str, str, str, str]],
-        per_kiosk: int, processes: int, kill: bool, folder: Path) -> dict[str, float]:
+        per_kiosk: int, processes: int, kill: bool, folder: Path,
+        affinity: bool = False) -> dict[str, float]:
     """One run on a fresh database; returns its figures."""
     url = cluster.create_database()
     schools = sorted({a[0] for a in accounts})
     prepare(url, schools, sorted({a[1] for a in accounts}))
-    servers = [ServerProcess(url, broker, n, folder / f"run{processes}{kill}-{n}").start()
+    servers = [ServerProcess(url, broker, n, folder / f"run{processes}{kill}{affinity}-{n}",
+                             affinity=affinity).start()
                for n in range(1, processes + 1)]
     store = Store(url)
     try:
         for srv in servers:
             srv.wait_ready()
+        while affinity and _owned(store) != (len(schools), processes):
+            time.sleep(0.1)  # every school owned, by every process
+        if affinity:
+            time.sleep(0.5)  # and subscribed to
         go, out = mp.Event(), mp.Queue()
         side = mp.Process(target=_kiosk_side, args=(broker.host, broker.port, accounts,
                                                     per_kiosk, go, out))
@@ -176,8 +193,11 @@ def main() -> None:
         accounts = [(site, code, broker.kiosk(site, code).username,
                      broker.kiosk(site, code).password) for site, code in pairs]
         results = {}
-        for name, procs, kill in (("one", 1, False), ("two", 2, False), ("kill", 2, True)):
-            results[name] = run(cluster, broker, accounts, args.events, procs, kill, folder)
+        for name, procs, kill, affinity in (
+                ("one", 1, False, False), ("two", 2, False, False), ("kill", 2, True, False),
+                ("two_affinity", 2, False, True), ("kill_affinity", 2, True, True)):
+            results[name] = run(cluster, broker, accounts, args.events, procs, kill, folder,
+                                affinity)
             print(f"{name}: " + " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                          for k, v in results[name].items()), flush=True)
     finally:
@@ -186,12 +206,15 @@ def main() -> None:
     bad = {k: sum(int(r[k]) for r in results.values())
            for k in ("lost", "twice", "false_alarms", "wrong_slots")}
     one, two = results["one"]["events_per_s"], results["two"]["events_per_s"]
+    aff = results["two_affinity"]["events_per_s"]
     print(f"machine: {os.cpu_count()} cores (shared with whatever else runs); "
           f"{len(pairs)} kiosks in {args.schools} schools, {args.events} events each")
     print(f"trust_processes one_events_per_s={one:.0f} two_events_per_s={two:.0f} "
-          f"ratio={two / one:.2f} lost={bad['lost']} twice={bad['twice']} "
+          f"ratio={two / one:.2f} two_affinity_events_per_s={aff:.0f} "
+          f"ratio_affinity={aff / one:.2f} lost={bad['lost']} twice={bad['twice']} "
           f"false_alarms={bad['false_alarms']} wrong_slots={bad['wrong_slots']} "
           f"kill_to_last_commit_s={results['kill']['kill_to_last_commit_s']:.2f} "
+          f"kill_affinity_s={results['kill_affinity']['kill_to_last_commit_s']:.2f} "
           f"cores={os.cpu_count()}")
 
 

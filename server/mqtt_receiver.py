@@ -74,8 +74,11 @@ class Subscriber:
     """Subscribes to every kiosk's channels (shared subscription) and hands messages on."""
 
     def __init__(self, settings: Any, deliver: Callable[[Inbound], None],
-                 on_state: Callable[[bool], None], first_connection: int = 0) -> None:
+                 on_state: Callable[[bool], None], first_connection: int = 0,
+                 sites: list[str] | None = None) -> None:
         self.settings, self.deliver, self.on_state = settings, deliver, on_state
+        # The schools received (None: all of them; see server/affinity.py).
+        self.sites = sites
         c = make_client(settings, f"{settings.client_id}-rx", receiver=True)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
@@ -116,8 +119,25 @@ class Subscriber:
             return
         self.connection += 1
         # subscribe() from on_connect is the documented way to resubscribe after a reconnect.
-        client.subscribe([(t.shared(t.filter_all_kiosks(ch), self.settings.share_group),
-                           mqtt.SubscribeOptions(qos=1)) for ch in SUBSCRIBED])
+        filters = self._filters(self.sites)
+        if filters:
+            client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in filters])
+        else:
+            self.on_state(True)  # owning no school yet: connected, nothing to receive
+
+    def _filters(self, sites: list[str] | None) -> list[str]:
+        """The shared-subscription filters for ``sites`` (None: every site)."""
+        return [t.shared(t.filter_all_kiosks(ch, site), self.settings.share_group)
+                for site in (["+"] if sites is None else sorted(sites)) for ch in SUBSCRIBED]
+
+    def set_sites(self, sites: list[str]) -> None:
+        """Receive these schools' kiosks from now on (and no others)."""
+        old, new = set(self._filters(self.sites)), set(self._filters(sites))
+        self.sites = sorted(sites)
+        if old - new:
+            self.client.unsubscribe(sorted(old - new))
+        if new - old:
+            self.client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in sorted(new - old)])
 
     def _on_subscribe(self, _c: Any, _ud: Any, _mid: int, codes: Any, _props: Any) -> None:
         if any(code.is_failure for code in codes):
@@ -141,13 +161,14 @@ def session_properties(expiry_s: int) -> Properties:
     return props
 
 
-def _child_main(settings: Any, conn: Connection, first_connection: int) -> None:
+def _child_main(settings: Any, conn: Connection, first_connection: int,
+                sites: list[str] | None) -> None:
     """The receiver process: subscribe, forward batches to the parent until told to stop,
     and acknowledge to the broker what the parent says it has handled."""
     local: queue.Queue[Any] = queue.Queue()
     sub = Subscriber(settings, lambda i: local.put(
         (i.topic, i.payload, i.received, i.mid, i.qos, i.connection)),
-        lambda up: local.put(("state", up)), first_connection)
+        lambda up: local.put(("state", up)), first_connection, sites)
     stop = threading.Event()
 
     def from_parent() -> None:
@@ -159,7 +180,10 @@ def _child_main(settings: Any, conn: Connection, first_connection: int) -> None:
                 break
             if order == "stop":
                 break
-            sub.ack(order[1])
+            if order[0] == "sites":
+                sub.set_sites(order[1])
+            else:
+                sub.ack(order[1])
         stop.set()
 
     threading.Thread(target=from_parent, name="mqtt-rx-acks", daemon=True).start()
@@ -187,6 +211,7 @@ class ReceiverProcess:
         self.restarts = 0  # the child died unasked and was started again
         self._stopping = threading.Event()
         self._send_lock = threading.Lock()  # acks (ingest thread) and stop share the pipe
+        self.sites: list[str] | None = [] if getattr(settings, "affinity", False) else None
         self._spawn()
         self._thread = threading.Thread(target=self._read, name="mqtt-rx-pipe", daemon=True)
 
@@ -194,7 +219,7 @@ class ReceiverProcess:
         ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_child_main, args=(self.settings, child,
-                                                      self.restarts * 1_000_000),
+                                                      self.restarts * 1_000_000, self.sites),
                                  name="lockers-mqtt-rx", daemon=True)
 
     @property
@@ -222,6 +247,12 @@ class ReceiverProcess:
         died meanwhile took its connection with it: nothing to acknowledge then."""
         with contextlib.suppress(OSError), self._send_lock:
             self._conn.send(("ack", keys))
+
+    def set_sites(self, sites: list[str]) -> None:
+        """Receive these schools' kiosks from now on (a restarted child starts with them)."""
+        self.sites = sorted(sites)
+        with contextlib.suppress(OSError), self._send_lock:
+            self._conn.send(("sites", self.sites))
 
     def _read(self) -> None:
         while True:

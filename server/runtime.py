@@ -6,12 +6,14 @@ build the same object against a test broker and database.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import time
 
 from lockers.clock import Clock, SystemClock
 from server import bus
+from server.affinity import SchoolOwnership
 from server.audit_anchor import anchor_for
 from server.bus import Bus
 from server.commands import CommandCenter
@@ -43,7 +45,11 @@ class ServerRuntime:
         self.clock = clock or SystemClock()
         self.store = store or Store(config.database_url)
         self.inbox: queue.Queue[Inbound] = queue.Queue()
-        self.link = ServerLink(config.mqtt, self.inbox)
+        # Schools owned per process (server/affinity.py) need PostgreSQL; one SQLite process
+        # receives every school.
+        affinity = config.mqtt.affinity and not self.store.is_sqlite
+        self.link = ServerLink(dataclasses.replace(config.mqtt, affinity=affinity), self.inbox)
+        self.ownership = SchoolOwnership(self.store, self.link.set_sites) if affinity else None
         publish = self.link.publish
         # Work done once for the installation goes to one elected process (ADR 0010); the
         # bus carries what every process must hear (policy changes, dashboard updates).
@@ -97,6 +103,8 @@ class ServerRuntime:
         self.bus.start()
         self.ingest.start()
         self.link.start()
+        if self.ownership is not None:
+            self.ownership.start()
         self.replica.start()
         self.leader.start()
         self.elected.start()
@@ -112,6 +120,8 @@ class ServerRuntime:
         self.elected.stop()
         self.leader.stop()
         self.replica.stop()
+        if self.ownership is not None:
+            self.ownership.stop()
         self.link.stop()
         self.ingest.stop()
         self.anchor.stop()

@@ -35,7 +35,8 @@ def config_from(settings: dict[str, Any]) -> ServerConfig:
         replica_tick_s=settings.get("replica_tick_s", 30.0),
         mqtt=MqttSettings(host=settings["host"], port=settings["port"],
                           username=settings["username"], password=settings["password"],
-                          client_id=settings["username"]))
+                          client_id=settings["username"],
+                          affinity=settings.get("affinity", False)))
 
 
 def main() -> None:

@@ -47,13 +47,15 @@ class ServerProcess:
     """A server process of its own (``python -m tests.server_child``)."""
 
     def __init__(self, url: str, broker: Any, number: int, folder: Path,
-                 replica_tick_s: float = 30.0, migrate_when: Path | None = None) -> None:
+                 replica_tick_s: float = 30.0, migrate_when: Path | None = None,
+                 affinity: bool = False) -> None:
         username = broker.server_username if number == 1 else \
             f"{broker.server_username}-{number}"
         folder.mkdir(parents=True, exist_ok=True)
         self.settings = {"url": url, "host": broker.host, "port": broker.port,
                          "username": username, "password": broker.server_password,
-                         "folder": str(folder), "replica_tick_s": replica_tick_s}
+                         "folder": str(folder), "replica_tick_s": replica_tick_s,
+                         "affinity": affinity}
         if migrate_when is not None:  # migrate at start, once that file exists
             self.settings |= {"migrate": True, "start_when": str(migrate_when)}
         self.log_path = folder / "server.log"
