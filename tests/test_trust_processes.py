@@ -88,6 +88,13 @@ def test_a_process_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
         for k in kiosks:
             k.close()
     assert killed_at < len(KIOSKS) * per_kiosk, "the kill came after the burst"
+    _assert_applied_once_in_order(store, sent, per_kiosk)
+
+
+def _assert_applied_once_in_order(store: Store, sent: dict[str, list[Any]],
+                                  per_kiosk: int) -> None:
+    """Every event stored once, in its kiosk's order, applied once; slots as the kiosks
+    left them; no gap alarm left open."""
     with store.read() as s:
         ids = dict(s.execute(select(Kiosk.code, Kiosk.id)).all())
         for code, events in sent.items():
@@ -103,10 +110,40 @@ def test_a_process_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
         # Applied once: one audit entry per event, none twice.
         audited = s.scalar(select(func.count()).select_from(AuditEntry)
                            .where(AuditEntry.action.like("event.%")))
-        assert audited == len(KIOSKS) * per_kiosk
+        assert audited == len(sent) * per_kiosk
         # Gaps the kill left were waited for and filled: no alarm stays open.
         assert not s.scalars(select(Alarm).where(Alarm.kind == "sequence_gap",
                                                  Alarm.cleared_at.is_(None))).all()
+
+
+def test_with_affinity_a_school_moves_to_the_survivor_when_its_owner_dies(
+        tmp_path: Path, trust: tuple[Any, str, Store], processes: list[ServerProcess]) -> None:
+    broker, url, store = trust
+    processes += [ServerProcess(url, broker, n, tmp_path / f"server{n}", affinity=True).start()
+                  for n in (1, 2)]
+    for proc in processes:
+        proc.wait_ready()
+    owner = wait_until(lambda: next((p for p in processes if "schools=north" in p.log()),
+                                    None), timeout=30, what="an owner for the school")
+    survivor = next(p for p in processes if p is not owner)
+    kiosks = _kiosks(broker)
+    per_kiosk = 400
+    sent = {k.kiosk: slot_events(k, per_kiosk) for k in kiosks}
+    try:
+        for k in kiosks:
+            k.send(sent[k.kiosk])
+        wait_until(lambda: _stored(store) >= per_kiosk // 2, timeout=60,
+                   what="the burst to be under way")
+        owner.kill()
+        killed_at = _stored(store)
+        for k in kiosks:
+            k.wait_for(lambda kk: kk.all_acked(), timeout=90, what="every event acknowledged")
+    finally:
+        for k in kiosks:
+            k.close()
+    assert killed_at < len(KIOSKS) * per_kiosk, "the kill came after the burst"
+    assert "schools=north" in survivor.log()  # it took the school over
+    _assert_applied_once_in_order(store, sent, per_kiosk)
 
 
 def _birth(kiosk: FakeKiosk) -> m.KioskStatus:
