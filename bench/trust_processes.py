@@ -1,7 +1,7 @@
 """Several server processes on one PostgreSQL database (#17): events/s with one and with two
 processes in the same run, and a process killed mid-burst.
 
-    .venv/bin/python bench/trust_processes.py [--schools 4] [--kiosks 3] [--events 400]
+    .venv/bin/python bench/trust_processes.py [--schools 4] [--kiosks 3] [--events 1000]
 
 Everything is real: a private PostgreSQL cluster (Debian's, as the tests start it), one
 Mosquitto with the production ACL, server processes (tests/server_child.py) on their own
@@ -87,7 +87,8 @@ def _stored(store: Store) -> int:
 
 
 def check(store: Store, per_kiosk: int) -> dict[str, int]:
-    """lost, twice, false_alarms and wrong_slots once every event is acknowledged."""
+    """lost, twice, false_alarms, wrong_slots (and gap alarms raised and cleared) once every
+    event is acknowledged."""
     with store.read() as s:
         kiosks = s.execute(select(Kiosk.id, Kiosk.code, Site.code).join(
             Site, Kiosk.site_id == Site.id)).all()
@@ -97,6 +98,10 @@ def check(store: Store, per_kiosk: int) -> dict[str, int]:
                            .where(AuditEntry.action.like("event.%"))) or 0
         alarms = s.scalar(select(func.count()).select_from(Alarm).where(
             Alarm.kind == "sequence_gap", Alarm.cleared_at.is_(None))) or 0
+        # Raised while an early event waited for its predecessor, and cleared when it came
+        # (milliseconds later with two processes): not false, but staff may see them flicker.
+        raised = s.scalar(select(func.count()).select_from(Alarm).where(
+            Alarm.kind == "sequence_gap")) or 0
         wrong = 0
         for kid, code, site in kiosks:
             want = last_states(slot_events(_Named(site, code), per_kiosk))
@@ -104,7 +109,7 @@ def check(store: Store, per_kiosk: int) -> dict[str, int]:
                                   .where(Slot.kiosk_id == kid)).all())
             wrong += sum(1 for n, state in want.items() if have.get(n) != state)
     return {"lost": len(kiosks) * per_kiosk - stored, "twice": audited - stored,
-            "false_alarms": alarms, "wrong_slots": wrong}
+            "false_alarms": alarms, "wrong_slots": wrong, "gap_alarms_raised": raised}
 
 
 class _Named:
@@ -177,7 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schools", type=int, default=4)
     parser.add_argument("--kiosks", type=int, default=3, help="per school")
-    parser.add_argument("--events", type=int, default=400, help="per kiosk")
+    parser.add_argument("--events", type=int, default=1000, help="per kiosk")
     args = parser.parse_args()
     bin_dir = server_bin()
     if bin_dir is None:
