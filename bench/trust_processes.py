@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -208,6 +209,7 @@ def main() -> None:
     finally:
         broker.close()
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     bad = {k: sum(int(r[k]) for r in results.values())
            for k in ("lost", "twice", "false_alarms", "wrong_slots")}
     one, two = results["one"]["events_per_s"], results["two"]["events_per_s"]
