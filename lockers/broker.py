@@ -149,6 +149,9 @@ def conf_text(setup: BrokerSetup) -> str:
         f"persistence_location {d}/",
         # A kiosk offline for a day must still get its queued commands and policy.
         "max_queued_messages 100000",
+        # The server acknowledges each message only after its batch commits (ADR 0010): a
+        # window of 20 unacknowledged messages (the default) would cap its batches at 20.
+        "max_inflight_messages 1000",
         f"log_dest file {d / 'mosquitto.log'}",
         "log_type error",
         "log_type warning",

@@ -14,6 +14,7 @@ DEB_PACKAGES=(
   systemd openssl
   nodejs npm
   socat
+  postgresql
 )
 
 missing=()

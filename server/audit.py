@@ -7,8 +7,16 @@ sha256 of the canonical JSON of the row's personal part ``{"detail": ..., "pupil
 Retention (docs/adr/0001-audit-chain-and-retention.md) blanks only the personal part of old
 rows, sets ``purged`` and appends a ``retention.purge`` row naming the last row it purged; the
 chain of hashes stays verifiable forever. ``verify`` flags a blanked row newer than the last
-purge as tampering. Appending locks the single ``audit_head`` row, so concurrent writers
-(several server processes on PostgreSQL) queue instead of forking the chain.
+purge as tampering.
+
+There is a chain per school (``chain`` = its site code: what its kiosks did) beside the
+installation's chain ("": staff and system actions). Appending locks that chain's
+``audit_head`` row only, so concurrent writers of one chain queue instead of forking it while
+two server processes committing different schools' events do not wait for each other. Each
+chain is verified on its own. A row's hash covers its chain's name (rows of the installation's
+chain hash exactly as before chains existed, so older databases verify unchanged). Row ids
+are unique across chains (a PostgreSQL sequence; on SQLite the single writer counts) and
+rise within each chain, because they are taken under that chain's head lock.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.bulk import insert_rows
@@ -49,6 +58,8 @@ def row_hash(prev: str, row: dict[str, Any]) -> str:
     """The chained hash of one row (``row`` holds at least the :data:`HASHED` fields; its
     ``at`` may be given pre-formatted as text)."""
     fields = {k: row.get(k) for k in HASHED}
+    if row.get("chain"):
+        fields["chain"] = row["chain"]
     if isinstance(fields["at"], datetime):
         fields["at"] = _naive_utc(fields["at"]).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return hashlib.sha256((prev + canonical(fields)).encode()).hexdigest()
@@ -80,34 +91,68 @@ class Entry:
     detail: dict[str, Any] | None = None
 
 
-def append(session: Session, at: datetime, entries: list[Entry], plain: bool = False) -> int:
-    """Append ``entries`` (in order) inside the caller's transaction; return the last id.
+def append(session: Session, at: datetime, entries: list[Entry], plain: bool = False,
+           chain: str = "") -> int:
+    """Append ``entries`` (in order) to ``chain`` ("": the installation's; a site's code:
+    that school's) inside the caller's transaction; return the last id.
 
     ``plain``: the details are already plain JSON values (as ingest's are), skip normalising.
     """
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                           ).scalar_one()
-    prev, next_id = head.last_hash, head.last_id + 1
+    head = _locked_head(session, chain)
+    prev = head.last_hash
     if not entries:
         return head.last_id
+    ids = _new_ids(session, len(entries))
     rows = []
     at_text = _naive_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%f")  # one time for the whole batch
-    for e in entries:
+    for e, row_id in zip(entries, ids, strict=True):
         # Store exactly what is hashed: dates and times become ISO strings.
         detail = e.detail if plain or e.detail is None else json.loads(canonical(e.detail))
-        row = {"id": next_id, "at": at, "actor": e.actor, "action": e.action,
+        row = {"id": row_id, "chain": chain, "at": at, "actor": e.actor, "action": e.action,
                "entity": e.entity, "entity_id": e.entity_id, "pupil_ref": e.pupil_ref,
                "reason": e.reason, "detail": detail,
                "detail_hash": personal_hash(detail, e.pupil_ref), "prev_hash": prev,
                "purged": False}
         row["row_hash"] = prev = row_hash(prev, {**row, "at": at_text})
         rows.append(row)
-        next_id += 1
     insert_rows(session, AuditEntry.__table__, rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1)
-                    .values(last_id=next_id - 1, last_hash=prev))
+    session.execute(update(AuditHead).where(AuditHead.id == head.id)
+                    .values(last_id=ids[-1], last_hash=prev))
     session.expire(head)
-    return next_id - 1
+    return ids[-1]
+
+
+def append_by_chain(session: Session, at: datetime, by_chain: dict[str, list[Entry]],
+                    plain: bool = False) -> None:
+    """Append to several chains in one transaction, locking their heads in name order (so
+    two writers sharing chains never wait for each other in a circle)."""
+    for chain in sorted(by_chain):
+        append(session, at, by_chain[chain], plain=plain, chain=chain)
+
+
+def _locked_head(session: Session, chain: str) -> AuditHead:
+    """``chain``'s head row, locked until the transaction ends (made on its first use)."""
+    query = select(AuditHead).where(AuditHead.chain == chain).with_for_update()
+    head = session.execute(query).scalar_one_or_none()
+    if head is not None:
+        return head
+    try:
+        with session.begin_nested():  # another process may be making it at this moment
+            next_head = (session.scalar(select(func.max(AuditHead.id))) or 0) + 1
+            session.add(AuditHead(id=next_head, chain=chain, last_id=0, last_hash=GENESIS))
+    except IntegrityError:
+        pass  # it made it first: use that one
+    return session.execute(query).scalar_one()
+
+
+def _new_ids(session: Session, count: int) -> list[int]:
+    """``count`` fresh row ids: from the sequence on PostgreSQL (never a lock), counted on
+    from the largest on SQLite (whose write transaction already excludes other writers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(text("SELECT nextval('audit_log_ids') "
+                                         "FROM generate_series(1, :n)"), {"n": count}))
+    first = (session.scalar(select(func.max(AuditEntry.id))) or 0) + 1
+    return list(range(first, first + count))
 
 
 @dataclass(frozen=True)
@@ -122,20 +167,35 @@ class Problem:
 
 
 def verify(session: Session, batch: int = 5000) -> list[Problem]:
-    """Walk the whole chain; return every problem found (empty list: intact)."""
-    problems: list[Problem] = []
-    prev, expected_id, last_id = GENESIS, 1, 0
+    """Walk every chain (the installation's and each school's), each on its own; return
+    every problem found (empty list: intact)."""
     purged_through = _purged_through(session)
+    chains = set(session.scalars(select(AuditHead.chain))) | set(
+        session.scalars(select(AuditEntry.chain).distinct()))
+    problems: list[Problem] = []
+    for chain in sorted(chains | {""}):
+        problems += verify_chain(session, chain, purged_through, batch)
+    return problems
+
+
+def verify_chain(session: Session, chain: str, purged_through: int | None = None,
+                 batch: int = 5000) -> list[Problem]:
+    """Walk one chain from its first row to its head; return every problem found."""
+    if purged_through is None:
+        purged_through = _purged_through(session)
+    problems: list[Problem] = []
+    prev, last_id = GENESIS, 0
     while True:
-        rows = session.execute(select(AuditEntry).where(AuditEntry.id >= expected_id)
-                               .order_by(AuditEntry.id).limit(batch)).scalars().all()
+        rows = session.execute(select(AuditEntry).where(
+            AuditEntry.chain == chain, AuditEntry.id > last_id)
+            .order_by(AuditEntry.id).limit(batch)).scalars().all()
         if not rows:
             break
         for r in rows:
-            problems += _row_problems(r, expected_id, prev, purged_through)
-            prev, expected_id, last_id = r.row_hash, r.id + 1, r.id
+            problems += _row_problems(r, last_id + 1, prev, purged_through)
+            prev, last_id = r.row_hash, r.id
         session.expunge_all()
-    problems += _head_problems(session, last_id, prev)
+    problems += _head_problems(session, chain, last_id, prev)
     return problems
 
 
@@ -150,7 +210,8 @@ def _row_problems(r: AuditEntry, expected_id: int, prev: str,
                   purged_through: int) -> list[Problem]:
     """What is wrong with row ``r`` when row ``expected_id`` with ``prev`` before it was due."""
     problems: list[Problem] = []
-    if r.id != expected_id:
+    # Ids skipped are another chain's unless the link to the row before is broken too.
+    if r.id != expected_id and r.prev_hash != prev:
         problems.append(Problem(expected_id, f"rows {expected_id}..{r.id - 1} deleted"))
         prev = r.prev_hash  # resynchronise so later problems are reported separately
     if r.prev_hash != prev:
@@ -162,18 +223,27 @@ def _row_problems(r: AuditEntry, expected_id: int, prev: str,
                                           "retention purge"))
     elif personal_hash(r.detail, r.pupil_ref) != r.detail_hash:
         problems.append(Problem(r.id, "detail or pupil edited (detail_hash mismatch)"))
-    if row_hash(r.prev_hash, {c: getattr(r, c) for c in HASHED}) != r.row_hash:
+    if row_hash(r.prev_hash, {"chain": r.chain, **{c: getattr(r, c) for c in HASHED}}
+                ) != r.row_hash:
         problems.append(Problem(r.id, "row edited (row_hash mismatch)"))
     return problems
 
 
-def _head_problems(session: Session, last_id: int, prev: str) -> list[Problem]:
-    """Whether the head still names the last row walked (newest rows deleted otherwise)."""
-    head = session.get(AuditHead, 1)
+def _head_problems(session: Session, chain: str, last_id: int, prev: str) -> list[Problem]:
+    """Whether the chain's head still names the last row walked (newest rows deleted
+    otherwise)."""
+    head = session.scalar(select(AuditHead).where(AuditHead.chain == chain))
     if head is None:
-        return [Problem(last_id + 1, "the audit_head row is gone (deleted with the "
-                                     "newest rows?)")]
+        if chain and last_id == 0:
+            return []
+        return [Problem(last_id + 1, f"the audit_head row{_of(chain)} is gone (deleted with "
+                                     "the newest rows?)")]
     if head.last_id != last_id or head.last_hash != prev:
-        return [Problem(last_id + 1, f"rows after {last_id} deleted (the head names "
-                                     f"row {head.last_id})")]
+        return [Problem(last_id + 1, f"rows after {last_id} deleted (the head{_of(chain)} "
+                                     f"names row {head.last_id})")]
     return []
+
+
+def _of(chain: str) -> str:
+    """" of school X" for a school's chain, nothing for the installation's."""
+    return f" of school {chain}" if chain else ""

@@ -10,6 +10,10 @@ be there with the same hash. Deleting the newest rows (and the head row), deleti
 restoring an older copy, or rewriting the chain from some row onwards all break that, and
 editing the checkpoint file breaks its MACs. What the anchor cannot see is what happened
 after its last checkpoint: checkpoints follow commits within about a second.
+
+Each chain (the installation's, and each school's: server/audit.py) is anchored on its own:
+a school's checkpoint line also names its ``chain`` (and its MAC covers it); the
+installation's lines are as they always were.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class AuditAnchor:
         self.key_path, self.log_path = Path(key_path), Path(log_path)
         self.min_interval_s = min_interval_s
         self._lock = threading.Lock()
-        self._last_id = -1
+        self._last_ids: dict[str, int] = {}  # each chain's last anchored row
         self._last_write = 0.0
         self._pending: Any = None  # the store whose head moved since the last checkpoint
         atexit.register(self.flush)  # a CLI command's last write is anchored too
@@ -79,9 +83,11 @@ class AuditAnchor:
                 f.write(secrets.token_hex(32))
         return bytes.fromhex(self.key_path.read_text().strip())
 
-    def mac(self, key: bytes, last_id: int, last_hash: str, at: str) -> str:
-        """The signature of one checkpoint."""
-        return hmac.new(key, f"{last_id}:{last_hash}:{at}".encode(), hashlib.sha256).hexdigest()
+    def mac(self, key: bytes, last_id: int, last_hash: str, at: str, chain: str = "") -> str:
+        """The signature of one checkpoint (a school's chain named in it; the installation's
+        chain signs as it did before there were others)."""
+        text = f"{last_id}:{last_hash}:{at}" + (f":{chain}" if chain else "")
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
     def committed(self, store: Any) -> None:
         """Called after a write commits: checkpoint now, or within ``min_interval_s``."""
@@ -90,28 +96,31 @@ class AuditAnchor:
             self.flush()
 
     def flush(self) -> None:
-        """Write a checkpoint if the head moved since the last one."""
+        """Write a checkpoint for each chain whose head moved since its last one."""
         store, self._pending = self._pending, None
         if store is None:
             return
         try:
             with store.read() as s:
-                head = s.get(AuditHead, 1)
-                if head is not None:
-                    self.checkpoint(head.last_id, head.last_hash)
+                heads = s.execute(select(AuditHead.chain, AuditHead.last_id,
+                                         AuditHead.last_hash)).all()
+            for chain, last_id, last_hash in sorted(heads):
+                self.checkpoint(last_id, last_hash, chain)
         except Exception:  # the anchor must never fail a commit that already happened
             log.exception("event=audit_checkpoint_failed")
 
-    def checkpoint(self, last_id: int, last_hash: str) -> None:
-        """Append one signed checkpoint (fsynced) unless this head is already anchored."""
+    def checkpoint(self, last_id: int, last_hash: str, chain: str = "") -> None:
+        """Append one signed checkpoint of ``chain``'s head (fsynced) unless it is already
+        anchored."""
         with self._lock:
-            if last_id <= self._last_id:
+            if last_id <= self._last_ids.get(chain, -1):
                 return
             key = self.key()
             assert key is not None
             at = datetime.now(UTC).isoformat(timespec="seconds")
-            line = json.dumps({"id": last_id, "hash": last_hash, "at": at,
-                               "mac": self.mac(key, last_id, last_hash, at)})
+            point = {"id": last_id, "hash": last_hash, "at": at,
+                     "mac": self.mac(key, last_id, last_hash, at, chain)}
+            line = json.dumps({**point, "chain": chain} if chain else point)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
@@ -119,8 +128,9 @@ class AuditAnchor:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            self._last_id, self._last_write = last_id, time.monotonic()
-        log.info("event=audit_checkpoint id=%s hash=%s", last_id, last_hash)
+            self._last_ids[chain], self._last_write = last_id, time.monotonic()
+        log.info("event=audit_checkpoint chain=%s id=%s hash=%s", chain or "-", last_id,
+                 last_hash)
 
     def verify(self, session: Session) -> list[Problem]:
         """Hold the database to every checkpoint; return what does not match."""
@@ -131,32 +141,38 @@ class AuditAnchor:
         named, problems = self._signed_checkpoints(key)
         ids = sorted(named)
         stored = _stored_hashes(session, ids)
+        last_of: dict[str, int] = {}  # each chain's newest checkpoint
         for row_id in ids:
+            chain, anchored = named[row_id]
+            last_of[chain] = row_id
             if row_id != 0:
-                problems += _checkpoint_problems(row_id, named[row_id], stored.get(row_id))
-        head = session.get(AuditHead, 1)
-        if ids and (head is None or head.last_id < ids[-1]):
-            problems.append(Problem(ids[-1], "the head is behind the anchor's last "
-                                             f"checkpoint (row {ids[-1]})"))
+                problems += _checkpoint_problems(row_id, anchored, stored.get(row_id))
+        heads = dict(session.execute(select(AuditHead.chain, AuditHead.last_id)).all())
+        for chain, last in sorted(last_of.items()):
+            if heads.get(chain) is None or heads[chain] < last:
+                of = f" of school {chain}" if chain else ""
+                problems.append(Problem(last, f"the head{of} is behind the anchor's last "
+                                              f"checkpoint (row {last})"))
         return problems
 
-    def _signed_checkpoints(self, key: bytes) -> tuple[dict[int, str], list[Problem]]:
-        """Each checkpoint the key signed (row id -> hash), and a problem for each line it
-        did not."""
+    def _signed_checkpoints(self, key: bytes
+                            ) -> tuple[dict[int, tuple[str, str]], list[Problem]]:
+        """Each checkpoint the key signed (row id -> (chain, hash)), and a problem for each
+        line it did not."""
         problems: list[Problem] = []
-        named: dict[int, str] = {}
+        named: dict[int, tuple[str, str]] = {}
         for n, text in enumerate(self.log_path.read_text().splitlines(), 1):
             try:
                 cp = json.loads(text)
-                good = hmac.compare_digest(cp["mac"], self.mac(key, int(cp["id"]),
-                                                               cp["hash"], cp["at"]))
+                good = hmac.compare_digest(cp["mac"], self.mac(
+                    key, int(cp["id"]), cp["hash"], cp["at"], cp.get("chain", "")))
             except (ValueError, KeyError, TypeError):
                 good = False
             if not good:
                 problems.append(Problem(0, f"anchor line {n} is not signed by this server's "
                                            "key (the checkpoint file was edited)"))
                 continue
-            named[int(cp["id"])] = cp["hash"]
+            named[int(cp["id"])] = (cp.get("chain", ""), cp["hash"])
         return named, problems
 
 

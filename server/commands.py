@@ -174,6 +174,28 @@ class CommandCenter:
             expires = s.scalar(select(Command.expires_at).where(Command.id == command_id))
         return expires is not None and self.clock.now() >= expires
 
+    def expire_due(self) -> int:
+        """Mark every command still waiting past its expiry as timed out (with its audit
+        entry); return how many. The elected process runs this (server.elected), so a
+        command times out even when no web request is waiting for it."""
+        now = self.clock.now()
+        with self.store.write() as s:
+            due = list(s.scalars(select(Command.id).where(
+                Command.status == CommandStatus.SENT, Command.expires_at <= now)
+                .with_for_update(skip_locked=True)))
+            if not due:
+                return 0
+            s.execute(update(Command).where(Command.id.in_(due))
+                      .values(status=CommandStatus.TIMEOUT))
+            audit.append(s, now, [audit.Entry(
+                actor=audit.SYSTEM, action="command.timeout", entity="command",
+                entity_id=cid, reason="expired without an acknowledgement from the kiosk")
+                for cid in due])
+        for cid in due:
+            log.warning("event=command_expired id=%s", cid)
+            self.acked(cid)  # a waiter here re-reads the status at once
+        return len(due)
+
     def _time_out(self, command_id: str) -> CommandResult:
         with self.store.write() as s:
             done = s.execute(update(Command).where(Command.id == command_id,

@@ -2,6 +2,7 @@
 
     [database]
     url = "sqlite:///var/server/lockers.db"     # or postgresql+psycopg://user:pw@host/db
+    migrate_on_start = false                    # true: `lockers migrate` at each start
     [mqtt]
     host = "127.0.0.1"
     port = 1883
@@ -56,6 +57,9 @@ class ServerConfig:
     ingest_max_batch: int = 500
     # /healthz answers 503 once a received message has waited this long to be applied.
     ingest_stuck_after_s: float = 60.0
+    # Bring the schema up to date at start ([database] migrate_on_start): for a trust's
+    # several processes, which may start together; the migration lock makes one migrate.
+    migrate_on_start: bool = False
     log_level: str = "INFO"
     # The audit anchor (server.audit_anchor): its HMAC key and checkpoint file; by default
     # beside server.toml (``config_dir``), outside the database.
@@ -96,6 +100,7 @@ def load(path: Path | str) -> ServerConfig:
     srv = data.get("server", {})
     return ServerConfig(
         database_url=db.get("url", ServerConfig.database_url),
+        migrate_on_start=bool(db.get("migrate_on_start", False)),
         mqtt=_section(MqttSettings, mqtt, "mqtt"),
         web=_section(WebSettings, data.get("web", {}), "web"),
         notify=notify,

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger("lockers.server.migrate")
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -18,9 +25,48 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# The advisory lock key migrations run under on PostgreSQL ("migrate" in ASCII).
+MIGRATION_LOCK_KEY = 0x6D696772617465
+
+
 def upgrade(url: str) -> None:
-    """Run every migration not yet applied (``alembic upgrade head``)."""
-    command.upgrade(alembic_config(url), "head")
+    """Run every migration not yet applied (``alembic upgrade head``), once however many
+    processes ask at the same moment: the first takes the migration lock and migrates, the
+    others wait for it and then find nothing left to do."""
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), "head")
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Hold the installation's migration lock: a PostgreSQL advisory lock (held on a
+    connection of its own, released when it closes, so a migrating process that dies frees
+    it), or on SQLite an exclusive lock on a file beside the database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:":
+            yield
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.migrate-lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+            yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            log.info("event=migration_lock_taken")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def check_ready(url: str) -> None:

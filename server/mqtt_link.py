@@ -36,6 +36,14 @@ class MqttSettings:
     receive_process: bool = True  # receive in a child process (see server.mqtt_receiver)
     # The receiver's own broker account (default "<username>-rx", as lockers.broker makes it).
     receiver_username: str | None = None
+    # How long the broker keeps the receiver's session after its connection drops. 0 (the
+    # default) for several processes on one shared subscription: Mosquitto 2.0 goes on
+    # handing a disconnected member with a kept session its share of new messages, so a
+    # dead process would hold events back until it came back (ADR 0010).
+    session_expiry_s: int = 0
+    # Each process receives only the schools it owns (server/affinity.py; PostgreSQL), so
+    # one kiosk's events stay in one process and processes do not queue on each other.
+    affinity: bool = False
 
 
 class ServerLink:
@@ -55,7 +63,8 @@ class ServerLink:
         if settings.receive_process:
             self.receiver = ReceiverProcess(settings, inbox, self._receiving)
         else:
-            self.receiver = Subscriber(settings, inbox.put, self._receiving)
+            self.receiver = Subscriber(settings, inbox.put, self._receiving,
+                                       sites=[] if settings.affinity else None)
 
     @property
     def receiver_restarts(self) -> int:
@@ -92,6 +101,16 @@ class ServerLink:
         channel = channel_of(message)
         return self.client.publish(t.topic(channel, site, kiosk), encode(message),
                                    qos=channel.qos, retain=channel.retain)
+
+    def ack(self, items: list[Inbound]) -> None:
+        """Acknowledge handled messages to the broker (after their batch's commit)."""
+        keys = [i.ack_key for i in items if i.qos > 0]
+        if keys:
+            self.receiver.ack(keys)
+
+    def set_sites(self, sites: list[str]) -> None:
+        """Receive these schools' kiosks from now on (server/affinity.py)."""
+        self.receiver.set_sites(sites)
 
     def _receiving(self, up: bool) -> None:
         (self.connected.set if up else self.connected.clear)()

@@ -7,6 +7,13 @@ competes for the interpreter lock with the ingest worker, which roughly doubled 
 second the server commits on a 2-core machine. The child sends what it received to the parent
 in small batches over a pipe; the parent puts them on the ingest queue. Routing happens in
 ``on_message`` because ``message_callback_add`` never fires for ``$share/...`` (paho #472).
+
+Messages are acknowledged to the broker by hand (``manual_ack_set``), only once the ingest
+worker has finished their batch (committed it, or given up on it): see
+docs/adr/0010-several-server-processes.md. A PUBACK names a packet id, and packet ids are
+reused on a new connection, so each message carries the number of the connection it came on
+and an acknowledgement meant for an earlier connection is dropped (the broker has already
+forgotten that delivery).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from lockers import mqtt as lockers_mqtt
 from lockers.broker import receiver_username
@@ -35,11 +44,20 @@ SUBSCRIBED = (t.EVENTS, t.STATUS, t.SLOTS, t.COMMAND_ACKS)
 
 @dataclass(frozen=True)
 class Inbound:
-    """One message as received: topic, raw payload, and when (monotonic) it arrived."""
+    """One message as received: topic, raw payload, when (monotonic) it arrived, and what
+    acknowledging it to the broker takes (packet id, QoS, the connection it came on)."""
 
     topic: str
     payload: bytes
     received: float
+    mid: int = 0
+    qos: int = 0
+    connection: int = 0
+
+    @property
+    def ack_key(self) -> tuple[int, int, int]:
+        """(connection, packet id, QoS): what :meth:`Subscriber.ack` takes."""
+        return (self.connection, self.mid, self.qos)
 
 
 def make_client(settings: Any, client_id: str, receiver: bool = False) -> mqtt.Client:
@@ -56,19 +74,29 @@ class Subscriber:
     """Subscribes to every kiosk's channels (shared subscription) and hands messages on."""
 
     def __init__(self, settings: Any, deliver: Callable[[Inbound], None],
-                 on_state: Callable[[bool], None]) -> None:
+                 on_state: Callable[[bool], None], first_connection: int = 0,
+                 sites: list[str] | None = None) -> None:
         self.settings, self.deliver, self.on_state = settings, deliver, on_state
+        # The schools received (None: all of them; see server/affinity.py).
+        self.sites = sites
         c = make_client(settings, f"{settings.client_id}-rx", receiver=True)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        # PUBACK only after the ingest worker has committed (see the module doc).
+        c.manual_ack_set(True)
+        # Counts connections (packet ids are per connection); a restarted receiver process
+        # starts from a new base so its numbers never meet its predecessor's.
+        self.connection = first_connection
         self.client = c
 
     def start(self) -> None:
         """Connect in the background (paho reconnects by itself)."""
         self.client.connect_async(self.settings.host, self.settings.port,
-                                  keepalive=self.settings.keepalive)
+                                  keepalive=self.settings.keepalive,
+                                  clean_start=self.settings.session_expiry_s == 0,
+                                  properties=session_properties(self.settings.session_expiry_s))
         self.client.loop_start()
 
     def stop(self) -> None:
@@ -76,13 +104,40 @@ class Subscriber:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def ack(self, keys: list[tuple[int, int, int]]) -> None:
+        """Acknowledge handled messages to the broker (thread-safe; never from a paho
+        callback). Keys from an earlier connection are dropped: their packet ids may name
+        other messages now."""
+        current = self.connection
+        for connection, mid, qos in keys:
+            if qos > 0 and connection == current:
+                self.client.ack(mid, qos)
+
     def _on_connect(self, client: Any, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
         if rc.is_failure:
             log.error("event=mqtt_connect_failed reason=%s", rc)
             return
+        self.connection += 1
         # subscribe() from on_connect is the documented way to resubscribe after a reconnect.
-        client.subscribe([(t.shared(t.filter_all_kiosks(ch), self.settings.share_group),
-                           mqtt.SubscribeOptions(qos=1)) for ch in SUBSCRIBED])
+        filters = self._filters(self.sites)
+        if filters:
+            client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in filters])
+        else:
+            self.on_state(True)  # owning no school yet: connected, nothing to receive
+
+    def _filters(self, sites: list[str] | None) -> list[str]:
+        """The shared-subscription filters for ``sites`` (None: every site)."""
+        return [t.shared(t.filter_all_kiosks(ch, site), self.settings.share_group)
+                for site in (["+"] if sites is None else sorted(sites)) for ch in SUBSCRIBED]
+
+    def set_sites(self, sites: list[str]) -> None:
+        """Receive these schools' kiosks from now on (and no others)."""
+        old, new = set(self._filters(self.sites)), set(self._filters(sites))
+        self.sites = sorted(sites)
+        if old - new:
+            self.client.unsubscribe(sorted(old - new))
+        if new - old:
+            self.client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in sorted(new - old)])
 
     def _on_subscribe(self, _c: Any, _ud: Any, _mid: int, codes: Any, _props: Any) -> None:
         if any(code.is_failure for code in codes):
@@ -94,16 +149,46 @@ class Subscriber:
         log.warning("event=mqtt_receiver_disconnected reason=%s", rc)
 
     def _on_message(self, _c: Any, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        self.deliver(Inbound(msg.topic, msg.payload, time.monotonic()))
+        self.deliver(Inbound(msg.topic, msg.payload, time.monotonic(), msg.mid, msg.qos,
+                             self.connection))
 
 
-def _child_main(settings: Any, conn: Connection) -> None:
-    """The receiver process: subscribe, forward batches to the parent until told to stop."""
+def session_properties(expiry_s: int) -> Properties:
+    """CONNECT properties asking the broker to keep the session ``expiry_s`` seconds after
+    the connection drops (0: forget it at once)."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = expiry_s
+    return props
+
+
+def _child_main(settings: Any, conn: Connection, first_connection: int,
+                sites: list[str] | None) -> None:
+    """The receiver process: subscribe, forward batches to the parent until told to stop,
+    and acknowledge to the broker what the parent says it has handled."""
     local: queue.Queue[Any] = queue.Queue()
-    sub = Subscriber(settings, lambda i: local.put((i.topic, i.payload, i.received)),
-                     lambda up: local.put(("state", up)))
+    sub = Subscriber(settings, lambda i: local.put(
+        (i.topic, i.payload, i.received, i.mid, i.qos, i.connection)),
+        lambda up: local.put(("state", up)), first_connection, sites)
+    stop = threading.Event()
+
+    def from_parent() -> None:
+        # "stop", or ("ack", keys); the pipe closing (the parent died) also means stop.
+        while True:
+            try:
+                order = conn.recv()
+            except (EOFError, OSError):
+                break
+            if order == "stop":
+                break
+            if order[0] == "sites":
+                sub.set_sites(order[1])
+            else:
+                sub.ack(order[1])
+        stop.set()
+
+    threading.Thread(target=from_parent, name="mqtt-rx-acks", daemon=True).start()
     sub.start()
-    while not conn.poll(0):
+    while not stop.is_set():
         try:
             batch = [local.get(timeout=0.2)]
         except queue.Empty:
@@ -125,13 +210,16 @@ class ReceiverProcess:
         self.settings, self.inbox, self.on_state = settings, inbox, on_state
         self.restarts = 0  # the child died unasked and was started again
         self._stopping = threading.Event()
+        self._send_lock = threading.Lock()  # acks (ingest thread) and stop share the pipe
+        self.sites: list[str] | None = [] if getattr(settings, "affinity", False) else None
         self._spawn()
         self._thread = threading.Thread(target=self._read, name="mqtt-rx-pipe", daemon=True)
 
     def _spawn(self) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_main, args=(self.settings, child),
+        self._proc = ctx.Process(target=_child_main, args=(self.settings, child,
+                                                      self.restarts * 1_000_000, self.sites),
                                  name="lockers-mqtt-rx", daemon=True)
 
     @property
@@ -147,12 +235,24 @@ class ReceiverProcess:
     def stop(self) -> None:
         """Ask the child to disconnect and wait for it."""
         self._stopping.set()
-        with contextlib.suppress(OSError):  # the child may be gone already
+        with contextlib.suppress(OSError), self._send_lock:  # the child may be gone already
             self._conn.send("stop")
         self._proc.join(5)
         if self._proc.is_alive():
             self._proc.terminate()
             self._proc.join(5)
+
+    def ack(self, keys: list[tuple[int, int, int]]) -> None:
+        """Pass acknowledgements to the child, which sends them to the broker. A child that
+        died meanwhile took its connection with it: nothing to acknowledge then."""
+        with contextlib.suppress(OSError), self._send_lock:
+            self._conn.send(("ack", keys))
+
+    def set_sites(self, sites: list[str]) -> None:
+        """Receive these schools' kiosks from now on (a restarted child starts with them)."""
+        self.sites = sorted(sites)
+        with contextlib.suppress(OSError), self._send_lock:
+            self._conn.send(("sites", self.sites))
 
     def _read(self) -> None:
         while True:

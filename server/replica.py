@@ -11,6 +11,11 @@ In a morning rush every hand-in moves a custody record and asks for a rebuild: b
 at most once per ``min_interval_s``, and the changes asked for meanwhile gather into the next
 one. A build always reads the database as it is when it runs, so gathering never sends
 anything stale; it only holds a change back by up to the interval.
+
+With several server processes (ADR 0010) only the elected one publishes (``leading``): the
+others' ``changed()`` calls are relayed to it (``relay``, over server.bus), and a process that
+becomes leader starts by publishing every kiosk's snapshot afresh. Versions are raised in the
+database in one statement, so two publishers could never hand out the same number.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from lockers.clock import Clock
 from lockers.wire.messages import (
@@ -62,12 +67,18 @@ class ReplicaPublisher:
 
     def __init__(self, store: Store, clock: Clock, publish: Publish,
                  tick_s: float = 30.0, min_interval_s: float = 0.25,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 leading: threading.Event | None = None,
+                 relay: Callable[[int | None, int | None], None] | None = None) -> None:
         self.store, self.clock, self.publish, self.tick_s = store, clock, publish, tick_s
         # Real time, not the school clock: it paces the broker's and the kiosks' load.
         self.min_interval_s, self._monotonic = min_interval_s, monotonic
         self._last_build = float("-inf")
         self.deferred = 0  # wake-ups that waited for the interval (changes gathered)
+        # Set while this process is the elected publisher (None: always, a single process).
+        self.leading = leading
+        # Sends (site, kiosk) changes to every process (server.bus); None: mark them here.
+        self.relay = relay
         self._sent: dict[int, _Published] = {}
         self._dirty: set[int | None] = set()
         self._force: set[int] = set()
@@ -81,23 +92,43 @@ class ReplicaPublisher:
 
     def changed(self, site_id: int | None = None) -> None:
         """Policy of ``site_id`` (None: every site) changed; publish within the second."""
-        with self._cond:
-            self._dirty.add(site_id)
-            self._cond.notify()
+        if self.relay is not None:
+            self.relay(site_id, None)
+        else:
+            self.mark(site_id, None)
 
     def resend_snapshot(self, kiosk_id: int) -> None:
         """Republish a kiosk's full snapshot (it reported an older policy version)."""
+        if self.relay is not None:
+            self.relay(None, kiosk_id)
+        else:
+            self.mark(None, kiosk_id)
+
+    def mark(self, site_id: int | None, kiosk_id: int | None) -> None:
+        """Note a change here (what a relayed change arrives as): a site's policy
+        (``kiosk_id`` None) or a kiosk owed its full snapshot."""
         with self._cond:
-            self._force.add(kiosk_id)
-            self._dirty.add(None)
+            if kiosk_id is not None:
+                self._force.add(kiosk_id)
+                self._dirty.add(None)
+            else:
+                self._dirty.add(site_id)
             self._cond.notify()
+
+    def on_leadership(self, leading: bool) -> None:
+        """This process became (or stopped being) the publisher: a new leader knows nothing
+        of what its predecessor sent, so it sends every kiosk its full snapshot."""
+        with self._cond:
+            self._sent.clear()
+        if leading:
+            self.mark(None, None)
 
     # --- worker -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Publish every kiosk's replica now, then keep them current in a thread."""
         self._thread = threading.Thread(target=self._run, name="replica", daemon=True)
-        self.changed(None)
+        self.mark(None, None)
         self._thread.start()
 
     def stop(self) -> None:
@@ -119,6 +150,8 @@ class ReplicaPublisher:
                     continue
                 dirty, self._dirty = self._dirty or {None}, set()
                 force, self._force = self._force, set()
+            if self.leading is not None and not self.leading.is_set():
+                continue  # the leader publishes; on_leadership starts afresh if we become it
             self._last_build = self._monotonic()
             try:
                 self.publish_now(None if None in dirty else dirty, force)
@@ -186,12 +219,13 @@ class ReplicaPublisher:
         return 1
 
     def _next_version(self, kiosk_id: int, known: int) -> int:
-        # The version lives in the database so it keeps rising across restarts and processes.
+        # The version lives in the database so it keeps rising across restarts and processes;
+        # raised in one UPDATE (the row's lock), never read and then written.
         with self.store.write() as s:
-            current = s.scalar(select(Kiosk.policy_version).where(Kiosk.id == kiosk_id)) or 0
-            version = max(current, known) + 1
-            s.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(policy_version=version))
-        return version
+            return s.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(
+                policy_version=case((Kiosk.policy_version >= known, Kiosk.policy_version),
+                                    else_=known) + 1).returning(Kiosk.policy_version)
+            ).scalar_one()
 
 
 def _diff(prev: _Published, cur: _Published) -> dict[str, object] | None:

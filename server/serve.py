@@ -41,8 +41,10 @@ def serve(config: ServerConfig) -> int:
 
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from server.migrate import check_ready
+    from server.migrate import check_ready, upgrade
 
+    if config.migrate_on_start:
+        upgrade(config.database_url)  # under the migration lock: one process migrates
     check_ready(config.database_url)  # one clear error for a corrupt or empty database
     runtime = ServerRuntime(config)
     try:
@@ -56,7 +58,10 @@ def serve(config: ServerConfig) -> int:
                      max_request_bytes=config.web.max_request_bytes)
     app.state.runtime = runtime
     add_oidc(app, config.oidc)  # sign-in with the trust's accounts, if [oidc] enables it
-    runtime.ingest.listeners.append(app.state.broadcaster.on_commit)  # the live dashboard
+    # The live dashboard: every process's commits reach every process's browsers (server.bus).
+    from server import bus
+
+    runtime.bus.subscribe(bus.LIVE, app.state.broadcaster.publish)
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
     # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

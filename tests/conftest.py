@@ -9,4 +9,5 @@ os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_NO_FILELOG", "1")
 os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="lockers-kivy-"))
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.pcsc", "tests.fixtures.gpio"]
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.pcsc", "tests.fixtures.gpio",
+                  "tests.fixtures.postgres"]

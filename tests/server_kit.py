@@ -201,7 +201,9 @@ def running_server(tmp_path: Path, host: str, port: int, clock: Any, *,
 
     url = database_url(tmp_path)
     upgrade(url)
-    config = ServerConfig(database_url=url, mqtt=MqttSettings(
+    # The audit anchor's files go beside the test's database (on PostgreSQL there is no
+    # database file to put them beside: the test's folder then, never the working tree).
+    config = ServerConfig(database_url=url, config_dir=str(tmp_path), mqtt=MqttSettings(
         host=host, port=port, username=username, password=password,
         client_id=f"server-{uuid.uuid4().hex[:6]}"), replica_tick_s=30,
         **({"notify": notify} if notify is not None else {}))

@@ -21,6 +21,9 @@ from server.services import Services
 from server.store import Store
 from tests.server_kit import database_url, make_clock, seed
 
+# Each test runs on SQLite and on a real PostgreSQL (tests/fixtures/postgres.py).
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def services(tmp_path: Path) -> Any:

@@ -17,6 +17,7 @@ class BatchResult:
     duplicates: int = 0
     gaps: int = 0
     held_back: int = 0  # events waiting for an earlier one of their kiosk (not acknowledged)
+    held: set[tuple[int, str, int]] = field(default_factory=set)  # their (kiosk, epoch, seq)
     implausible_times: int = 0  # events kept but flagged for a doubtful clock
     policy_sites: set[int] = field(default_factory=set)
     # kiosk id -> (store epoch, new high-water mark)

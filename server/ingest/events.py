@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from lockers.wire import messages as m
 from server import audit
 from server.bulk import insert_rows
+from server.ingest import pending
 from server.ingest.batch import BatchResult
 from server.ingest.effects import apply_effects
 from server.ingest.guards import flag_implausible_times
@@ -42,18 +43,22 @@ def apply_events(session: Session, now: datetime,
     they take their place in their kiosk's sequence, so later events need not wait for them.
     """
     refused_keys = {(k.id, e.epoch or "", e.seq) for k, e in refused or []}
-    by_kiosk = _group_by_kiosk(items, refused or [])
+    # Events parked earlier for these kiosks take their place in the order again.
+    everything, parked = pending.with_parked(session, items)
+    by_kiosk = _group_by_kiosk(everything, refused or [])
     stored, marks = _stored_and_marks(session, by_kiosk)
     new: list[tuple[KnownKiosk, m.EventBase]] = []
     for kiosk_id, evs in by_kiosk.items():
         fresh, by_epoch = _sort_out_duplicates(kiosk_id, evs, stored, refused_keys, result)
         new.extend(_follow_sequence(session, now, evs[0][0], marks.get(kiosk_id, ("", 0)),
                                     by_epoch, fresh, result))
-    _acknowledge(items, new, stored, result)
+    # What waits for an earlier event is parked, durably: acknowledged like what is stored.
+    held = pending.settle(session, now, everything, parked, result.held - refused_keys)
+    _acknowledge(items, new, stored | held, result)
     _save_marks(session, result)
     if new:
-        _store_and_apply(session, now, new, {id(ev): payload for _, ev, payload in items},
-                         result)
+        _store_and_apply(session, now, new,
+                         {id(ev): payload for _, ev, payload in everything}, result)
 
 
 def _group_by_kiosk(items: list[tuple[KnownKiosk, m.EventBase, bytes]],
@@ -121,6 +126,7 @@ def _follow_sequence(session: Session, now: datetime, kiosk: KnownKiosk,
         if waiting:  # not applied, not acknowledged: the kiosk offers them again
             fresh = [(k, e) for k, e in fresh if not ((e.epoch or "") == ep and e.seq in waiting)]
             result.held_back += len(waiting)
+            result.held.update((kiosk.id, ep, q) for q in waiting)
             seqs = [q for q in seqs if q not in waiting]
             if not seqs:
                 continue
@@ -190,9 +196,21 @@ def _store_and_apply(session: Session, now: datetime, new: list[tuple[KnownKiosk
     insert_rows(session, Event.__table__, rows)  # the ORM bulk path costs 5x more here
     moves: list[audit.Entry] = []
     apply_effects(session, now, new, result, moves)
-    # Custody moves' details are plain JSON values too: one append (one head lock) for all.
-    audit.append(session, now, entries + moves, plain=True)
+    # Each school's events and custody moves go to its own chain (details are plain JSON
+    # values): one head lock per school, so processes busy with other schools do not wait.
+    by_chain: dict[str, list[audit.Entry]] = defaultdict(list)
+    for entry in entries + moves:
+        by_chain[_school_of(entry)].append(entry)
+    audit.append_by_chain(session, now, by_chain, plain=True)
     result.applied += len(new)
+
+
+def _school_of(entry: audit.Entry) -> str:
+    """The school (site code) whose chain an ingest entry belongs to: events and custody
+    moves of a kiosk name it as their actor, ``kiosk:<site>/<kiosk>``."""
+    if entry.actor.startswith("kiosk:"):
+        return entry.actor[len("kiosk:"):].split("/", 1)[0]
+    return ""
 
 
 def _epoch_change(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str, last: int,

@@ -62,3 +62,20 @@ class KioskDirectory:
         """Drop the cache (after a rolled-back transaction may have registered kiosks)."""
         self._cache.clear()
         self.registered.clear()
+
+
+def lock_kiosks(session: Session, kiosk_ids: set[int]) -> None:
+    """Lock the batch's kiosk rows, in id order, until the transaction ends.
+
+    Several server processes may receive events of one kiosk at once (the broker spreads a
+    shared subscription's messages without regard to kiosk). Holding the kiosk's row while
+    its events are checked against the stored ones and its ``last_seq`` is moved makes the
+    other process wait and then see this one's commit: each kiosk's events are applied in
+    its order, once, and its high-water mark only moves up (ADR 0009, 0010). Locking in id
+    order keeps two batches sharing kiosks from deadlocking. On SQLite the write
+    transaction (BEGIN IMMEDIATE) already holds the whole database, and FOR UPDATE is left out.
+    """
+    if not kiosk_ids:
+        return
+    session.execute(select(Kiosk.id).where(Kiosk.id.in_(sorted(kiosk_ids)))
+                    .order_by(Kiosk.id).with_for_update()).all()

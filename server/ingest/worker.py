@@ -34,7 +34,7 @@ from server.custody.restored import settle_state_lost
 from server.ingest.events import BatchResult, apply_events
 from server.ingest.guards import configured_slots, slots_named
 from server.ingest.kiosk_state import record_status
-from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite
+from server.ingest.kiosks import KioskDirectory, KnownKiosk, UnknownSite, lock_kiosks
 from server.ingest.slot_mirror import mirror_snapshot
 from server.mqtt_link import Inbound
 from server.replica import ReplicaPublisher
@@ -69,8 +69,11 @@ class IngestWorker:
                  publish: Callable[[BaseModel, str, str], object],
                  replica: ReplicaPublisher | None, commands: CommandCenter | None,
                  max_batch: int = 500, keep_latencies: bool = False,
-                 stuck_after_s: float = 60.0) -> None:
+                 stuck_after_s: float = 60.0,
+                 ack: Callable[[list[Inbound]], None] | None = None) -> None:
         self.store, self.clock, self.inbox, self.publish = store, clock, inbox, publish
+        # Acknowledges a finished batch's messages to the broker (ServerLink.ack).
+        self.ack = ack
         self.replica, self.commands = replica, commands
         self.max_batch, self.keep_latencies = max_batch, keep_latencies
         self.stats = IngestStats()
@@ -151,6 +154,17 @@ class IngestWorker:
                 log.exception("event=batch_poison size=%s", len(batch))
             finally:
                 self._batch_oldest = None
+                self._ack_broker(batch)
+
+    def _ack_broker(self, batch: list[Inbound]) -> None:
+        """PUBACK the batch's messages now that it is committed or given up on: what was
+        not stored is not acknowledged to its kiosk, which offers it again."""
+        if self.ack is None:
+            return
+        try:
+            self.ack(batch)
+        except Exception:  # the link is down: the broker redelivers or the kiosk resends
+            log.warning("event=broker_ack_failed size=%s", len(batch), exc_info=True)
 
     def handle(self, batch: list[Inbound]) -> None:
         """Apply one batch (falling back to one message at a time if it fails)."""
@@ -187,6 +201,7 @@ class IngestWorker:
         batch = _Routed()
         with self.store.write() as s:
             resolved = self._resolve(s, decoded)
+            lock_kiosks(s, {k.id for _, k, _ in resolved})
             slots = configured_slots(s, {k.id for _, k, msg in resolved if slots_named(msg)})
             for item, kiosk, message in resolved:
                 kept = self._configured_only(item, kiosk, message, slots.get(kiosk.id, set()),

@@ -8,6 +8,7 @@ from server.models.custody import CustodyMove, CustodyRecord
 from server.models.groups import GroupMember, GroupWindow, PupilGroup
 from server.models.identities import StaffIdentity
 from server.models.imports import RosterMapping
+from server.models.ingest import PendingEvent
 from server.models.notifications import Notification, NotifySettings
 from server.models.operations import Alarm, Command, Event
 from server.models.people import Card, Pupil, Staff
@@ -28,5 +29,5 @@ __all__ = [
     "EarlyRelease", "EligibilityAgreement", "Event", "GroupMember", "GroupWindow", "Kiosk",
     "OffSite", "PhoneRegister", "Pupil", "PupilContact", "PupilException", "PupilGroup",
     "RosterMapping", "Site", "Slot", "Staff", "StaffIdentity", "Term", "UTCDateTime", "WebSession",
-    "Notification", "NotifySettings",
+    "Notification", "NotifySettings", "PendingEvent",
 ]

@@ -1,7 +1,9 @@
-"""Live updates for the dashboard: ingest commits -> an in-process broadcaster -> SSE.
+"""Live updates for the dashboard: ingest commits -> server.bus -> a broadcaster -> SSE.
 
-The ingest thread calls :meth:`Broadcaster.on_commit` after each commit with the wire
-messages it applied; each connected browser has its own asyncio queue, fed thread-safely.
+After each commit the ingest thread turns the wire messages it applied into updates
+(server.live_feed) and sends them over server.bus, so every server process's dashboards
+hear every process's commits; each process's :meth:`Broadcaster.publish` feeds its own
+browsers, each through its own asyncio queue, thread-safely.
 A browser's EventSource reconnects by itself after a server restart.
 """
 
@@ -11,8 +13,8 @@ import asyncio
 import json
 from typing import Any
 
-from lockers.wire import messages as m
 from server import tenancy
+from server.live_feed import updates_of
 
 
 class Broadcaster:
@@ -37,33 +39,25 @@ class Broadcaster:
         self._schools.pop(id(client[1]), None)
 
     def on_commit(self, messages: list[tuple[Any, Any]]) -> None:
-        """Called on the ingest thread after a commit: turn messages into browser updates
-        (one batch per school, since a commit may hold several schools' messages)."""
-        by_school: dict[str, list[dict[str, Any]]] = {}
-        for parsed, msg in messages:
-            updates = by_school.setdefault(parsed.site, [])
-            if isinstance(msg, m.SlotStateEvent):
-                updates.append({"kind": "slot", "kiosk": parsed.kiosk, "slot": msg.slot,
-                                "state": msg.state.value})
-            elif isinstance(msg, m.SlotSnapshot):
-                updates += [{"kind": "slot", "kiosk": parsed.kiosk, "slot": v.slot,
-                             "state": v.state.value} for v in msg.slots]
-            elif isinstance(msg, m.KioskStatus):
-                updates.append({"kind": "kiosk", "kiosk": parsed.kiosk,
-                                "online": msg.state == "online"})
-            elif isinstance(msg, m.AlarmEvent | m.DepositEvent | m.CollectionEvent):
-                updates.append({"kind": "refresh"})  # counters and alarms: re-read
-        for site, updates in by_school.items():
-            if updates:
-                self.publish(updates, site=site)
+        """Called on the ingest thread after a commit: turn messages into browser updates."""
+        updates = updates_of(messages)
+        if updates:
+            self.publish(updates)
 
-    def publish(self, updates: list[dict[str, Any]], site: str | None = None) -> None:
-        """Send updates to every browser (any thread) that may hear of school ``site``."""
-        data = json.dumps(updates)
-        for loop, q in list(self._clients):
-            schools = self._schools.get(id(q))
-            if schools is None or site in schools:
-                loop.call_soon_threadsafe(_put, q, data)
+    def publish(self, updates: list[dict[str, Any]]) -> None:
+        """Send updates to every browser (any thread) that may hear of their school (each
+        update names its school: a commit, or a bus message from another server process,
+        may hold several schools' changes)."""
+        by_school: dict[str | None, list[dict[str, Any]]] = {}
+        for update in updates:
+            by_school.setdefault(update.get("site"), []).append(update)
+        for site, batch in by_school.items():
+            data = json.dumps(batch)
+            for loop, q in list(self._clients):
+                schools = self._schools.get(id(q))
+                # An update naming no school is a bare "re-read" (it carries no data).
+                if schools is None or site is None or site in schools:
+                    loop.call_soon_threadsafe(_put, q, data)
 
 
 def _put(q: asyncio.Queue[str], data: str) -> None:

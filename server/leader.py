@@ -1,0 +1,98 @@
+"""Which server process does the work that must happen once: an elected leader.
+
+Publishing the kiosks' policy, expiring commands and retention must be done by one process
+of a trust's installation, not by each. On PostgreSQL the leader is the process holding a
+session advisory lock (``pg_try_advisory_lock``) on a connection of its own: PostgreSQL
+releases the lock when that connection ends, so when the leader dies (even by SIGKILL: the
+kernel closes its socket) another process takes the lock on its next try, within
+``retry_s``. On SQLite there is one process, and it always leads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from server.store import Store, make_engine
+
+log = logging.getLogger("lockers.server.leader")
+
+# The advisory lock's key: any 64-bit number every process agrees on ("lockers" in ASCII).
+LEADER_LOCK_KEY = 0x6C6F636B657273
+
+
+class Leadership:
+    """Elects this process leader or not; ``is_leader`` says which, ``on_change`` hears it."""
+
+    def __init__(self, store: Store, retry_s: float = 1.0, key: int = LEADER_LOCK_KEY) -> None:
+        self.store, self.retry_s, self.key = store, retry_s, key
+        self.is_leader = threading.Event()
+        # Called with True when this process becomes leader, False when it stops being one
+        # (on the election thread; listeners must be quick).
+        self.on_change: list[Callable[[bool], None]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: Connection | None = None
+
+    def start(self) -> None:
+        """Lead at once on SQLite; on PostgreSQL, try for the lock from a thread."""
+        if self.store.is_sqlite:
+            self._set(True)
+            return
+        self._engine = make_engine(self.store.url)
+        self._thread = threading.Thread(target=self._run, name="leader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop trying; a leader lets the lock go (its connection closes)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._drop_connection()
+        if self._thread is not None:
+            self._engine.dispose()
+        self._set(False)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._set(self._hold_or_try())
+            except (SQLAlchemyError, OSError) as exc:  # the database went away: not leader
+                log.warning("event=leader_check_failed error=%r", str(exc)[:200])
+                self._drop_connection()
+                self._set(False)
+            self._stop.wait(self.retry_s)
+
+    def _hold_or_try(self) -> bool:
+        """True while this process holds the lock (checked on its own connection)."""
+        if self._conn is None:
+            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if self.is_leader.is_set():
+            self._conn.execute(text("SELECT 1"))  # still connected, so still holding it
+            return True
+        return bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                       {"k": self.key}).scalar())
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()  # never back to the pool: closing it frees the lock
+                conn.close()
+            except Exception:  # a broken connection is what we are dropping
+                log.debug("event=leader_connection_close_failed", exc_info=True)
+
+    def _set(self, leading: bool) -> None:
+        if leading == self.is_leader.is_set():
+            return
+        (self.is_leader.set if leading else self.is_leader.clear)()
+        log.info("event=leader_%s", "elected" if leading else "stepped_down")
+        for listener in list(self.on_change):
+            try:
+                listener(leading)
+            except Exception:  # one listener's bug must not stop the election
+                log.exception("event=leader_listener_failed")

@@ -1,0 +1,190 @@
+"""Pieces of the several-server-processes tests: real server processes, resending kiosks.
+
+A :class:`ServerProcess` is ``tests.server_child`` on its own broker account (the broker
+fixture makes ``server``, ``server-2``, ...), sharing one database with the others. A
+:class:`ResendingKiosk` is the fake kiosk with the real kiosk's outbox rule (ADR 0009): it
+offers every unacknowledged event again, in order, once the oldest has waited 3 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from lockers.wire import messages as m
+from tests.server_kit import MORNING, FakeKiosk, make_clock, seed
+
+ROOT = Path(__file__).resolve().parents[1]
+RESEND_AFTER_S = 3.0  # the kiosk's own rule (locker_controller/uplink.py)
+
+
+def prepare_database(url: str, kiosks: list[str], slots: int = 10) -> None:
+    """Migrate ``url`` and seed the school north with the kiosks named."""
+    from server.migrate import upgrade
+    from server.services import Services
+    from server.store import Store
+
+    upgrade(url)
+    store = Store(url)
+    try:
+        services = Services(store, make_clock())
+        seed(services)  # makes k1
+        for code in kiosks:
+            if code != "k1":
+                services.admin.add_kiosk("admin", code, slots=slots)
+    finally:
+        store.dispose()
+
+
+class ServerProcess:
+    """A server process of its own (``python -m tests.server_child``)."""
+
+    def __init__(self, url: str, broker: Any, number: int, folder: Path,
+                 replica_tick_s: float = 30.0, migrate_when: Path | None = None,
+                 affinity: bool = False) -> None:
+        username = broker.server_username if number == 1 else \
+            f"{broker.server_username}-{number}"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.settings = {"url": url, "host": broker.host, "port": broker.port,
+                         "username": username, "password": broker.server_password,
+                         "folder": str(folder), "replica_tick_s": replica_tick_s,
+                         "affinity": affinity}
+        if migrate_when is not None:  # migrate at start, once that file exists
+            self.settings |= {"migrate": True, "start_when": str(migrate_when)}
+        self.log_path = folder / "server.log"
+        self.proc: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
+
+    def start(self) -> ServerProcess:
+        """Start the process (it says ``ready`` once receiving: see :meth:`wait_ready`)."""
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.server_child", json.dumps(self.settings)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait for the process's ``ready`` line (it is receiving from the broker then)."""
+        assert self.proc is not None and self.proc.stdout is not None
+        out, got = self.proc.stdout, []
+
+        def read() -> None:
+            got.append(out.readline())
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not got or got[0].strip() != "ready":
+            raise AssertionError(f"server process did not start: {self.log()[-3000:]}")
+
+    def log(self) -> str:
+        """What the process logged so far."""
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no clean stop, no last commit, as a crash or an OOM kill."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        """Stop cleanly (SIGTERM), or kill if it does not stop."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class ResendingKiosk(FakeKiosk):
+    """A fake kiosk that keeps its events until the server acknowledges them, and offers all
+    unacknowledged ones again, in order, once the oldest has waited :data:`RESEND_AFTER_S`."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.outbox: list[m.EventBase] = []
+        self.offered_at: dict[int, float] = {}
+        self.resends = 0
+        self._stop = threading.Event()
+        self._resender = threading.Thread(target=self._resend_loop, daemon=True)
+        self._resender.start()
+
+    def send(self, events: list[m.EventBase]) -> None:
+        """Publish ``events`` in order, keeping them until acknowledged."""
+        for ev in events:
+            with self._cond:
+                self.outbox.append(ev)
+                self.offered_at[ev.seq] = time.monotonic()
+            self.client.publish(_topic_of(self, ev), _encode(ev), qos=1)
+
+    def all_acked(self) -> bool:
+        """Whether the server acknowledged every event sent."""
+        with self._cond:
+            return all(ev.seq in self.acked for ev in self.outbox)
+
+    def _resend_loop(self) -> None:
+        while not self._stop.wait(0.2):
+            with self._cond:
+                pending = [ev for ev in self.outbox if ev.seq not in self.acked]
+                due = bool(pending) and \
+                    time.monotonic() - self.offered_at[pending[0].seq] >= RESEND_AFTER_S
+                if due:
+                    now = time.monotonic()
+                    for ev in pending:
+                        self.offered_at[ev.seq] = now
+                    self.resends += 1
+            if due:
+                for ev in pending:
+                    self.client.publish(_topic_of(self, ev), _encode(ev), qos=1)
+
+    def close(self) -> None:
+        """Stop resending and disconnect."""
+        self._stop.set()
+        self._resender.join(5)
+        super().close()
+
+
+def _topic_of(kiosk: FakeKiosk, ev: m.EventBase) -> str:
+    from lockers.wire import topics as t
+    from lockers.wire.codec import channel_of
+
+    return t.topic(channel_of(ev), kiosk.site, kiosk.kiosk)
+
+
+def _encode(ev: m.EventBase) -> bytes:
+    from lockers.wire.codec import encode
+
+    return encode(ev)
+
+
+def slot_events(kiosk: FakeKiosk, count: int, slots: int = 10) -> list[m.EventBase]:
+    """``count`` slot-state events in the kiosk's order: each slot filled then emptied in
+    turn, so a slot's last state shows whether its events were applied in order."""
+    events: list[m.EventBase] = []
+    for seq in range(1, count + 1):
+        slot = (seq - 1) // 2 % slots + 1
+        filled = seq % 2 == 1
+        events.append(m.SlotStateEvent(
+            kiosk=kiosk.kiosk, site=kiosk.site, seq=seq, at=MORNING,
+            slot=slot, state=m.SlotState.OCCUPIED if filled else m.SlotState.FREE,
+            previous=m.SlotState.FREE if filled else m.SlotState.OCCUPIED,
+            pupil_ref="A001" if filled else None))
+    return events
+
+
+def last_states(events: list[m.EventBase]) -> dict[int, str]:
+    """Each slot's state after ``events`` in order: what the server must end up showing."""
+    return {ev.slot: str(ev.state) for ev in events if isinstance(ev, m.SlotStateEvent)}
