@@ -191,7 +191,7 @@ SCHOOL_OWNED: dict[str, tuple[type, ...]] = {
                 mdl.CustodyRecord, mdl.PupilGroup, mdl.RosterMapping, mdl.Notification,
                 mdl.NotifySettings, mdl.Deposit, mdl.Confiscation, mdl.PhoneRegister,
                 mdl.Absence, mdl.OffSite),
-    "kiosk_id": (mdl.Event, mdl.Alarm, mdl.Command, mdl.Slot),
+    "kiosk_id": (mdl.Event, mdl.Alarm, mdl.Command, mdl.Slot, mdl.PendingEvent),
     "pupil_id": (mdl.PupilException, mdl.EligibilityAgreement, mdl.EarlyRelease,
                  mdl.GroupMember),
     "other": (mdl.Site, mdl.GroupWindow, mdl.CustodyMove),
