@@ -277,3 +277,10 @@ def test_leadership_reports_say_states_times_and_lockers_in_words(
     rows = _csv(page, f"{base}/reports/compliance?format=csv")
     ben_row = next(r for r in rows if r["Reference"] == "A002")
     assert (ben_row["Status"], ben_row["Phone now"]) == ("Handed in", "Collected")
+    # The reports page's chart is the dashboard's: real axes from the first hand-in, in words.
+    page.goto(f"{base}/reports")
+    chart = page.locator("img.chart")
+    assert chart.count() == 1
+    assert chart.get_attribute("alt").startswith("Phones handed in per five minutes from 08:00")
+    assert chart.get_attribute("src").startswith("data:image/svg+xml;base64,")
+    _shot(page, "reports-chart-desktop.png")

@@ -14,9 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from server.services import Services
+from server.services.dashboard import DashboardReads
 from server.spreadsheet import MEDIA_TYPE, to_csv
 from server.web.audit_page import add_audit
 from server.web.auth import ROLES, Office
+from server.web.charts import arrivals_chart
 from server.web.report_rows import (
     breach_rows,
     compliance_rows,
@@ -87,10 +89,10 @@ def add_reports(app: FastAPI, page: Any) -> None:
     @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
     def reports(request: Request, who: Office) -> HTMLResponse:
         mine = {k: v for k, v in REPORTS.items() if may_read(who["role"], k)}
-        chart = services.reports.hand_ins_per_minute() if may_read(who["role"], "compliance") \
-            else []
-        return page(request, "reports.html", reports=mine, chart=chart,
-                    peak=max((n for _m, n in chart), default=0))
+        # The same chart as the dashboard's: real axes on the school's own times.
+        chart = arrivals_chart(DashboardReads(services.ctx).lockers().arrivals) \
+            if may_read(who["role"], "compliance") else None
+        return page(request, "reports.html", reports=mine, chart=chart)
 
     add_audit(app, page, not_for_you, may_read)
 
