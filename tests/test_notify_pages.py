@@ -171,6 +171,7 @@ def test_office_sees_what_was_sent_and_what_was_not_and_resends(
         page.goto(f"{base}/console/notifications")
         row = page.locator(f"#notification-{no_contact.id}")
         assert "no contact on file" in row.inner_text()
+        assert "Ben Šimek (" in row.inner_text()  # the pupil by name and form, not "A002"
         assert row.locator("button:has-text('Resend')").count() == 0  # nothing to resend
         sent = page.locator(f"#notification-{dsl.id}")
         assert sent.get_attribute("data-status") == "sent"

@@ -16,6 +16,7 @@ from server.notify import outbox
 from server.notify.recipients import settings_for
 from server.notify.settings import checked
 from server.services.context import LEADERSHIP, ServiceContext
+from server.services.pupil_names import pupil_label
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class NotificationView:
     attempts: int
     last_error: str | None
     resend_of: int | None
+    pupil: str | None = None  # "Amira Khan (8B)": the office needs a name, not a reference
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class NotificationServices:
     def recent(self, actor: str | None = None, limit: int = 200) -> list[NotificationView]:
         """The newest messages first; a staff member tied to one site sees only its own."""
         with self.ctx.store.read() as s:
-            q = select(Notification, Pupil.reference).outerjoin(
+            q = select(Notification, Pupil.reference, Pupil.first_name, Pupil.last_name,
+                       Pupil.form).outerjoin(
                 Pupil, Pupil.id == Notification.pupil_id).order_by(Notification.id.desc())
             site_id = _site_of(s, actor)
             if site_id is not None:
@@ -65,7 +68,9 @@ class NotificationServices:
             return [NotificationView(n.id, n.kind, n.audience, n.channel,
                                      n.recipient or "(no contact on file)", n.subject, ref,
                                      n.status, n.created_at, n.sent_at, n.attempts,
-                                     n.last_error, n.resend_of) for n, ref in rows]
+                                     n.last_error, n.resend_of,
+                                     pupil_label(first, last, form) if ref else None)
+                    for n, ref, first, last, form in rows]
 
     def resend(self, actor: str, notification_id: int) -> int:
         """Queue a copy of a sent, failed or in-doubt message; returns the new id."""
