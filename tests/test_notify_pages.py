@@ -205,6 +205,9 @@ def test_office_prints_a_collection_letter_for_a_parent_without_email(
         assert "the school office" in text and "Šimek" not in text
         page.screenshot(path=str(ARTIFACTS / "letter.png"), full_page=True)
         shutil.copy(ARTIFACTS / "letter.png", SCREENS / "web-collection-letter.png")
+        page.set_viewport_size({"width": 390, "height": 844})  # read on the office's phone
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "letter-phone.png"), full_page=True)
         page.emulate_media(media="print")
         assert not page.locator(".tools").is_visible()  # the print button is not printed
         pdf = tmp_path / "letter.pdf"
