@@ -112,7 +112,7 @@ class DemoIncidents:
             left = self.services.custody.left_overnight(site=SITE)
             say(f"left overnight, on the office's list in the morning: {len(left)} device(s)")
             for view in left[:5]:
-                say(f"  a device of pupil {view.pupil_ref}, {view.where}")
+                say(f"  {view.pupil_label or view.pupil_ref}: {view.where}")
         except _DEMO_ACTION_ERRORS as exc:
             say(f"could not list the devices left overnight: {exc}")
 
