@@ -2,6 +2,10 @@
 processes in the same run, and a process killed mid-burst.
 
     .venv/bin/python bench/trust_processes.py [--schools 4] [--kiosks 3] [--events 1000]
+    .venv/bin/python bench/trust_processes.py --only-one --schools 50 --kiosks 4 --events 100
+
+The second form measures one process's CPU-seconds per 1,000 events at a trust's size, to
+compare with one school's (``--schools 1 --kiosks 4 --events 1000``).
 
 Everything is real: a private PostgreSQL cluster (Debian's, as the tests start it), one
 Mosquitto with the production ACL, server processes (tests/server_child.py) on their own
@@ -82,6 +86,17 @@ def _kiosk_side(host: str, port: int, accounts: list[tuple[str, str, str, str]],
         k.close()
 
 
+def _cpu_s(servers: list[ServerProcess]) -> float:
+    """CPU seconds (user + system) the server processes have used so far (/proc, Linux)."""
+    total = 0.0
+    for srv in servers:
+        if srv.proc is None or srv.proc.poll() is not None:
+            continue
+        fields = Path(f"/proc/{srv.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _stored(store: Store) -> int:
     with store.read() as s:
         return s.scalar(select(func.count()).select_from(Event)) or 0
@@ -154,6 +169,7 @@ def run(cluster: PostgresCluster, broker: Broker, accounts: list[tuple[str, str,
                                                     per_kiosk, go, out))
         side.start()
         assert out.get(timeout=120) == "ready"
+        cpu_before = _cpu_s(servers)
         go.set()
         killed_at = None
         if kill:
@@ -163,11 +179,14 @@ def run(cluster: PostgresCluster, broker: Broker, accounts: list[tuple[str, str,
             servers[0].kill()
             killed_at = time.time()
         started, done, resends = out.get(timeout=900)
+        cpu = _cpu_s(servers) - cpu_before
         side.join(30)
         figures: dict[str, float] = {"events": len(accounts) * per_kiosk,
                                      "seconds": done - started, "resends": resends,
                                      **check(store, per_kiosk)}
         figures["events_per_s"] = figures["events"] / figures["seconds"]
+        if not kill:  # a killed process takes its CPU count with it
+            figures["cpu_s_per_1000"] = cpu / figures["events"] * 1000
         if killed_at is not None:
             figures["kill_to_last_commit_s"] = done - killed_at
         return figures
@@ -184,6 +203,8 @@ def main() -> None:
     parser.add_argument("--schools", type=int, default=4)
     parser.add_argument("--kiosks", type=int, default=3, help="per school")
     parser.add_argument("--events", type=int, default=1000, help="per kiosk")
+    parser.add_argument("--only-one", action="store_true",
+                        help="one process only: the cost per event at this many schools")
     args = parser.parse_args()
     bin_dir = server_bin()
     if bin_dir is None:
@@ -199,9 +220,9 @@ def main() -> None:
         accounts = [(site, code, broker.kiosk(site, code).username,
                      broker.kiosk(site, code).password) for site, code in pairs]
         results = {}
-        for name, procs, kill, affinity in (
-                ("one", 1, False, False), ("two", 2, False, False), ("kill", 2, True, False),
-                ("two_affinity", 2, False, True), ("kill_affinity", 2, True, True)):
+        modes = [("one", 1, False, False), ("two", 2, False, False), ("kill", 2, True, False),
+                 ("two_affinity", 2, False, True), ("kill_affinity", 2, True, True)]
+        for name, procs, kill, affinity in modes[:1] if args.only_one else modes:
             results[name] = run(cluster, broker, accounts, args.events, procs, kill, folder,
                                 affinity)
             print(f"{name}: " + " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
@@ -212,6 +233,13 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     bad = {k: sum(int(r[k]) for r in results.values())
            for k in ("lost", "twice", "false_alarms", "wrong_slots")}
+    if args.only_one:
+        print(f"trust_scale schools={args.schools} kiosks={len(pairs)} "
+              f"events={results['one']['events']} "
+              f"cpu_s_per_1000_events={results['one']['cpu_s_per_1000']:.3f} "
+              f"events_per_s={results['one']['events_per_s']:.0f} lost={bad['lost']} "
+              f"twice={bad['twice']} wrong_slots={bad['wrong_slots']} cores={os.cpu_count()}")
+        return
     one, two = results["one"]["events_per_s"], results["two"]["events_per_s"]
     aff = results["two_affinity"]["events_per_s"]
     print(f"machine: {os.cpu_count()} cores (shared with whatever else runs); "

@@ -52,12 +52,14 @@ def boardmap_slots(boardmap: Path) -> int:
     return len(load_boardmap(boardmap).slots)
 
 
-def sim_boardmap(boardmap: Path, folder: Path, timeout_s: float = 1.0) -> Path:
+def sim_boardmap(boardmap: Path, folder: Path, timeout_s: float = 2.0) -> Path:
     """The board map as the simulator uses it: the same boards and wiring, with the bus
     timeout raised to ``timeout_s``. The boards' twin answers from the simulator's own
     process, which shares two busy cores with five kiosks, a broker and a server; a reply
     100 ms late there is the machine, not the bus (a real board answers in milliseconds).
-    Faults still raised are counted in the day's report."""
+    1 s was still exceeded once on two cores with two CPU hogs beside the test suite, so the
+    twin gets the board map's largest allowed timeout. Faults still raised are counted in the
+    day's report."""
     text = boardmap.read_text()
     raised, n = re.subn(r"(?m)^timeout_s\s*=.*$", f"timeout_s = {timeout_s}", text, count=1)
     if n == 0:
