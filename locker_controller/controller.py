@@ -362,6 +362,7 @@ class Controller:
         if isinstance(message, m.EventAck):
             if message.epoch in (None, self.store.epoch):
                 self.store.acknowledge(message.seqs)
+                self.uplink.send_pending()  # the window moved: offer what now fits
             state.trust.server_time(message.at)  # sent the moment the server committed
         elif isinstance(message, m.PolicySnapshot):
             if state.replica.apply_snapshot(message):

@@ -15,6 +15,14 @@ from lockers.wire import topics as t
 # server applies each kiosk's events in order and holds back those after a missing one, so
 # acknowledgements of later events must not put this off (the rush would never end).
 RESEND_AFTER_S = 3.0
+# A server still silent after a resend is busy, not deaf: each further resend waits twice as
+# long, up to this. Two hundred kiosks back at once must not resend faster than it commits.
+RESEND_MAX_S = 30.0
+# Events offered beyond the oldest unacknowledged one. A kiosk back from a day offline offers
+# its outbox as the server commits it, not all at once: with two hundred kiosks doing that
+# together the server would spend its time on copies of copies (measured: 160 events/s;
+# 32 keeps 200 kiosks' offers inside one resend interval of a server doing 2,700/s).
+WINDOW = 32
 SNAPSHOT_EVERY_S = 0.25  # at most this often, however fast slots change
 
 
@@ -25,6 +33,7 @@ class Uplink:
         self.state, self.link = state, link
         self._sent_upto = 0
         self._oldest: tuple[int | None, float] = (None, 0.0)  # (oldest unacked, offered at)
+        self._resend_after = RESEND_AFTER_S
         self._last_snapshot = 0.0
 
     @property
@@ -51,11 +60,16 @@ class Uplink:
         oldest = store.oldest_pending()
         if oldest != self._oldest[0]:
             self._oldest = (oldest, now)  # a new oldest: its clock starts now
+            self._resend_after = RESEND_AFTER_S
         elif resend_stale and oldest is not None and self._sent_upto and \
-                now - self._oldest[1] > RESEND_AFTER_S:
+                now - self._oldest[1] > self._resend_after:
             self._sent_upto = 0  # the server may have missed it: offer again, in order
             self._oldest = (oldest, now)
-        for seq, payload in store.pending(after=self._sent_upto):
+            self._resend_after = min(self._resend_after * 2, RESEND_MAX_S)
+        ceiling = (oldest or 0) + WINDOW
+        for seq, payload in store.pending(after=self._sent_upto, limit=WINDOW):
+            if seq >= ceiling:
+                break  # the rest follow as the server commits these
             self.link.publish(t.EVENTS, payload)
             self._sent_upto = seq
 

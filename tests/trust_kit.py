@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from locker_controller.uplink import RESEND_AFTER_S, RESEND_MAX_S, WINDOW
 from lockers.wire import messages as m
 from tests.server_kit import MORNING, FakeKiosk, make_clock, seed
 
 ROOT = Path(__file__).resolve().parents[1]
-RESEND_AFTER_S = 3.0  # the kiosk's own rule (locker_controller/uplink.py)
 
 
 def prepare_database(url: str, kiosks: list[str], slots: int = 10) -> None:
@@ -110,45 +110,58 @@ class ServerProcess:
 
 
 class ResendingKiosk(FakeKiosk):
-    """A fake kiosk that keeps its events until the server acknowledges them, and offers all
-    unacknowledged ones again, in order, once the oldest has waited :data:`RESEND_AFTER_S`."""
+    """A fake kiosk that keeps its events until the server acknowledges them, as the real
+    kiosk's uplink does (locker_controller/uplink.py, the same constants): at most
+    :data:`WINDOW` events offered beyond the oldest unacknowledged one, the rest as the server
+    commits; all unacknowledged ones offered again, in order, once the oldest has waited
+    :data:`RESEND_AFTER_S`, twice as long after each further resend (up to RESEND_MAX_S)."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.outbox: list[m.EventBase] = []
-        self.offered_at: dict[int, float] = {}
         self.resends = 0
+        self._offered = 0  # events of the outbox offered so far
+        self._oldest: tuple[int | None, float] = (None, 0.0)
+        self._resend_after = RESEND_AFTER_S
         self._stop = threading.Event()
         self._resender = threading.Thread(target=self._resend_loop, daemon=True)
         self._resender.start()
 
     def send(self, events: list[m.EventBase]) -> None:
-        """Publish ``events`` in order, keeping them until acknowledged."""
-        for ev in events:
-            with self._cond:
-                self.outbox.append(ev)
-                self.offered_at[ev.seq] = time.monotonic()
-            self.client.publish(_topic_of(self, ev), _encode(ev), qos=1)
+        """Queue ``events`` in order, keeping them until acknowledged; offer what fits."""
+        with self._cond:
+            self.outbox.extend(events)
+        self._offer()
 
     def all_acked(self) -> bool:
         """Whether the server acknowledged every event sent."""
         with self._cond:
             return all(ev.seq in self.acked for ev in self.outbox)
 
+    def _offer(self) -> None:
+        """Offer the outbox as the real uplink does (see the class doc)."""
+        now, out = time.monotonic(), []
+        with self._cond:
+            pending = [ev for ev in self.outbox if ev.seq not in self.acked]
+            oldest = pending[0].seq if pending else None
+            if oldest != self._oldest[0]:
+                self._oldest, self._resend_after = (oldest, now), RESEND_AFTER_S
+            elif oldest is not None and now - self._oldest[1] > self._resend_after:
+                self._offered, self._oldest = 0, (oldest, now)  # again, from the oldest
+                self._resend_after = min(self._resend_after * 2, RESEND_MAX_S)
+                self.resends += 1
+            ceiling = (oldest or 0) + WINDOW
+            while self._offered < len(self.outbox) and self.outbox[self._offered].seq < ceiling:
+                ev = self.outbox[self._offered]
+                self._offered += 1
+                if ev.seq not in self.acked:
+                    out.append(ev)
+        for ev in out:
+            self.client.publish(_topic_of(self, ev), _encode(ev), qos=1)
+
     def _resend_loop(self) -> None:
-        while not self._stop.wait(0.2):
-            with self._cond:
-                pending = [ev for ev in self.outbox if ev.seq not in self.acked]
-                due = bool(pending) and \
-                    time.monotonic() - self.offered_at[pending[0].seq] >= RESEND_AFTER_S
-                if due:
-                    now = time.monotonic()
-                    for ev in pending:
-                        self.offered_at[ev.seq] = now
-                    self.resends += 1
-            if due:
-                for ev in pending:
-                    self.client.publish(_topic_of(self, ev), _encode(ev), qos=1)
+        while not self._stop.wait(0.1):  # the real kiosk's tick
+            self._offer()
 
     def close(self) -> None:
         """Stop resending and disconnect."""
