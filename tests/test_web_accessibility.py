@@ -156,6 +156,9 @@ def admin_page(site: Any, browser: Browser) -> Iterator[tuple[str, Page]]:  # no
     context.close()
 
 
+# Every page at two widths, axe each time: about 70 s on a quiet machine, over 120 s with two
+# CPU hogs beside the suite.
+@pytest.mark.timeout(480)
 def test_every_page_of_the_console_has_no_serious_accessibility_violations(
         site: Any, admin_page: tuple[str, Page]) -> None:  # noqa: F811
     assert AXE.exists(), "axe-core is missing: run scripts/bootstrap.sh (npm ci in tools/axe)"
