@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import select
 
 from server.models import Notification
@@ -22,20 +22,11 @@ from server.notify.watch import Watch
 from server.services import Services
 from tests.notify_child import PARENT
 from tests.notify_kit import SmtpServer, Web, notify_config, put_contact, school, sign_in
+from tests.test_web_dashboard import browser  # noqa: F401 - the shared Chromium
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "notify"
 SCREENS = REPO / "docs" / "screens"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 # The week's staff notes and reasons: none of them may leave the server in a message.
@@ -140,7 +131,7 @@ def test_leadership_digest_and_term_summary_count_the_week(
 
 
 def test_every_kind_of_email_is_saved_and_photographed(
-        week: tuple[Services, SmtpServer], browser: Browser) -> None:
+        week: tuple[Services, SmtpServer], browser: Browser) -> None:  # noqa: F811
     _services, smtp = week
     mails = by_kind(smtp)
     assert set(mails) == KINDS
@@ -159,7 +150,7 @@ def test_every_kind_of_email_is_saved_and_photographed(
 
 
 def test_office_sees_what_was_sent_and_what_was_not_and_resends(
-        week: tuple[Services, SmtpServer], browser: Browser) -> None:
+        week: tuple[Services, SmtpServer], browser: Browser) -> None:  # noqa: F811
     services, smtp = week
     with services.store.read() as s:
         no_contact = s.scalar(select(Notification).where(Notification.status == "no_contact"))
@@ -191,7 +182,7 @@ def test_office_sees_what_was_sent_and_what_was_not_and_resends(
 
 
 def test_office_prints_a_collection_letter_for_a_parent_without_email(
-        week: tuple[Services, SmtpServer], browser: Browser, tmp_path: Path) -> None:
+        week: tuple[Services, SmtpServer], browser: Browser, tmp_path: Path) -> None:  # noqa: F811
     services, _smtp = week
     with services.store.read() as s:
         no_contact = s.scalar(select(Notification).where(Notification.status == "no_contact"))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from server.errors import NotAllowed, NotFound
@@ -17,19 +17,10 @@ from server.models import AuditEntry, Notification
 from server.services import Services
 from tests.notify_child import PARENT
 from tests.notify_kit import Web, put_contact, school, sign_in
+from tests.test_web_dashboard import browser  # noqa: F401 - the shared Chromium
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "notify"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -40,7 +31,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 
 @pytest.fixture
-def head(services: Services, browser: Browser) -> Iterator[Page]:
+def head(services: Services, browser: Browser) -> Iterator[Page]:  # noqa: F811
     """The headteacher signed in, on the who-hears-what form (reached from Messages)."""
     with Web(services) as base:
         page = browser.new_page(viewport={"width": 1100, "height": 1400})
