@@ -360,10 +360,7 @@ class Controller:
                         self.malformed)
             return
         if isinstance(message, m.EventAck):
-            if message.epoch in (None, self.store.epoch):
-                self.store.acknowledge(message.seqs)
-                self.uplink.send_pending()  # the window moved: offer what now fits
-            state.trust.server_time(message.at)  # sent the moment the server committed
+            self._on_ack(message)
         elif isinstance(message, m.PolicySnapshot):
             if state.replica.apply_snapshot(message):
                 self._after_policy()
@@ -372,6 +369,18 @@ class Controller:
                 self._after_policy()
         elif isinstance(message, m.Command):
             self.desk.handle(message)
+
+    def _on_ack(self, ack: m.EventAck) -> None:
+        """The server committed events (forget them, offer what now fits the window), or asks
+        for the unacknowledged ones again (a server process started listening, or one was
+        lost)."""
+        if ack.epoch in (None, self.store.epoch) and ack.seqs:
+            self.uplink.acknowledged(ack.seqs)
+            self.store.acknowledge(ack.seqs)
+            self.uplink.send_pending()
+        if ack.resend:
+            self.uplink.resend_now()
+        self.state.trust.server_time(ack.at)  # sent the moment the server committed
 
     def _after_policy(self) -> None:
         state = self.state

@@ -11,13 +11,18 @@ from lockers import __version__
 from lockers.wire import messages as m
 from lockers.wire import topics as t
 
-# The oldest unacknowledged event offered this long ago: offer the outbox again from it. The
-# server applies each kiosk's events in order and holds back those after a missing one, so
-# acknowledgements of later events must not put this off (the rush would never end).
+# When the kiosk offers its unacknowledged events again (docs/adr/0009, addendum 2):
+# - at once when the server asks (an EventAck with ``resend``): a server process has started
+#   listening to this kiosk, or one that held some of its events unacknowledged was lost;
+# - when the server acknowledged a later event but not the oldest, once the oldest has
+#   waited RESEND_AFTER_S: it was passed over, so it was probably lost on the way;
+# - when the server has acknowledged nothing since the oldest was offered, only after
+#   RESEND_SILENT_S: a server that says nothing is busy (two hundred kiosks back at once) or
+#   gone, and a server that comes back asks for the resend itself.
+# Each further resend of the same oldest waits twice as long, up to RESEND_MAX_S.
 RESEND_AFTER_S = 3.0
-# A server still silent after a resend is busy, not deaf: each further resend waits twice as
-# long, up to this. Two hundred kiosks back at once must not resend faster than it commits.
-RESEND_MAX_S = 30.0
+RESEND_SILENT_S = 20.0
+RESEND_MAX_S = 60.0
 # Events offered beyond the oldest unacknowledged one. A kiosk back from a day offline offers
 # its outbox as the server commits it, not all at once: with two hundred kiosks doing that
 # together the server would spend its time on copies of copies (measured: 160 events/s;
@@ -34,7 +39,9 @@ class Uplink:
         self._sent_upto = 0
         self._oldest: tuple[int | None, float] = (None, 0.0)  # (oldest unacked, offered at)
         self._resend_after = RESEND_AFTER_S
+        self._passed_over = False  # a later event acknowledged since the oldest was offered
         self._last_snapshot = 0.0
+        self.resends = 0  # times the outbox was offered again (timers and server requests)
 
     @property
     def up(self) -> bool:
@@ -51,8 +58,8 @@ class Uplink:
         self.send_pending()
 
     def send_pending(self, resend_stale: bool = False) -> None:
-        """Offer stored events not yet offered (all of them again if the server has been
-        silent too long: it may have missed them)."""
+        """Offer stored events not yet offered (all of them again when the oldest is overdue:
+        the server may have missed them; see RESEND_AFTER_S)."""
         if self.link is None or not self.link.connected:
             return
         store = self.state.store
@@ -60,11 +67,9 @@ class Uplink:
         oldest = store.oldest_pending()
         if oldest != self._oldest[0]:
             self._oldest = (oldest, now)  # a new oldest: its clock starts now
-            self._resend_after = RESEND_AFTER_S
-        elif resend_stale and oldest is not None and self._sent_upto and \
-                now - self._oldest[1] > self._resend_after:
-            self._sent_upto = 0  # the server may have missed it: offer again, in order
-            self._oldest = (oldest, now)
+            self._resend_after, self._passed_over = RESEND_AFTER_S, False
+        elif resend_stale and oldest is not None and self._sent_upto and self._overdue(now):
+            self._again(oldest, now)
             self._resend_after = min(self._resend_after * 2, RESEND_MAX_S)
         ceiling = (oldest or 0) + WINDOW
         for seq, payload in store.pending(after=self._sent_upto, limit=WINDOW):
@@ -72,6 +77,34 @@ class Uplink:
                 break  # the rest follow as the server commits these
             self.link.publish(t.EVENTS, payload)
             self._sent_upto = seq
+
+    def acknowledged(self, seqs: list[int]) -> None:
+        """The server acknowledged ``seqs`` (call before the outbox forgets them): one beyond
+        the oldest unacknowledged means the oldest was passed over."""
+        oldest = self._oldest[0]
+        if oldest is not None and any(seq > oldest for seq in seqs) and oldest not in seqs:
+            self._passed_over = True
+
+    def resend_now(self) -> None:
+        """The server asked: offer every unacknowledged event again, from the oldest."""
+        oldest = self.state.store.oldest_pending()
+        if oldest is None:
+            return
+        self._again(oldest, time.monotonic())
+        self.send_pending()
+
+    def _overdue(self, now: float) -> bool:
+        waited = now - self._oldest[1]
+        if self._passed_over:
+            return waited > self._resend_after
+        return waited > max(self._resend_after, RESEND_SILENT_S)
+
+    def _again(self, oldest: int, now: float) -> None:
+        """Offer again from ``oldest`` on the next send."""
+        self._sent_upto = 0
+        self._oldest = (oldest, now)
+        self._passed_over = False
+        self.resends += 1
 
     def tick(self) -> None:
         """Timers: resend a stale outbox, publish a changed slot snapshot."""

@@ -6,6 +6,10 @@ session advisory lock (``pg_try_advisory_lock``) on a connection of its own: Pos
 releases the lock when that connection ends, so when the leader dies (even by SIGKILL: the
 kernel closes its socket) another process takes the lock on its next try, within
 ``retry_s``. On SQLite there is one process, and it always leads.
+
+Every process also holds a membership lock on the same connection, so the leader can count
+the live processes; when one is lost (its locks go with its connection) the leader tells
+``on_member_lost``: the kiosks' events that process held unacknowledged must be offered again.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ log = logging.getLogger("lockers.server.leader")
 
 # The advisory lock's key: any 64-bit number every process agrees on ("lockers" in ASCII).
 LEADER_LOCK_KEY = 0x6C6F636B657273
+PROCESS_SPACE = 0x6C6B7203  # two-key advisory locks (PROCESS_SPACE, slot): one per process
+MAX_PROCESSES = 64
 
 
 class Leadership:
@@ -34,6 +40,10 @@ class Leadership:
         # Called with True when this process becomes leader, False when it stops being one
         # (on the election thread; listeners must be quick).
         self.on_change: list[Callable[[bool], None]] = []
+        # Called (on the election thread, by the leader) when the count of live processes
+        # drops: a process died or stopped.
+        self.on_member_lost: list[Callable[[], None]] = []
+        self.members: int | None = None  # live processes, as the leader last counted them
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None
@@ -71,11 +81,32 @@ class Leadership:
         """True while this process holds the lock (checked on its own connection)."""
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            for slot in range(MAX_PROCESSES):  # a membership slot: counts this process live
+                if self._conn.execute(text(
+                        "SELECT pg_try_advisory_lock(CAST(:a AS integer), CAST(:b AS integer))"),
+                        {"a": PROCESS_SPACE, "b": slot}).scalar():
+                    break
         if self.is_leader.is_set():
-            self._conn.execute(text("SELECT 1"))  # still connected, so still holding it
+            self._count_members()  # a query on our connection: still connected, still leader
             return True
         return bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
                                        {"k": self.key}).scalar())
+
+    def _count_members(self) -> None:
+        """Count the live processes; tell ``on_member_lost`` when there are fewer."""
+        assert self._conn is not None
+        live = int(self._conn.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = CAST(:a AS oid)"), {"a": PROCESS_SPACE}).scalar() or 0)
+        lost = self.members is not None and live < self.members
+        self.members = live
+        if lost:
+            log.warning("event=server_process_lost live=%s", live)
+            for listener in list(self.on_member_lost):
+                try:
+                    listener()
+                except Exception:  # one listener's bug must not stop the election
+                    log.exception("event=member_lost_listener_failed")
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -89,6 +120,7 @@ class Leadership:
     def _set(self, leading: bool) -> None:
         if leading == self.is_leader.is_set():
             return
+        self.members = None  # a new leader counts afresh
         (self.is_leader.set if leading else self.is_leader.clear)()
         log.info("event=leader_%s", "elected" if leading else "stepped_down")
         for listener in list(self.on_change):

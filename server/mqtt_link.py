@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,12 +60,17 @@ class ServerLink:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         self.client = c
+        # Told which schools' kiosks (None: all) the receiver has just started listening to
+        # (server.runtime asks those kiosks to offer their unacknowledged events again).
+        self.on_listening: Callable[[list[str] | None], None] | None = None
         self.receiver: Subscriber | ReceiverProcess
         if settings.receive_process:
             self.receiver = ReceiverProcess(settings, inbox, self._receiving)
+            self.receiver.on_listening = self._listening
         else:
             self.receiver = Subscriber(settings, inbox.put, self._receiving,
-                                       sites=[] if settings.affinity else None)
+                                       sites=[] if settings.affinity else None,
+                                       on_listening=self._listening)
 
     @property
     def receiver_restarts(self) -> int:
@@ -92,6 +98,11 @@ class ServerLink:
         self.client.loop_stop()
 
     @property
+    def publisher_up(self) -> threading.Event:
+        """Set while the publishing connection is up (to wait on)."""
+        return self._publisher_up
+
+    @property
     def publishing(self) -> bool:
         """Whether the publishing connection is up."""
         return self._publisher_up.is_set()
@@ -111,6 +122,10 @@ class ServerLink:
     def set_sites(self, sites: list[str]) -> None:
         """Receive these schools' kiosks from now on (server/affinity.py)."""
         self.receiver.set_sites(sites)
+
+    def _listening(self, sites: list[str] | None) -> None:
+        if self.on_listening is not None:
+            self.on_listening(sites)
 
     def _receiving(self, up: bool) -> None:
         (self.connected.set if up else self.connected.clear)()

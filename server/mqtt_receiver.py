@@ -75,8 +75,15 @@ class Subscriber:
 
     def __init__(self, settings: Any, deliver: Callable[[Inbound], None],
                  on_state: Callable[[bool], None], first_connection: int = 0,
-                 sites: list[str] | None = None) -> None:
+                 sites: list[str] | None = None,
+                 on_listening: Callable[[list[str] | None], None] | None = None) -> None:
         self.settings, self.deliver, self.on_state = settings, deliver, on_state
+        # Hears which schools' kiosks (None: every school's) the broker now delivers to us,
+        # once it has confirmed the subscription: the kiosks are asked to offer again what
+        # we have not acknowledged (docs/adr/0010).
+        self.on_listening = on_listening
+        self._subscribing: dict[int, list[str] | None] = {}  # SUBSCRIBE packet id -> schools
+        self._subscribing_lock = threading.Lock()  # its SUBACK may come before we note it
         # The schools received (None: all of them; see server/affinity.py).
         self.sites = sites
         c = make_client(settings, f"{settings.client_id}-rx", receiver=True)
@@ -121,7 +128,8 @@ class Subscriber:
         # subscribe() from on_connect is the documented way to resubscribe after a reconnect.
         filters = self._filters(self.sites)
         if filters:
-            client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in filters])
+            _rc, mid = client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in filters])
+            self._subscribing[mid] = None if self.sites is None else list(self.sites)
         else:
             self.on_state(True)  # owning no school yet: connected, nothing to receive
 
@@ -133,16 +141,24 @@ class Subscriber:
     def set_sites(self, sites: list[str]) -> None:
         """Receive these schools' kiosks from now on (and no others)."""
         old, new = set(self._filters(self.sites)), set(self._filters(sites))
+        added = sorted(set(sites) - set(self.sites or []))
         self.sites = sorted(sites)
         if old - new:
             self.client.unsubscribe(sorted(old - new))
         if new - old:
-            self.client.subscribe([(f, mqtt.SubscribeOptions(qos=1)) for f in sorted(new - old)])
+            with self._subscribing_lock:
+                _rc, mid = self.client.subscribe([(f, mqtt.SubscribeOptions(qos=1))
+                                                  for f in sorted(new - old)])
+                self._subscribing[mid] = added
 
-    def _on_subscribe(self, _c: Any, _ud: Any, _mid: int, codes: Any, _props: Any) -> None:
+    def _on_subscribe(self, _c: Any, _ud: Any, mid: int, codes: Any, _props: Any) -> None:
         if any(code.is_failure for code in codes):
             log.error("event=mqtt_subscribe_refused codes=%s", codes)
         self.on_state(True)  # only now does the broker deliver to us
+        with self._subscribing_lock:
+            sites = self._subscribing.pop(mid, [])
+        if self.on_listening is not None and sites != []:
+            self.on_listening(sites)
 
     def _on_disconnect(self, _c: Any, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
         self.on_state(False)
@@ -168,7 +184,8 @@ def _child_main(settings: Any, conn: Connection, first_connection: int,
     local: queue.Queue[Any] = queue.Queue()
     sub = Subscriber(settings, lambda i: local.put(
         (i.topic, i.payload, i.received, i.mid, i.qos, i.connection)),
-        lambda up: local.put(("state", up)), first_connection, sites)
+        lambda up: local.put(("state", up)), first_connection, sites,
+        lambda listening: local.put(("listening", listening)))
     stop = threading.Event()
 
     def from_parent() -> None:
@@ -208,6 +225,7 @@ class ReceiverProcess:
     def __init__(self, settings: Any, inbox: queue.Queue[Inbound],
                  on_state: Callable[[bool], None]) -> None:
         self.settings, self.inbox, self.on_state = settings, inbox, on_state
+        self.on_listening: Callable[[list[str] | None], None] | None = None  # Subscriber's
         self.restarts = 0  # the child died unasked and was started again
         self._stopping = threading.Event()
         self._send_lock = threading.Lock()  # acks (ingest thread) and stop share the pipe
@@ -277,5 +295,8 @@ class ReceiverProcess:
             for item in batch:
                 if item[0] == "state":
                     self.on_state(item[1])
+                elif item[0] == "listening":
+                    if self.on_listening is not None:
+                        self.on_listening(item[1])
                 else:
                     self.inbox.put(Inbound(*item))

@@ -20,6 +20,7 @@ from server.commands import CommandCenter
 from server.config import ServerConfig
 from server.elected import ElectedWork, Job
 from server.ingest.worker import IngestWorker
+from server.kiosk_resend import KioskResend
 from server.leader import Leadership
 from server.live_feed import updates_of
 from server.mqtt_link import Inbound, ServerLink
@@ -61,6 +62,16 @@ class ServerRuntime:
         self.bus.subscribe(bus.POLICY, lambda v: self.replica.mark(v.get("site"), v.get("kiosk")))
         self.leader.on_change.append(self.replica.on_leadership)
         self.commands = CommandCenter(self.store, self.clock, publish)
+        # What a lost process held, or what reached a school while nobody listened to it, the
+        # kiosks offer again as soon as someone listens (server/kiosk_resend.py).
+        self.resend = KioskResend(self.store, self.clock, publish, self.link.publisher_up)
+        self.link.on_listening = self.resend.ask
+        if not affinity and not self.store.is_sqlite:
+            # One shared subscription: a lost process held events of any kiosk. (With
+            # affinity the schools' new owners ask their kiosks once subscribed.)
+            self.leader.on_member_lost.append(lambda: self.resend.ask(None))
+            self.leader.on_change.append(lambda leading: self.resend.ask(None) if leading
+                                         else None)
         self.elected = ElectedWork(self.leader.is_leader, [
             Job("command_expiry", self.commands.expire_due, every_s=COMMAND_EXPIRY_EVERY_S),
             Job("retention", lambda: purge(self.store, self.clock), every_s=RETENTION_EVERY_S,

@@ -3,7 +3,8 @@
 A :class:`ServerProcess` is ``tests.server_child`` on its own broker account (the broker
 fixture makes ``server``, ``server-2``, ...), sharing one database with the others. A
 :class:`ResendingKiosk` is the fake kiosk with the real kiosk's outbox rule (ADR 0009): it
-offers every unacknowledged event again, in order, once the oldest has waited 3 s.
+offers every unacknowledged event again, in order, when the server asks or the oldest is
+overdue.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from locker_controller.uplink import RESEND_AFTER_S, RESEND_MAX_S, WINDOW
+from locker_controller.uplink import RESEND_AFTER_S, RESEND_MAX_S, RESEND_SILENT_S, WINDOW
 from lockers.wire import messages as m
 from tests.server_kit import MORNING, FakeKiosk, make_clock, seed
 
@@ -113,16 +114,21 @@ class ResendingKiosk(FakeKiosk):
     """A fake kiosk that keeps its events until the server acknowledges them, as the real
     kiosk's uplink does (locker_controller/uplink.py, the same constants): at most
     :data:`WINDOW` events offered beyond the oldest unacknowledged one, the rest as the server
-    commits; all unacknowledged ones offered again, in order, once the oldest has waited
-    :data:`RESEND_AFTER_S`, twice as long after each further resend (up to RESEND_MAX_S)."""
+    commits; all unacknowledged ones offered again, in order, when the server asks
+    (``EventAck.resend``), when the oldest was passed over for :data:`RESEND_AFTER_S`, or
+    after :data:`RESEND_SILENT_S` of silence, each further resend waiting twice as long (up
+    to RESEND_MAX_S)."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
         self.outbox: list[m.EventBase] = []
-        self.resends = 0
+        self.resends = 0  # resends on the kiosk's own timers
+        self.asked = 0  # resends the server asked for
         self._offered = 0  # events of the outbox offered so far
         self._oldest: tuple[int | None, float] = (None, 0.0)
         self._resend_after = RESEND_AFTER_S
+        self._passed_over = False
+        self._resend_asked = False
+        super().__init__(*args, **kw)
         self._stop = threading.Event()
         self._resender = threading.Thread(target=self._resend_loop, daemon=True)
         self._resender.start()
@@ -138,18 +144,36 @@ class ResendingKiosk(FakeKiosk):
         with self._cond:
             return all(ev.seq in self.acked for ev in self.outbox)
 
+    def _on_message(self, c: Any, u: Any, msg: Any) -> None:
+        from lockers.wire.codec import decode_topic
+
+        _, message = decode_topic(msg.topic, msg.payload)
+        if isinstance(message, m.EventAck):
+            with self._cond:
+                oldest = self._oldest[0]
+                if oldest is not None and oldest not in message.seqs and \
+                        any(seq > oldest for seq in message.seqs):
+                    self._passed_over = True
+                self._resend_asked = self._resend_asked or bool(message.resend)
+        super()._on_message(c, u, msg)
+
     def _offer(self) -> None:
         """Offer the outbox as the real uplink does (see the class doc)."""
         now, out = time.monotonic(), []
         with self._cond:
             pending = [ev for ev in self.outbox if ev.seq not in self.acked]
             oldest = pending[0].seq if pending else None
+            asked, self._resend_asked = self._resend_asked, False
             if oldest != self._oldest[0]:
                 self._oldest, self._resend_after = (oldest, now), RESEND_AFTER_S
-            elif oldest is not None and now - self._oldest[1] > self._resend_after:
-                self._offered, self._oldest = 0, (oldest, now)  # again, from the oldest
-                self._resend_after = min(self._resend_after * 2, RESEND_MAX_S)
-                self.resends += 1
+                self._passed_over = False
+            if oldest is not None and (asked or self._overdue(now)):
+                if asked:
+                    self.asked += 1
+                else:
+                    self.resends += 1
+                    self._resend_after = min(self._resend_after * 2, RESEND_MAX_S)
+                self._offered, self._oldest, self._passed_over = 0, (oldest, now), False
             ceiling = (oldest or 0) + WINDOW
             while self._offered < len(self.outbox) and self.outbox[self._offered].seq < ceiling:
                 ev = self.outbox[self._offered]
@@ -158,6 +182,12 @@ class ResendingKiosk(FakeKiosk):
                     out.append(ev)
         for ev in out:
             self.client.publish(_topic_of(self, ev), _encode(ev), qos=1)
+
+    def _overdue(self, now: float) -> bool:
+        waited = now - self._oldest[1]
+        if self._passed_over:
+            return waited > self._resend_after
+        return waited > max(self._resend_after, RESEND_SILENT_S)
 
     def _resend_loop(self) -> None:
         while not self._stop.wait(0.1):  # the real kiosk's tick

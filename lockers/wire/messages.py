@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 from lockers.wire.topics import PROTOCOL_VERSION
@@ -328,12 +329,29 @@ Event = Annotated[
 
 
 class EventAck(WireModel):
-    """The server has committed these events of this kiosk; the kiosk may forget them."""
+    """The server has committed these events of this kiosk; the kiosk may forget them.
+
+    With ``resend`` the server also asks the kiosk to offer every event it has not had
+    acknowledged again, at once: a server process has started listening to this kiosk, or one
+    that held some of its events unacknowledged was lost (docs/adr/0010). Such a request may
+    acknowledge nothing (``seqs`` empty); any other acknowledgement names at least one event.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"seqs": {"minItems": 1}}},
+        {"properties": {"resend": {"const": True}}, "required": ["resend"]}]})
 
     kiosk: Id
-    seqs: list[Seq] = Field(min_length=1)
+    seqs: list[Seq] = Field(default_factory=list)
     at: Timestamp
     epoch: Epoch | None = None  # the epoch of the acknowledged events (as they carried it)
+    resend: Literal[True] | None = None  # left out unless the server asks for a resend
+
+    @model_validator(mode="after")
+    def _names_an_event_or_asks(self) -> EventAck:
+        if not self.seqs and not self.resend:
+            raise ValueError("an acknowledgement names at least one event, or asks for a resend")
+        return self
 
 
 # --- the policy replica (server -> kiosk) -----------------------------------------------

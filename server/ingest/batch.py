@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -23,3 +24,6 @@ class BatchResult:
     # kiosk id -> (store epoch, new high-water mark)
     last_seqs: dict[int, tuple[str, int]] = field(default_factory=dict)
     state_lost: set[int] = field(default_factory=set)  # kiosks that restarted their sequence
+    # The events applied now (not duplicates, not parked), each kiosk's in its order, with
+    # events parked earlier that this batch unblocked: what the live dashboard hears.
+    applied_events: list[tuple[Any, Any]] = field(default_factory=list)

@@ -178,6 +178,7 @@ def _store_and_apply(session: Session, now: datetime, new: list[tuple[KnownKiosk
                      raw: dict[int, bytes], result: BatchResult) -> None:
     """Insert the new events, apply their custody effects and audit them all at once."""
     new.sort(key=lambda ke: (ke[0].id, ke[1].epoch or "", ke[1].seq))  # each kiosk in its order
+    result.applied_events.extend(new)
     rows, entries = [], []
     for kiosk, ev in new:
         payload = ev.model_dump(mode="json")

@@ -309,7 +309,12 @@ class IngestWorker:
         with self.committed:
             self.committed.notify_all()
         if self.listeners:
-            messages = [(parsed, msg) for _, parsed, msg in decoded]
+            # Events as applied (each once, each kiosk's in its order, parked ones when they
+            # are applied), not as received: a resent copy must not move a slot back.
+            messages = [(parsed, msg) for _, parsed, msg in decoded
+                        if not isinstance(msg, m.EventBase)]
+            messages += [(t.ParsedTopic(k.site_code, k.code, t.EVENTS), ev)
+                         for k, ev in result.applied_events]
             for listener in list(self.listeners):
                 try:
                     listener(messages)
