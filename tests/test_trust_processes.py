@@ -80,9 +80,14 @@ def test_a_process_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
             k.send(sent[k.kiosk])
         wait_until(lambda: _stored(store) >= per_kiosk // 2, timeout=60,
                    what="the burst to be under way")
+        asked_before = {k.kiosk: k.asked for k in kiosks}
         first.kill()
         killed_at = _stored(store)
         for k in kiosks:
+            # What the dead process held comes again because the kiosks are asked for it (the
+            # elected process counts a process lost), not on their 20 s silence timer.
+            k.wait_for(lambda kk: kk.asked > asked_before[kk.kiosk], timeout=30,
+                       what="the server to ask for the unacknowledged events")
             k.wait_for(lambda kk: kk.all_acked(), timeout=90, what="every event acknowledged")
     finally:
         for k in kiosks:
@@ -134,9 +139,14 @@ def test_with_affinity_a_school_moves_to_the_survivor_when_its_owner_dies(
             k.send(sent[k.kiosk])
         wait_until(lambda: _stored(store) >= per_kiosk // 2, timeout=60,
                    what="the burst to be under way")
+        asked_before = {k.kiosk: k.asked for k in kiosks}
         owner.kill()
         killed_at = _stored(store)
         for k in kiosks:
+            # The survivor asks the school's kiosks once it listens to them: what was sent
+            # while nobody did comes again at once.
+            k.wait_for(lambda kk: kk.asked > asked_before[kk.kiosk], timeout=30,
+                       what="the survivor to ask for the unacknowledged events")
             k.wait_for(lambda kk: kk.all_acked(), timeout=90, what="every event acknowledged")
     finally:
         for k in kiosks:
