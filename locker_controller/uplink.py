@@ -41,7 +41,8 @@ class Uplink:
         self._resend_after = RESEND_AFTER_S
         self._passed_over = False  # a later event acknowledged since the oldest was offered
         self._last_snapshot = 0.0
-        self.resends = 0  # times the outbox was offered again (timers and server requests)
+        self.resends = 0  # times the outbox was offered again on the kiosk's own timers
+        self.resends_asked = 0  # times the server asked for it again
 
     @property
     def up(self) -> bool:
@@ -70,6 +71,7 @@ class Uplink:
             self._resend_after, self._passed_over = RESEND_AFTER_S, False
         elif resend_stale and oldest is not None and self._sent_upto and self._overdue(now):
             self._again(oldest, now)
+            self.resends += 1
             self._resend_after = min(self._resend_after * 2, RESEND_MAX_S)
         ceiling = (oldest or 0) + WINDOW
         for seq, payload in store.pending(after=self._sent_upto, limit=WINDOW):
@@ -91,6 +93,7 @@ class Uplink:
         if oldest is None:
             return
         self._again(oldest, time.monotonic())
+        self.resends_asked += 1
         self.send_pending()
 
     def _overdue(self, now: float) -> bool:
@@ -104,7 +107,6 @@ class Uplink:
         self._sent_upto = 0
         self._oldest = (oldest, now)
         self._passed_over = False
-        self.resends += 1
 
     def tick(self) -> None:
         """Timers: resend a stale outbox, publish a changed slot snapshot."""
