@@ -51,6 +51,11 @@ def test_a_chess_club_member_collects_at_1645_on_club_day_at_a_real_kiosk(
             assert result.outcome is m.TapOutcome.DEPOSIT_OPENED
             rig.open_and_close(result.slot, item="put")
             slots[uid] = result.slot
+        # Hours pass: the server has acknowledged the morning (its acknowledgements also
+        # vouch for the kiosk's clock; a first one arriving after the afternoon has come
+        # would carry a morning time and make the kiosk doubt its clock, as it should).
+        wait_until(lambda: rig.controller.view().outbox_pending == 0, 30,
+                   "the server to acknowledge the morning")
         rig.advance(timedelta(hours=7, minutes=30).total_seconds())  # Monday 15:30
         refused = rig.tap(UID)
         assert refused.outcome is m.TapOutcome.NOT_RELEASE_TIME
@@ -58,6 +63,8 @@ def test_a_chess_club_member_collects_at_1645_on_club_day_at_a_real_kiosk(
         friend = rig.tap(FRIEND)
         assert friend.outcome is m.TapOutcome.RELEASE_OPENED  # the school's window
         rig.open_and_close(friend.slot, item="take")
+        wait_until(lambda: rig.controller.view().outbox_pending == 0, 30,
+                   "the server to acknowledge the afternoon")
         rig.advance(timedelta(hours=1, minutes=20).total_seconds())  # Monday 16:50
         collected = rig.tap(UID)
         assert collected.outcome is m.TapOutcome.RELEASE_OPENED
