@@ -12,6 +12,11 @@ at most once per ``min_interval_s``, and the changes asked for meanwhile gather 
 one. A build always reads the database as it is when it runs, so gathering never sends
 anything stale; it only holds a change back by up to the interval.
 
+What a kiosk's own events change (its custody picture after a hand-in or a collection: the
+kiosk already knows, the others need it only to tell a pupil where their phone is) gathers
+for ``kiosk_gather_s`` (2 s) instead, or goes with the next build for staff. A trust's fifty
+schools in a rush would otherwise each be rebuilt four times a second (ADR 0014, addendum).
+
 With several server processes (ADR 0010) only the elected one publishes (``leading``): the
 others' ``changed()`` calls are relayed to it (``relay``, over server.bus), and a process that
 becomes leader starts by publishing every kiosk's snapshot afresh. Versions are raised in the
@@ -69,18 +74,22 @@ class ReplicaPublisher:
                  tick_s: float = 30.0, min_interval_s: float = 0.25,
                  monotonic: Callable[[], float] = time.monotonic,
                  leading: threading.Event | None = None,
-                 relay: Callable[[int | None, int | None], None] | None = None) -> None:
+                 relay: Callable[[int | None, int | None, bool], None] | None = None,
+                 kiosk_gather_s: float = 2.0) -> None:
         self.store, self.clock, self.publish, self.tick_s = store, clock, publish, tick_s
         # Real time, not the school clock: it paces the broker's and the kiosks' load.
         self.min_interval_s, self._monotonic = min_interval_s, monotonic
         self._last_build = float("-inf")
         self.deferred = 0  # wake-ups that waited for the interval (changes gathered)
+        self.gathered = 0  # wake-ups that found only kiosks' changes, not yet due
         # Set while this process is the elected publisher (None: always, a single process).
         self.leading = leading
         # Sends (site, kiosk) changes to every process (server.bus); None: mark them here.
         self.relay = relay
         self._sent: dict[int, _Published] = {}
         self._dirty: set[int | None] = set()
+        self.kiosk_gather_s = kiosk_gather_s
+        self._later: dict[int, float] = {}  # site -> when (monotonic) its gathered change is due
         self._force: set[int] = set()
         self._cond = threading.Condition()
         self._stop = False
@@ -90,27 +99,30 @@ class ReplicaPublisher:
 
     # --- requests (any thread) ----------------------------------------------------------
 
-    def changed(self, site_id: int | None = None) -> None:
-        """Policy of ``site_id`` (None: every site) changed; publish within the second."""
+    def changed(self, site_id: int | None = None, by_kiosk: bool = False) -> None:
+        """Policy of ``site_id`` (None: every site) changed; publish within the second, or
+        within ``kiosk_gather_s`` when a kiosk's own events changed it (``by_kiosk``)."""
         if self.relay is not None:
-            self.relay(site_id, None)
+            self.relay(site_id, None, by_kiosk)
         else:
-            self.mark(site_id, None)
+            self.mark(site_id, None, by_kiosk)
 
     def resend_snapshot(self, kiosk_id: int) -> None:
         """Republish a kiosk's full snapshot (it reported an older policy version)."""
         if self.relay is not None:
-            self.relay(None, kiosk_id)
+            self.relay(None, kiosk_id, False)
         else:
             self.mark(None, kiosk_id)
 
-    def mark(self, site_id: int | None, kiosk_id: int | None) -> None:
+    def mark(self, site_id: int | None, kiosk_id: int | None, by_kiosk: bool = False) -> None:
         """Note a change here (what a relayed change arrives as): a site's policy
         (``kiosk_id`` None) or a kiosk owed its full snapshot."""
         with self._cond:
             if kiosk_id is not None:
                 self._force.add(kiosk_id)
                 self._dirty.add(None)
+            elif by_kiosk and site_id is not None:
+                self._later.setdefault(site_id, self._monotonic() + self.kiosk_gather_s)
             else:
                 self._dirty.add(site_id)
             self._cond.notify()
@@ -143,12 +155,18 @@ class ReplicaPublisher:
         while True:
             with self._cond:
                 if not self._dirty and not self._stop:
-                    self._cond.wait(self.tick_s)
+                    self._cond.wait(self._idle_wait())
                 if self._stop:
                     return
+                self._later_due()
                 if self._gathering():
                     continue
-                dirty, self._dirty = self._dirty or {None}, set()
+                if not self._dirty and self._later:
+                    self.gathered += 1
+                    continue  # woken early: gathered changes are not due yet
+                # Changes gathered from kiosks go with any build (it reads them anyway).
+                dirty = (self._dirty | set(self._later)) or {None}
+                self._dirty, self._later = set(), {}
                 force, self._force = self._force, set()
             if self.leading is not None and not self.leading.is_set():
                 continue  # the leader publishes; on_leadership starts afresh if we become it
@@ -157,6 +175,22 @@ class ReplicaPublisher:
                 self.publish_now(None if None in dirty else dirty, force)
             except Exception:  # never let one bad build stop replication
                 log.exception("event=replica_build_failed")
+
+    def _idle_wait(self) -> float:
+        """With the condition held: how long to sleep when nothing is due now (until the
+        first gathered change is, or the periodic tick)."""
+        if not self._later:
+            return self.tick_s
+        return max(0.0, min(min(self._later.values()) - self._monotonic(), self.tick_s))
+
+    def _later_due(self) -> None:
+        """With the condition held: gathered changes whose time has come become due now."""
+        now = self._monotonic()
+        due = [site for site, when in self._later.items() if when <= now]
+        if due:
+            self._dirty.update(due)
+            for site in due:
+                del self._later[site]
 
     def _gathering(self) -> bool:
         """With the condition held: if the last build was under ``min_interval_s`` ago, wait

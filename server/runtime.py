@@ -59,7 +59,8 @@ class ServerRuntime:
         self.replica = ReplicaPublisher(self.store, self.clock, publish,
                                         tick_s=config.replica_tick_s,
                                         leading=self.leader.is_leader, relay=self._relay_policy)
-        self.bus.subscribe(bus.POLICY, lambda v: self.replica.mark(v.get("site"), v.get("kiosk")))
+        self.bus.subscribe(bus.POLICY, lambda v: self.replica.mark(
+            v.get("site"), v.get("kiosk"), bool(v.get("by_kiosk"))))
         self.leader.on_change.append(self.replica.on_leadership)
         self.commands = CommandCenter(self.store, self.clock, publish)
         # What a lost process held, or what reached a school while nobody listened to it, the
@@ -91,9 +92,10 @@ class ServerRuntime:
         self.sender = Sender(self.store, self.clock, config.notify, Watch(self.store, self.clock)) \
             if config.notify.enabled else None
 
-    def _relay_policy(self, site_id: int | None, kiosk_id: int | None) -> None:
+    def _relay_policy(self, site_id: int | None, kiosk_id: int | None,
+                      by_kiosk: bool = False) -> None:
         """A policy change (any process) goes to the elected publisher, wherever it runs."""
-        self.bus.notify(bus.POLICY, {"site": site_id, "kiosk": kiosk_id})
+        self.bus.notify(bus.POLICY, {"site": site_id, "kiosk": kiosk_id, "by_kiosk": by_kiosk})
 
     def health(self) -> dict[str, object]:
         """What /healthz reports: broker link, ingest liveness and lag, counters. ``healthy``

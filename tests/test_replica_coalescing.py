@@ -90,3 +90,45 @@ def test_a_change_after_a_quiet_interval_goes_out_at_once(rig: Rig) -> None:
     assert isinstance(update, m.PolicyUpdate) and update.version == first.version + 1
     assert [c.card for c in update.upsert_cards] == [rig.cards["A003"]]
     assert rig.replica.deferred == deferred
+
+
+def _grant(rig: Rig, pupil_ref: str) -> None:
+    today = rig.clock.now().date()
+    rig.services.exceptions.grant_exception(
+        "admin", pupil_ref, category="medical", reason="glucose monitoring",
+        approved_by="Headteacher", agreement_date=today, starts=today,
+        review_date=today + timedelta(days=30))
+
+
+def _site_id(rig: Rig) -> int:
+    from server.models import Site
+
+    with rig.store.read() as s:
+        return s.query(Site).one().id
+
+
+def test_what_a_kiosks_own_events_change_gathers_for_two_seconds_in_a_rush(rig: Rig) -> None:
+    rig.replica.start()
+    first = rig.next_sent()
+    rig.now += 10  # long after that build: a staff change would go out at once
+    _grant(rig, "A001")  # stands in for a hand-in moving the kiosks' custody picture
+    rig.replica.changed(_site_id(rig), by_kiosk=True)
+    wait_until(lambda: rig.replica.gathered >= 1, what="the kiosk's change to be gathered")
+    assert rig.sent.empty(), "a kiosk's own change went out before its two seconds"
+    rig.now += 2.0
+    update = rig.next_sent()
+    assert isinstance(update, m.PolicyUpdate) and update.base_version == first.version
+    assert {c.card for c in update.upsert_cards} == {rig.cards["A001"]}
+
+
+def test_a_staff_change_takes_the_gathered_kiosk_changes_along_at_once(rig: Rig) -> None:
+    rig.replica.start()
+    first = rig.next_sent()
+    rig.now += 10
+    _grant(rig, "A001")
+    rig.replica.changed(_site_id(rig), by_kiosk=True)
+    wait_until(lambda: rig.replica.gathered >= 1, what="the kiosk's change to be gathered")
+    rig.exempt("A002")  # the office, a second later: not held back for the kiosk's two
+    update = rig.next_sent()
+    assert isinstance(update, m.PolicyUpdate) and update.base_version == first.version
+    assert {c.card for c in update.upsert_cards} == {rig.cards["A001"], rig.cards["A002"]}

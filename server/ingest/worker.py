@@ -214,7 +214,7 @@ class IngestWorker:
         self._after_commit(decoded, batch.result, committed)
         for cid in batch.wake:
             self.commands.acked(cid)  # type: ignore[union-attr]
-        self._tell_replica(batch.result, batch.resend)
+        self._tell_replica(batch.result, batch.resend, batch.prompt_sites)
 
     def _resolve(self, s: Session, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]],
                  ) -> list[tuple[Inbound, KnownKiosk, BaseModel]]:
@@ -269,12 +269,13 @@ class IngestWorker:
                 batch.wake.append(cid)
                 if message.outcome not in SUCCESS:
                     # A refused hand-back puts the device's record back in its slot: the
-                    # kiosk's custody picture changes again.
-                    batch.result.policy_sites.add(kiosk.site_id)
+                    # kiosk's custody picture changes again, and staff are waiting on it.
+                    batch.prompt_sites.add(kiosk.site_id)
 
-    def _tell_replica(self, result: BatchResult, resend: list[int]) -> None:
+    def _tell_replica(self, result: BatchResult, resend: list[int], prompt: set[int]) -> None:
         """After the commit: new kiosks' sites, kiosks owed their custody picture and sites
-        whose policy view moved go out to the kiosks' replica."""
+        whose policy view moved go out to the kiosks' replica (what only the kiosks' own
+        events moved may gather for a moment: server/replica.py)."""
         registered, self.kiosks.registered = self.kiosks.registered, []
         if self.replica is None:
             return
@@ -283,8 +284,10 @@ class IngestWorker:
         for kiosk_id in resend + sorted(result.state_lost):
             # A kiosk that lost its state gets its custody picture at once.
             self.replica.resend_snapshot(kiosk_id)
-        for site_id in result.policy_sites:
+        for site_id in prompt:
             self.replica.changed(site_id)
+        for site_id in result.policy_sites - prompt:
+            self.replica.changed(site_id, by_kiosk=True)
 
     def _after_commit(self, decoded: list[tuple[Inbound, t.ParsedTopic, BaseModel]],
                       result: BatchResult, committed: float) -> None:
@@ -331,6 +334,7 @@ class _Routed:
     refused: list[tuple[KnownKiosk, m.EventBase]] = field(default_factory=list)
     resend: list[int] = field(default_factory=list)
     wake: list[str] = field(default_factory=list)
+    prompt_sites: set[int] = field(default_factory=set)  # replicas staff are waiting on
     result: BatchResult = field(default_factory=BatchResult)
 
 
