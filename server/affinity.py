@@ -9,7 +9,8 @@ process counts the live processes (each holds a membership lock too), aims for i
 the schools, takes unowned ones up to that share and lets go of those beyond it. A process
 that dies loses its locks with its connection, and the others take its schools on their next
 round; messages sent to a school while nobody subscribes to it are offered again by the
-kiosks (their 3 s resend), so none is lost.
+kiosks when the new owner, once subscribed, asks them (server/kiosk_resend.py), so none is
+lost.
 """
 
 from __future__ import annotations
