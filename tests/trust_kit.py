@@ -144,6 +144,11 @@ class ResendingKiosk(FakeKiosk):
         with self._cond:
             return all(ev.seq in self.acked for ev in self.outbox)
 
+    def in_flight(self) -> set[int]:
+        """The events offered and not yet acknowledged."""
+        with self._cond:
+            return {ev.seq for ev in self.outbox[:self._offered] if ev.seq not in self.acked}
+
     def _on_message(self, c: Any, u: Any, msg: Any) -> None:
         from lockers.wire.codec import decode_topic
 
