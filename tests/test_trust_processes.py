@@ -81,6 +81,8 @@ def test_a_process_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
         wait_until(lambda: _stored(store) >= per_kiosk // 2, timeout=60,
                    what="the burst to be under way")
         asked_before = {k.kiosk: k.asked for k in kiosks}
+        helpers = _children(first)  # its receiver process, holding a broker connection
+        assert helpers, "the server process has no receiver process"
         first.kill()
         killed_at = _stored(store)
         for k in kiosks:
@@ -88,12 +90,32 @@ def test_a_process_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
             # elected process counts a process lost), not on their 20 s silence timer.
             k.wait_for(lambda kk: kk.asked > asked_before[kk.kiosk], timeout=30,
                        what="the server to ask for the unacknowledged events")
+        # Its receiver died with it, before anyone asked: one left behind would go on taking
+        # a share of what the kiosks resend, and lose it again.
+        assert not any(_running(pid) for pid in helpers)
+        for k in kiosks:
             k.wait_for(lambda kk: kk.all_acked(), timeout=90, what="every event acknowledged")
     finally:
         for k in kiosks:
             k.close()
     assert killed_at < len(KIOSKS) * per_kiosk, "the kill came after the burst"
     _assert_applied_once_in_order(store, sent, per_kiosk)
+
+
+def _children(proc: ServerProcess) -> list[int]:
+    """The process ids of a server process's children (Linux /proc)."""
+    assert proc.proc is not None
+    path = Path(f"/proc/{proc.proc.pid}/task/{proc.proc.pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    """Whether a process is alive (gone, or dead and waiting to be reaped: not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _assert_applied_once_in_order(store: Store, sent: dict[str, list[Any]],
