@@ -124,6 +124,14 @@ def test_a_silent_board_faults_only_its_own_slots_and_comes_back(bus: Bus) -> No
     assert 20 not in bus.boards.released
 
 
+def test_a_release_whose_frame_is_lost_to_noise_still_opens_the_locker(bus: Bus) -> None:
+    bus.boards.lose_writes("b1")  # one frame to board 1 lost on the RS-485 line
+    bus.bank.pulse(3)
+    bus.boards.wait_coil_on(3, timeout=10)  # the write was tried again
+    assert 3 in bus.boards.released
+    assert bus.bank.faults == {}  # one lost frame is not a silent board
+
+
 def test_a_board_unplugged_at_start_up_is_reported_and_the_others_serve() -> None:
     boardmap = load_boardmap(BOARDMAPS / "bus3x16.toml")
     for bus in start_bus(boardmap, silent_at_start=("b3",)):

@@ -87,6 +87,7 @@ class SimBoards:
         self._coils = {name: [False] * b.channels for name, b in boardmap.boards.items()}
         self._door_shut = {name: [True] * b.channels for name, b in boardmap.boards.items()}
         self._silent: set[str] = set()
+        self._lose_writes: dict[str, int] = {}  # board -> write frames still to lose to noise
         self._by_address = {b.address: b for b in boardmap.boards.values()}
         self._slot = {s.number: s for s in boardmap.slots}
         self._slot_at = {(s.board, s.coil): s.number for s in boardmap.slots}
@@ -137,6 +138,12 @@ class SimBoards:
         with self._lock:
             self._silent.add(board)
 
+    def lose_writes(self, board: str, frames: int = 1) -> None:
+        """The next ``frames`` write frames to ``board`` are lost to noise on the line: the
+        board never hears them (and so never answers them)."""
+        with self._lock:
+            self._lose_writes[board] = frames
+
     def restore(self, board: str) -> None:
         """``board`` answers again; like a board powering up, its relays are off."""
         with self._lock:
@@ -171,6 +178,10 @@ class SimBoards:
                 # With ignore_missing_devices the server sends nothing: the kiosk times out,
                 # exactly as with an unpowered board.
                 raise NoSuchIdException(f"board {board.name} is silent")
+            if function_code in (WRITE_COIL, WRITE_COILS) and \
+                    self._lose_writes.get(board.name, 0) > 0:
+                self._lose_writes[board.name] -= 1
+                raise NoSuchIdException(f"a frame to board {board.name} was lost")
             if function_code in (WRITE_COIL, WRITE_COILS) and values is not None:
                 coils = self._coils[board.name]
                 for i, value in enumerate(values):
