@@ -131,8 +131,9 @@ def scope_for_staff(s: Session, staff_id: int, wanted: str | None) -> Scope:
 
 
 def audit_visible(s: Session) -> ColumnElement[bool] | None:
-    """Which audit entries the running scope may read (None: all of them). The audit chain
-    has no school column, so an entry is a school's when its actor is one of the school's
+    """Which audit entries the running scope may read (None: all of them). An entry in a
+    school's chain (its kiosks' events, office actions on its records) is that school's. In
+    the installation's chain an entry is a school's when its actor is one of the school's
     kiosks or staff, or when it names one of the school's pupils and was made by the trust's
     own staff or the system. Seeing every school of the installation means seeing it all."""
     scope = current()
@@ -149,9 +150,12 @@ def audit_visible(s: Session) -> ColumnElement[bool] | None:
         return None
     entry = mdl.AuditEntry
     kiosks = [entry.actor.startswith(f"kiosk:{code}/", autoescape=True) for code in codes]
-    return or_(false(), *kiosks, entry.actor.in_([f"staff:{u}" for u in staff]),
-               and_(entry.pupil_ref.in_(refs),
-                    entry.actor.in_([f"staff:{u}" for u in trust] + ["system"])))
+    # A school's chain is its own; the installation's chain ("") holds what came before
+    # school chains, staff accounts and the like: those are a school's by who and whom.
+    return or_(entry.chain.in_(codes), and_(entry.chain == "", or_(
+        false(), *kiosks, entry.actor.in_([f"staff:{u}" for u in staff]),
+        and_(entry.pupil_ref.in_(refs),
+             entry.actor.in_([f"staff:{u}" for u in trust] + ["system"])))))
 
 
 # --- the one place reads are limited --------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from launcher.cli import main as lockers_cli
 from server import audit
@@ -81,15 +81,20 @@ def test_deleting_every_row_and_the_head_is_detected(school: tuple[Any, Path]) -
 def test_rewriting_the_chain_from_a_row_onwards_is_detected(school: tuple[Any, Path]) -> None:
     store, cfg = school
     with store.write() as s:
-        rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        # The longest chain (the school's: its office actions) is the one rewritten.
+        chain = s.scalar(select(AuditEntry.chain).group_by(AuditEntry.chain)
+                         .order_by(func.count().desc()).limit(1))
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.chain == chain)
+                         .order_by(AuditEntry.id)).all()
+        assert len(rows) >= 3
         prev = rows[1].row_hash
         for row in rows[2:]:  # someone with the database rewrites history, hashes and all
             if row.id == rows[2].id:
                 row.reason = "nothing happened here"
             row.prev_hash = prev
             row.row_hash = prev = audit.row_hash(prev, {c: getattr(row, c)
-                                                        for c in audit.HASHED})
-        s.execute(update(AuditHead).values(last_hash=prev))
+                                                        for c in (*audit.HASHED, "chain")})
+        s.execute(update(AuditHead).where(AuditHead.chain == chain).values(last_hash=prev))
     with store.read() as s:
         assert audit.verify(s) == []  # the chain alone cannot tell
     result = _verify(cfg)

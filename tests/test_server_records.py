@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from launcher.cli import main as lockers_cli
 from server import audit
@@ -73,12 +73,24 @@ def test_tampered_audit_row_is_detected_and_named(services: Services, tmp_path: 
 
 def test_deleted_audit_rows_are_detected(services: Services) -> None:
     with services.store.write() as s:
+        # A row from the middle of the installation's chain, and the newest row of all
+        # (each chain's rows take ids from one sequence, so a chain's ids have gaps).
+        ids = list(s.scalars(select(AuditEntry.id).where(AuditEntry.chain == "")
+                             .order_by(AuditEntry.id)))
+        assert len(ids) >= 3
+        third = ids[1]  # one with rows of its chain after it
         last = s.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()))
-        s.execute(text("DELETE FROM audit_log WHERE id IN (3, :last)"), {"last": last})
+        chain = s.scalar(select(AuditEntry.chain).where(AuditEntry.id == last))
+        before_last = s.scalar(select(func.max(AuditEntry.id)).where(
+            AuditEntry.chain == chain, AuditEntry.id < last))
+        s.execute(text("DELETE FROM audit_log WHERE id IN (:third, :last)"),
+                  {"third": third, "last": last})
     with services.store.read() as s:
         problems = [str(p) for p in audit.verify(s)]
-    assert any("audit row 3: rows 3..3 deleted" in p for p in problems)
-    assert any(f"rows after {last - 1} deleted" in p for p in problems)
+    # The gap is reported from the row after the last one found (the ids between belong
+    # to other chains) up to the deleted row.
+    assert any(f"..{third} deleted" in p for p in problems), problems
+    assert any(f"rows after {before_last} deleted" in p for p in problems), problems
 
 
 def test_retention_purge_blanks_old_detail_and_keeps_the_chain_verifiable(

@@ -239,6 +239,23 @@ def test_audit_search_shows_a_school_its_own_entries_only(
     assert "Phone confiscated" not in north
 
 
+def test_a_trust_leads_action_on_one_schools_pupil_stays_out_of_a_namesakes_school_audit(
+        trust: tuple[Services, Trust, WebServer]) -> None:
+    services, _seeded, web = trust
+    # Both schools have a pupil A001 (references are unique per school only). The trust's
+    # lead, working on South, records a confiscation of South's A001.
+    services.confiscations.confiscate("trustlead", "A001", "filming in the corridor",
+                                      place="South safe", site="south")
+    north = signed_in(web.base, "north_head").client.get(
+        "/reports/audit", params={"format": "csv"}).text
+    south = signed_in(web.base, "south_head").client.get(
+        "/reports/audit", params={"format": "csv"}).text
+    assert "filming in the corridor" in south and "Trust Lead" in south
+    # North's A001 is Amira; none of this is hers, and none of it is North's.
+    assert "filming in the corridor" not in north
+    assert "Trust Lead" not in north
+
+
 def test_trust_staff_switch_school_and_see_every_school_side_by_side(
         trust: tuple[Services, Trust, WebServer]) -> None:
     _services, _seeded, web = trust

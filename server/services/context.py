@@ -89,7 +89,7 @@ class ServiceContext:
                                  f"{actor} is {staff.role}")
             act = Action(s, staff, name, self.clock)
             yield act
-            audit.append(s, self.clock.now(), act.entries)
+            audit.append(s, self.clock.now(), act.entries, chain=_chain_of(s, act))
         if self.replica is not None:
             for site_id in act.sites:
                 self.replica.changed(site_id)
@@ -158,3 +158,17 @@ def _no_single_site(count: int) -> str:
     if count == 0:
         return "no school is set up yet: an admin must add one (lockers add-school CODE NAME)"
     return "several schools exist: name the school (--site CODE)"
+
+
+def _chain_of(s: Session, act: Action) -> str:
+    """The audit chain an office action belongs to: the school whose records it changed (one
+    school: its chain, so the school's audit shows it and no other school's does, even one
+    with a pupil of the same reference), or the installation's ("") for anything else."""
+    sites = act.sites - {None}
+    if len(sites) == 1 and None not in act.sites:
+        return s.scalar(select(Site.code).where(Site.id == next(iter(sites)))) or ""
+    scope = tenancy.current()
+    if not sites and scope is not None and scope.chosen is not None and \
+            any(e.pupil_ref for e in act.entries):
+        return scope.chosen.code  # about a pupil of the school the pages are about
+    return ""
