@@ -25,7 +25,7 @@ from server.ingest.batch import BatchResult
 from server.ingest.effects import apply_effects
 from server.ingest.guards import flag_implausible_times
 from server.ingest.kiosks import KnownKiosk
-from server.models import Alarm, Event, Kiosk
+from server.models import Alarm, Event, Kiosk, PendingEvent
 
 __all__ = ["BatchResult", "apply_events"]
 
@@ -221,6 +221,12 @@ def _epoch_change(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str
     restarted its sequence: alarm, and its custody picture goes out at once)."""
     seen = session.scalar(select(Event.id).where(Event.kiosk_id == kiosk.id,
                                                  Event.epoch == new_epoch).limit(1))
+    # Parked events of a store name it too: they were parked while it was the kiosk's. Once
+    # the kiosk has restarted its sequence, what they wait for can never come: they are
+    # applied at once as late events of that store (the server holds their only copy).
+    if seen is None:
+        seen = session.scalar(select(PendingEvent.id).where(
+            PendingEvent.kiosk_id == kiosk.id, PendingEvent.epoch == new_epoch).limit(1))
     if seen is not None:
         return "old"
     if epoch == "" and (last == 0 or first_seq > last):
