@@ -145,3 +145,25 @@ def _waiting_on_a_lock(rt: Any) -> bool:
         return bool(s.scalar(text(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND datname = current_database()")))
+
+
+def test_a_hand_in_parked_when_the_kiosk_lost_its_state_is_applied_not_left_behind(
+        env: tuple[Any, FakeKiosk]) -> None:
+    # The kiosk's first event never arrives and Amira's hand-in (2) is parked behind it; then
+    # the kiosk loses its state file and starts a new store at 1. Event 1 of the old store
+    # can never come now, and the server holds the hand-in's only copy: it is applied at
+    # once, and the office has the state-lost alarm to check the kiosk's slots.
+    rt, kiosk = env
+    old, new = "0123456789abcdef", "fedcba9876543210"
+    kiosk.publish(deposit(kiosk, 2, MORNING, "A001", 3).model_copy(update={"epoch": old}))
+    kiosk.wait_for(lambda k: 2 in k.acked, what="the parked hand-in acknowledged")
+    assert _count(rt, PendingEvent) == 1
+    kiosk.publish(tap(kiosk, 1, rt.cards["A002"], MORNING, m.TapOutcome.NOT_RELEASE_TIME,
+                      "A002").model_copy(update={"epoch": new}))
+    wait_until(lambda: _count(rt, Event) == 2, what="the new store's event and the hand-in")
+    assert _count(rt, PendingEvent) == 0
+    assert rt.services.queries.where_is_phone("A001").status == "in_locker"
+    with rt.store.read() as s:
+        assert tuple(s.execute(select(Kiosk.epoch, Kiosk.last_seq)).one()) == (new, 1)
+    assert _count(rt, Alarm, Alarm.kind == "kiosk_state_lost") == 1
+    assert _count(rt, Alarm, GAP, Alarm.cleared_at.is_(None)) == 0
