@@ -48,19 +48,21 @@ class OverdueParked:
         # worker's listeners are: the live dashboards of every process hear them.
         self.tell_dashboards = tell_dashboards
         self.per_round = per_round
-        self.applied = 0  # events applied by the sweep since start (health, tests)
 
     def run(self) -> int:
         """One round: apply what is overdue; return how many events were applied."""
         now = self.clock.now()
         result = BatchResult()
-        with self.store.write() as s:
+        # Looked for outside a write: most rounds find nothing, and on SQLite a write
+        # transaction would hold up ingest (and anchor the audit head) every few seconds.
+        with self.store.read() as s:
             due = self._due_kiosks(s, now - timedelta(seconds=GAP_WAIT_S))
-            if not due:
-                return 0
+        if not due:
+            return 0
+        with self.store.write() as s:
             # The same lock ingest takes: a process committing a missing event right now
-            # either finishes first (and its batch applied and unparked the successors, so
-            # the re-read below finds them gone) or waits for this transaction to end.
+            # either finishes first (its batch applied and unparked the successors, so the
+            # re-read below finds them gone) or waits for this transaction to end.
             lock_kiosks(s, set(due))
             items = pending.parked_of(s, self._kiosks(s, due))
             if not items:
@@ -69,7 +71,6 @@ class OverdueParked:
         # Nothing to acknowledge: parked events were acknowledged to the kiosk when parked.
         applied = [(k, ev) for k, ev, _ in items
                    if pending.key_of(k, ev) not in result.held]
-        self.applied += result.applied
         log.info("event=parked_events_applied kiosks=%s applied=%s still_waiting=%s "
                  "duplicates=%s", len({k.id for k, _ in applied}), result.applied,
                  len(result.held), result.duplicates)
