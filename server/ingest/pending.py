@@ -1,7 +1,9 @@
 """Parking events that arrived before an earlier one of their kiosk (server.models.ingest).
 
 Called under the kiosk rows' lock (server.ingest.kiosks.lock_kiosks), so whichever process
-commits an event also sees, and applies, every parked successor it unblocks.
+commits an event also sees, and applies, every parked successor it unblocks. A kiosk that
+goes quiet sends nothing to unblock them: the elected process applies those whose wait is
+over (server.ingest.overdue).
 """
 
 from __future__ import annotations
