@@ -1,8 +1,9 @@
 """The work one elected process does for the whole installation (server.leader).
 
 Each job runs every ``every_s`` seconds while this process is the leader: command expiry
-(every few seconds, so a kiosk that never answers does not leave a command "sent" for ever)
-and retention (daily). A job that raises is logged and tried again on its next round.
+(every few seconds, so a kiosk that never answers does not leave a command "sent" for ever),
+parked events whose wait is over (server.ingest.overdue, every few seconds) and retention
+(daily). A job that raises is logged and tried again on its next round.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from server.bus import Bus
 from server.commands import CommandCenter
 from server.config import ServerConfig
 from server.elected import ElectedWork, Job
+from server.ingest.overdue import SWEEP_EVERY_S, OverdueParked
 from server.ingest.worker import IngestWorker
 from server.kiosk_resend import KioskResend
 from server.leader import Leadership
@@ -76,7 +77,12 @@ class ServerRuntime:
         self.elected = ElectedWork(self.leader.is_leader, [
             Job("command_expiry", self.commands.expire_due, every_s=COMMAND_EXPIRY_EVERY_S),
             Job("retention", lambda: purge(self.store, self.clock), every_s=RETENTION_EVERY_S,
-                due=time.monotonic() + RETENTION_EVERY_S)])
+                due=time.monotonic() + RETENTION_EVERY_S),
+            # Parked events of a kiosk gone quiet are applied once their wait is over.
+            Job("parked_events", OverdueParked(
+                self.store, self.clock, self.replica,
+                lambda messages: self.bus.notify_items(bus.LIVE, updates_of(messages))).run,
+                every_s=SWEEP_EVERY_S)])
         self.ingest = IngestWorker(self.store, self.clock, self.inbox, publish, self.replica,
                                    self.commands, max_batch=config.ingest_max_batch,
                                    keep_latencies=keep_latencies,

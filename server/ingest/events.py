@@ -25,7 +25,7 @@ from server.ingest.batch import BatchResult
 from server.ingest.effects import apply_effects
 from server.ingest.guards import flag_implausible_times
 from server.ingest.kiosks import KnownKiosk
-from server.models import Alarm, Event, Kiosk
+from server.models import Alarm, Event, Kiosk, PendingEvent
 
 __all__ = ["BatchResult", "apply_events"]
 
@@ -47,11 +47,12 @@ def apply_events(session: Session, now: datetime,
     everything, parked = pending.with_parked(session, items)
     by_kiosk = _group_by_kiosk(everything, refused or [])
     stored, marks = _stored_and_marks(session, by_kiosk)
+    gaps = _open_gaps(session, by_kiosk)
     new: list[tuple[KnownKiosk, m.EventBase]] = []
     for kiosk_id, evs in by_kiosk.items():
         fresh, by_epoch = _sort_out_duplicates(kiosk_id, evs, stored, refused_keys, result)
         new.extend(_follow_sequence(session, now, evs[0][0], marks.get(kiosk_id, ("", 0)),
-                                    by_epoch, fresh, result))
+                                    by_epoch, fresh, result, gaps[kiosk_id]))
     # What waits for an earlier event is parked, durably: acknowledged like what is stored.
     held = pending.settle(session, now, everything, parked, result.held - refused_keys)
     _acknowledge(items, new, stored | held, result)
@@ -87,6 +88,31 @@ def _stored_and_marks(session: Session,
     return stored, marks  # type: ignore[return-value]
 
 
+def _open_gaps(session: Session, by_kiosk: dict[int, list[tuple[KnownKiosk, m.EventBase]]],
+               ) -> dict[int, list[Alarm]]:
+    """Each kiosk's open sequence_gap alarms, in one query for the whole batch: asking per
+    kiosk made a batch of 200 kiosks (a 50-school trust) cost hundreds of queries. The
+    lists are kept up to date as the batch raises and clears gaps (see :func:`_gap_from`)."""
+    gaps: dict[int, list[Alarm]] = {kiosk_id: [] for kiosk_id in by_kiosk}
+    if gaps:
+        for alarm in session.scalars(select(Alarm).where(
+                Alarm.kiosk_id.in_(sorted(gaps)), Alarm.kind == "sequence_gap",
+                Alarm.cleared_at.is_(None)).order_by(Alarm.id)):
+            gaps[alarm.kiosk_id].append(alarm)
+    return gaps
+
+
+def _gap_from(gaps: list[Alarm], first: int) -> list[Alarm]:
+    """The kiosk's open gap alarms starting at sequence ``first``."""
+    return [a for a in gaps if a.gap_from == first and a.cleared_at is None]
+
+
+def _raise_gap(session: Session, gaps: list[Alarm], alarm: Alarm) -> None:
+    """Add a sequence_gap alarm, to the session and to the kiosk's open ones."""
+    session.add(alarm)
+    gaps.append(alarm)
+
+
 def _sort_out_duplicates(kiosk_id: int, evs: list[tuple[KnownKiosk, m.EventBase]],
                          stored: set[tuple[int, str, int]],
                          refused_keys: set[tuple[int, str, int]], result: BatchResult,
@@ -109,20 +135,22 @@ def _sort_out_duplicates(kiosk_id: int, evs: list[tuple[KnownKiosk, m.EventBase]
 def _follow_sequence(session: Session, now: datetime, kiosk: KnownKiosk,
                      mark: tuple[str, int], by_epoch: dict[str, list[int]],
                      fresh: list[tuple[KnownKiosk, m.EventBase]], result: BatchResult,
-                     ) -> list[tuple[KnownKiosk, m.EventBase]]:
+                     gaps: list[Alarm]) -> list[tuple[KnownKiosk, m.EventBase]]:
     """Move one kiosk's epoch and high-water mark over its new events; return those of
-    ``fresh`` to apply now (the ones waiting for a missing earlier event are left out)."""
+    ``fresh`` to apply now (the ones waiting for a missing earlier event are left out).
+    ``gaps``: the kiosk's open sequence_gap alarms (kept up to date here)."""
     epoch, last = mark
     for ep, seqs in by_epoch.items():
         if not seqs:
             continue
         seqs.sort()
         if ep != epoch:
-            switched = _switch_epoch(session, now, kiosk, (epoch, last), ep, seqs[0], result)
+            switched = _switch_epoch(session, now, kiosk, (epoch, last), ep, seqs[0], result,
+                                     gaps)
             if switched is None:
                 continue  # late events of an earlier store: applied, the mark stays
             epoch, last = switched
-        waiting = _hold_back(session, now, kiosk, epoch, seqs, last)
+        waiting = _hold_back(session, now, kiosk, epoch, seqs, last, gaps)
         if waiting:  # not applied, not acknowledged: the kiosk offers them again
             fresh = [(k, e) for k, e in fresh if not ((e.epoch or "") == ep and e.seq in waiting)]
             result.held_back += len(waiting)
@@ -130,7 +158,7 @@ def _follow_sequence(session: Session, now: datetime, kiosk: KnownKiosk,
             seqs = [q for q in seqs if q not in waiting]
             if not seqs:
                 continue
-        high = _check_sequence(session, now, kiosk, epoch, seqs, last, result)
+        high = _check_sequence(session, now, kiosk, epoch, seqs, last, result, gaps)
         if high != last:
             last = high
             result.last_seqs[kiosk.id] = (epoch, last)
@@ -138,11 +166,12 @@ def _follow_sequence(session: Session, now: datetime, kiosk: KnownKiosk,
 
 
 def _switch_epoch(session: Session, now: datetime, kiosk: KnownKiosk, mark: tuple[str, int],
-                  new_epoch: str, first_seq: int, result: BatchResult) -> tuple[str, int] | None:
+                  new_epoch: str, first_seq: int, result: BatchResult, gaps: list[Alarm],
+                  ) -> tuple[str, int] | None:
     """The kiosk's mark once events of ``new_epoch`` arrive, or None when they are late
     events of an earlier store (the mark stays)."""
     epoch, last = mark
-    verdict = _epoch_change(session, now, kiosk, epoch, last, new_epoch, first_seq)
+    verdict = _epoch_change(session, now, kiosk, epoch, last, new_epoch, first_seq, gaps)
     if verdict == "old":
         return None
     switched = (new_epoch, last if verdict == "continues" else 0)
@@ -215,13 +244,19 @@ def _school_of(entry: audit.Entry) -> str:
 
 
 def _epoch_change(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str, last: int,
-                  new_epoch: str, first_seq: int) -> str:
+                  new_epoch: str, first_seq: int, gaps: list[Alarm]) -> str:
     """What events of ``new_epoch`` mean when the kiosk's store was ``epoch``: "old" (late
     events of an earlier store), "continues" (an old kiosk upgraded: it names its store for
     the first time and its sequence carries on) or "lost" (the kiosk lost its state file and
     restarted its sequence: alarm, and its custody picture goes out at once)."""
     seen = session.scalar(select(Event.id).where(Event.kiosk_id == kiosk.id,
                                                  Event.epoch == new_epoch).limit(1))
+    # Parked events of a store name it too: they were parked while it was the kiosk's. Once
+    # the kiosk has restarted its sequence, what they wait for can never come: they are
+    # applied at once as late events of that store (the server holds their only copy).
+    if seen is None:
+        seen = session.scalar(select(PendingEvent.id).where(
+            PendingEvent.kiosk_id == kiosk.id, PendingEvent.epoch == new_epoch).limit(1))
     if seen is not None:
         return "old"
     if epoch == "" and (last == 0 or first_seq > last):
@@ -230,6 +265,7 @@ def _epoch_change(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str
     session.execute(update(Alarm).where(Alarm.kiosk_id == kiosk.id,
                                         Alarm.kind == "sequence_gap",
                                         Alarm.cleared_at.is_(None)).values(cleared_at=now))
+    gaps.clear()
     session.add(Alarm(kiosk_id=kiosk.id, kind="kiosk_state_lost", raised_at=now,
                       detail=f"kiosk restarted its event sequence (store {new_epoch or 'unnamed'}"
                       f" after {epoch or 'unnamed'} at event {last}): its own slot records "
@@ -243,7 +279,7 @@ GAP_WAIT_S = 60.0  # how long later events wait for a missing one before being a
 
 
 def _hold_back(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str,
-               seqs: list[int], last: int) -> set[int]:
+               seqs: list[int], last: int, gaps: list[Alarm]) -> set[int]:
     """The sequence numbers to hold back because an earlier one has not arrived: each
     kiosk's events are applied in its own order (a deposit resent late must not reopen a
     record its collection already closed). The kiosk offers unacknowledged events again, so
@@ -256,14 +292,12 @@ def _hold_back(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str,
         if seq == expected:
             expected += 1
             continue
-        waiting_since = session.scalar(select(func.min(Alarm.raised_at)).where(
-            Alarm.kiosk_id == kiosk.id, Alarm.kind == "sequence_gap",
-            Alarm.cleared_at.is_(None), Alarm.gap_from == expected))
+        waiting_since = min((a.raised_at for a in _gap_from(gaps, expected)), default=None)
         if waiting_since is None:
-            session.add(Alarm(kiosk_id=kiosk.id, kind="sequence_gap", raised_at=now,
-                              gap_from=expected, gap_to=seq - 1,
-                              detail=f"events {expected}..{seq - 1} not received yet; "
-                                     "later events wait for them"))
+            _raise_gap(session, gaps, Alarm(
+                kiosk_id=kiosk.id, kind="sequence_gap", raised_at=now, gap_from=expected,
+                gap_to=seq - 1, detail=f"events {expected}..{seq - 1} not received yet; "
+                                       "later events wait for them"))
             log.warning("event=sequence_gap_waiting site=%s kiosk=%s epoch=%s missing=%s..%s",
                         kiosk.site_code, kiosk.code, epoch, expected, seq - 1)
             return set(seqs[i:])
@@ -274,31 +308,29 @@ def _hold_back(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str,
 
 
 def _check_sequence(session: Session, now: datetime, kiosk: KnownKiosk, epoch: str,
-                    seqs: list[int], last: int, result: BatchResult) -> int:
+                    seqs: list[int], last: int, result: BatchResult, gaps: list[Alarm]) -> int:
     """Raise a sequence_gap alarm for missing numbers; clear gaps these events filled.
     Return the new high-water mark."""
     high = last
     for seq in seqs:
-        if seq > high + 1 and not session.scalar(select(Alarm.id).where(
-                Alarm.kiosk_id == kiosk.id, Alarm.kind == "sequence_gap",
-                Alarm.cleared_at.is_(None), Alarm.gap_from == high + 1)):
+        if seq > high + 1 and not _gap_from(gaps, high + 1):
             result.gaps += 1
-            session.add(Alarm(kiosk_id=kiosk.id, kind="sequence_gap", raised_at=now,
-                              gap_from=high + 1, gap_to=seq - 1,
-                              detail=f"events {high + 1}..{seq - 1} not received yet"))
+            _raise_gap(session, gaps, Alarm(
+                kiosk_id=kiosk.id, kind="sequence_gap", raised_at=now, gap_from=high + 1,
+                gap_to=seq - 1, detail=f"events {high + 1}..{seq - 1} not received yet"))
             log.warning("event=sequence_gap site=%s kiosk=%s missing=%s..%s", kiosk.site_code,
                         kiosk.code, high + 1, seq - 1)
         high = max(high, seq)
-    # Events arriving now (late, or in order after waiting) may close open gaps.
-    session.flush()
-    for alarm in session.scalars(select(Alarm).where(
-            Alarm.kiosk_id == kiosk.id, Alarm.kind == "sequence_gap",
-            Alarm.cleared_at.is_(None), Alarm.gap_from <= seqs[-1])):
+    # Events arriving now (late, or in order after waiting) may close open gaps. Only an
+    # event inside a gap can fill it, so the stored ones are counted only then.
+    for alarm in [a for a in gaps if a.cleared_at is None and a.gap_from <= seqs[-1]]:
         late = [s for s in seqs if alarm.gap_from <= s <= alarm.gap_to]
+        if not late:
+            continue
         stored = session.scalar(select(func.count()).where(
             Event.kiosk_id == kiosk.id, Event.epoch == epoch,
             Event.seq.between(alarm.gap_from, alarm.gap_to)))
-        if late and (stored or 0) + len(late) >= alarm.gap_to - alarm.gap_from + 1:
+        if (stored or 0) + len(late) >= alarm.gap_to - alarm.gap_from + 1:
             alarm.cleared_at = now
             log.info("event=sequence_gap_filled kiosk=%s from=%s to=%s", kiosk.code,
                      alarm.gap_from, alarm.gap_to)

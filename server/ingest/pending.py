@@ -1,7 +1,9 @@
 """Parking events that arrived before an earlier one of their kiosk (server.models.ingest).
 
 Called under the kiosk rows' lock (server.ingest.kiosks.lock_kiosks), so whichever process
-commits an event also sees, and applies, every parked successor it unblocks.
+commits an event also sees, and applies, every parked successor it unblocks. A kiosk that
+goes quiet sends nothing to unblock them: the elected process applies those whose wait is
+over (server.ingest.overdue).
 """
 
 from __future__ import annotations
@@ -35,19 +37,27 @@ def with_parked(session: Session, items: list[Item]) -> tuple[list[Item], set[Ke
     kiosks = {k.id: k for k, _, _ in items}
     if not kiosks:
         return items, set()
-    rows = session.execute(select(PendingEvent.kiosk_id, PendingEvent.payload)
-                           .where(PendingEvent.kiosk_id.in_(sorted(kiosks)))
-                           .order_by(PendingEvent.kiosk_id, PendingEvent.seq)).all()
     have = {key_of(k, ev) for k, ev, _ in items}
     parked: set[Key] = set()
     more: list[Item] = []
-    for kiosk_id, raw in rows:
-        ev = decode(t.EVENTS, raw)  # stored as received, so it decodes as it did then
-        key = key_of(kiosks[kiosk_id], ev)
+    for item in parked_of(session, kiosks):
+        key = key_of(item[0], item[1])
         parked.add(key)
         if key not in have:
-            more.append((kiosks[kiosk_id], ev, raw))
+            more.append(item)
     return items + more, parked
+
+
+def parked_of(session: Session, kiosks: dict[int, KnownKiosk]) -> list[Item]:
+    """The events parked for ``kiosks`` (by id), each kiosk's in sequence order. Read under
+    the kiosks' row lock, it is what no other process can apply meanwhile."""
+    if not kiosks:
+        return []
+    rows = session.execute(select(PendingEvent.kiosk_id, PendingEvent.payload)
+                           .where(PendingEvent.kiosk_id.in_(sorted(kiosks)))
+                           .order_by(PendingEvent.kiosk_id, PendingEvent.seq)).all()
+    # Stored as received, so each decodes as it did then.
+    return [(kiosks[kiosk_id], decode(t.EVENTS, raw), raw) for kiosk_id, raw in rows]
 
 
 def settle(session: Session, now: datetime, items: list[Item], parked: set[Key],
