@@ -62,6 +62,9 @@ def serve(config: ServerConfig) -> int:
     from server import bus
 
     runtime.bus.subscribe(bus.LIVE, app.state.broadcaster.publish)
+    # ... and what the web changes itself (an acknowledged alarm) goes the same way, or only
+    # the dashboards on the process that took the request would show it.
+    app.state.live = lambda updates: runtime.bus.notify_items(bus.LIVE, updates)
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
     # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

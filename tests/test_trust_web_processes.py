@@ -227,3 +227,37 @@ def test_five_wrong_passwords_split_over_both_processes_lock_the_account(
         for http in clients:
             http.close()
 
+
+def test_an_alarm_acknowledged_on_one_process_shows_acknowledged_on_the_others_dashboard(
+        trust: Trust, browser: Browser) -> None:  # noqa: F811
+    receiver = trust.owner_of("north")
+    web = trust.other_than(receiver)
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.goto(f"{web.base}/signin")
+    page.fill("input[name=username]", "north_head")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("#live:has-text('live')")
+    north = _kiosk(trust, "north")
+    try:
+        north.send([m.AlarmEvent(kiosk="k1", site="north", seq=1, at=datetime.now(UTC),
+                                 alarm=m.AlarmKind.DOOR_LEFT_OPEN, state="raised", slot=2)])
+        north.wait_for(lambda k: k.all_acked(), timeout=60, what="the alarm acknowledged")
+    finally:
+        north.close()
+    alarm = page.wait_for_selector("li.alarm.new", timeout=30_000)
+    assert "locker 2" in alarm.inner_text()
+    # The deputy head acknowledges it on the other process (another office PC).
+    with httpx.Client(base_url=receiver.base) as deputy:
+        assert sign_in(deputy, "north_deputy", PASSWORD).status_code == 303
+        form = deputy.get("/dashboard").text
+        action = re.search(r'action="(/alarms/\d+/acknowledge)"', form)
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert action and token
+        done = deputy.post(action.group(1), data={"note": "going to look now",
+                                                  "csrf": token.group(1)})
+        assert done.status_code == 303
+    # The head's dashboard says so without a reload.
+    page.wait_for_selector("li.alarm.acknowledged", timeout=30_000)
+    assert "Acknowledged by North Deputy" in page.inner_text("li.alarm.acknowledged")
+    assert "going to look now" in page.inner_text("li.alarm.acknowledged")

@@ -53,7 +53,8 @@ def add_dashboard(app: FastAPI, page: Any, broadcaster: Broadcaster) -> None:
             alarms.acknowledge(who["user"], alarm_id, note)
         except ServerError as exc:
             return refused(request, str(exc), "/dashboard#alarms")
-        broadcaster.publish([{"kind": "refresh"}])  # other open dashboards show it too
+        # Every open dashboard shows it, on every server process of the trust (app.state.live).
+        request.app.state.live([{"kind": "refresh"}])
         return saved(request, f"Saved: the alarm is acknowledged by {who['name']}.",
                      "/dashboard#alarms")
 
