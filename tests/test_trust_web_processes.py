@@ -261,3 +261,28 @@ def test_an_alarm_acknowledged_on_one_process_shows_acknowledged_on_the_others_d
     page.wait_for_selector("li.alarm.acknowledged", timeout=30_000)
     assert "Acknowledged by North Deputy" in page.inner_text("li.alarm.acknowledged")
     assert "going to look now" in page.inner_text("li.alarm.acknowledged")
+
+
+def test_an_open_dashboard_catches_up_on_hand_ins_made_while_its_process_restarted(
+        trust: Trust, browser: Browser) -> None:  # noqa: F811
+    receiver = trust.owner_of("north")
+    web = trust.other_than(receiver)
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.goto(f"{web.base}/signin")
+    page.fill("input[name=username]", "north_head")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("#live:has-text('live')")
+    web.stop()  # restarted for an upgrade, say; the other process carries on
+    page.wait_for_selector("#live:has-text('reconnecting')", timeout=30_000)
+    north = _kiosk(trust, "north")
+    try:
+        _hand_in(north, 5, "A001")  # while nobody could tell the head's dashboard
+    finally:
+        north.close()
+    web.start()  # same port and key: the open page reconnects by itself
+    wait_until(web.ready, START_S, "the restarted process to serve")
+    page.wait_for_selector("#live:has-text('live')", timeout=30_000)
+    page.wait_for_selector("#slot-k1-5[data-state=occupied]", timeout=30_000)
+    assert page.locator("#slot-k1-5 .sr-only").inner_text() == "Locker 5, phone in"
+    page.wait_for_selector("#in-lockers-now:has-text('1')", timeout=30_000)
