@@ -113,6 +113,10 @@ def serve(config: ServerConfig) -> int:
     # ... and what the web changes itself (an acknowledged alarm) goes the same way, or only
     # the dashboards on the process that took the request would show it.
     app.state.live = lambda updates: runtime.bus.notify_items(bus.LIVE, updates)
+    # Updates notified while this process's bus connection was broken never reach it: its
+    # open dashboards re-read every locker once it listens again.
+    runtime.bus.on_reconnect.append(
+        lambda: app.state.broadcaster.publish([{"kind": "resync"}]))
     # uvicorn shuts down on SIGTERM/SIGINT and then re-raises the signal to the handler that
     # was there before it; a quiet handler lets us stop the runtime cleanly and exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from lockers.clock import SystemClock
 from lockers.wire import messages as m
-from server.models import Event, Kiosk, Pupil, Site
+from server.models import Event, Kiosk, Pupil, Site, Slot
 from server.services import Services
 from server.store import Store
 from tests.serve_kit import PASSWORD, ServeProcess, sign_in
@@ -286,3 +286,36 @@ def test_an_open_dashboard_catches_up_on_hand_ins_made_while_its_process_restart
     page.wait_for_selector("#slot-k1-5[data-state=occupied]", timeout=30_000)
     assert page.locator("#slot-k1-5 .sr-only").inner_text() == "Locker 5, phone in"
     page.wait_for_selector("#in-lockers-now:has-text('1')", timeout=30_000)
+
+
+def _cut_live_update_connections(store: Store) -> int:
+    """End every server process's listening connection to the database (as a database
+    restart or failover does); returns how many were ended."""
+    from sqlalchemy import text
+
+    with store.write() as s:
+        return len(s.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+            "datname = current_database() AND query LIKE 'LISTEN %'")).all())
+
+
+def test_an_open_dashboard_rereads_the_lockers_when_its_live_updates_were_cut_off(
+        trust: Trust, browser: Browser) -> None:  # noqa: F811
+    web = trust.other_than(trust.owner_of("north"))
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.goto(f"{web.base}/signin")
+    page.fill("input[name=username]", "north_head")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("#live:has-text('live')")
+    assert page.locator("#slot-k1-6").get_attribute("data-state") == "free"
+    # A change whose notification this process never hears: it is in the database only.
+    with trust.store.write() as s:
+        slot = s.scalars(select(Slot).join(Kiosk, Kiosk.id == Slot.kiosk_id)
+                         .join(Site, Site.id == Kiosk.site_id)
+                         .where(Site.code == "north", Slot.number == 6)).one()
+        slot.state = "occupied"
+    assert _cut_live_update_connections(trust.store) >= 2  # both processes'
+    # Listening again, the process has its dashboards re-read what they may have missed.
+    page.wait_for_selector("#slot-k1-6[data-state=occupied]", timeout=60_000)
+    assert page.locator("#slot-k1-6 .sr-only").inner_text() == "Locker 6, phone in"
