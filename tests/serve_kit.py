@@ -20,6 +20,7 @@ import httpx
 from lockers.broker import free_port
 
 PASSWORD = "school pass 123"  # every account's (10+ characters, a passable strength)
+_PORTS_GIVEN: set[int] = set()  # web ports of this test run's processes: never one twice
 
 
 class ServeProcess:
@@ -34,6 +35,9 @@ class ServeProcess:
         folder.mkdir(parents=True, exist_ok=True)
         self.number, self.folder = number, folder
         self.port = free_port()
+        while self.port in _PORTS_GIVEN:  # a port just closed may be handed out again
+            self.port = free_port()
+        _PORTS_GIVEN.add(self.port)
         self.base = f"http://127.0.0.1:{self.port}"
         (folder / "server.password").write_text(broker.server_password + "\n")
         web = f'secret_key_file = "{session_key_file}"\n' if session_key_file else ""
