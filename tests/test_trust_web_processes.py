@@ -209,24 +209,27 @@ def test_a_staff_member_signed_in_on_one_process_is_signed_in_on_the_other(
 def test_five_wrong_passwords_split_over_both_processes_lock_the_account(
         trust: Trust) -> None:
     first, second = trust.processes
-    clients = [httpx.Client(base_url=p.base) for p in (first, second, first, second, first)]
-    try:
-        for http in clients:  # the guard's rule: five wrong passwords for one user name
-            answer = sign_in(http, "north_head", "not the password")
-            assert answer.status_code == 200
-            assert "Wrong user name or password." in answer.text
-        for proc in (first, second):  # now refused on both, the right password too
-            with httpx.Client(base_url=proc.base) as http:
-                answer = sign_in(http, "north_head", PASSWORD)
-                assert answer.status_code == 429
-                assert "Too many wrong attempts" in answer.text
-        # Another account is not locked by it.
-        with httpx.Client(base_url=second.base) as http:
-            assert sign_in(http, "south_head", PASSWORD).status_code == 303
-    finally:
-        for http in clients:
-            http.close()
-
+    cards = "/api/pupils/A001/cards"  # the HTTP Basic API shares the sign-in form's guard
+    # The guard's rule: five wrong passwords for one user name, on any process, any path.
+    for proc, path in ((first, "form"), (second, "api"), (first, "form"), (second, "form"),
+                       (first, "api")):
+        with httpx.Client(base_url=proc.base) as http:
+            if path == "form":
+                answer = sign_in(http, "north_head", "not the password")
+                assert answer.status_code == 200
+                assert "Wrong user name or password." in answer.text
+            else:
+                assert http.get(cards, auth=("north_head", "not the password")
+                                ).status_code == 401
+    for proc in (first, second):  # now refused on both, the right password too
+        with httpx.Client(base_url=proc.base) as http:
+            answer = sign_in(http, "north_head", PASSWORD)
+            assert answer.status_code == 429
+            assert "Too many wrong attempts" in answer.text
+            assert http.get(cards, auth=("north_head", PASSWORD)).status_code == 429
+    # Another account is not locked by it.
+    with httpx.Client(base_url=second.base) as http:
+        assert sign_in(http, "south_head", PASSWORD).status_code == 303
 
 def test_an_alarm_acknowledged_on_one_process_shows_acknowledged_on_the_others_dashboard(
         trust: Trust, browser: Browser) -> None:  # noqa: F811
