@@ -20,7 +20,7 @@ ORDER = ["tap_to_open.py", "modbus_tap_to_open.py", "ingest.py", "ingest_batch_c
          "kiosk_screen.py", "dashboard.py",
          "dashboard_6000.py", "school_morning.py", "secondary_1500.py", "kiosk300.py", "rush.py",
          "hardening.py", "roster_import.py", "notify.py", "trust_overview.py",
-         "trust_processes.py", "trust_scale.py"]
+         "trust_processes.py", "trust_scale.py", "trust_live.py"]
 
 
 def machine() -> str:

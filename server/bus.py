@@ -53,6 +53,10 @@ class Bus:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()
+        # Called (on the bus's thread) when listening again after the connection broke: what
+        # was notified meanwhile is lost, so whoever relies on hearing everything re-reads.
+        self.on_reconnect: list[Callable[[], None]] = []
+        self._listens = 0
 
     def subscribe(self, channel: str, handler: Handler) -> None:
         """Call ``handler(value)`` for each JSON value notified on ``channel``."""
@@ -127,6 +131,14 @@ class Bus:
             for channel in CHANNELS:  # all of them, so a late subscribe() still hears
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             self.listening.set()
+            self._listens += 1
+            if self._listens > 1:
+                log.info("event=bus_listening_again")
+                for hook in list(self.on_reconnect):
+                    try:
+                        hook()
+                    except Exception:  # one hook's bug must not stop the listening
+                        log.exception("event=bus_reconnect_hook_failed")
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=0.5):
                     self._dispatch(note.channel, json.loads(note.payload))

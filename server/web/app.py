@@ -94,6 +94,9 @@ def create_app(services: Services, health: Callable[[], dict[str, Any]] | None =
                   openapi_url=None)
     app.state.services = services
     app.state.broadcaster = Broadcaster()
+    # Where the web's own dashboard updates go (an acknowledged alarm): this process's
+    # dashboards, unless serve() sends them over server.bus to every process's.
+    app.state.live = app.state.broadcaster.publish
     # Added before the session middleware, so it runs inside it and can read the session.
     app.add_middleware(SchoolScope, services=services)
     # Sessions expire after 8 hours (and with the browser); the key is made per start unless

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from server import tenancy
 from server.errors import ServerError
 from server.services import Services
 from server.services.alarms import AlarmDesk
@@ -53,7 +54,11 @@ def add_dashboard(app: FastAPI, page: Any, broadcaster: Broadcaster) -> None:
             alarms.acknowledge(who["user"], alarm_id, note)
         except ServerError as exc:
             return refused(request, str(exc), "/dashboard#alarms")
-        broadcaster.publish([{"kind": "refresh"}])  # other open dashboards show it too
+        # Every open dashboard of the school shows it, on every server process of the trust
+        # (app.state.live); the page is about one school, whose dashboards alone re-read.
+        codes = tenancy.visible_codes() or frozenset()
+        site = next(iter(codes)) if len(codes) == 1 else None
+        request.app.state.live([{"kind": "refresh", "site": site}])
         return saved(request, f"Saved: the alarm is acknowledged by {who['name']}.",
                      "/dashboard#alarms")
 
