@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from lockers.wire import messages as m
 from server.models import AuditEntry, Command
 from server.models.operations import CommandStatus
 from tests.server_kit import make_clock, running_server, wait_until
+
+pytestmark = pytest.mark.usefixtures("each_database")
 
 
 def test_a_command_nobody_waits_for_times_out_at_its_expiry(

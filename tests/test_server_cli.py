@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from lockers.broker import free_port
 from tests.server_kit import FakeKiosk, database_url, wait_until
+
+pytestmark = pytest.mark.usefixtures("each_database")
 
 
 def _healthz(port: int) -> dict[str, Any] | None:
