@@ -21,8 +21,11 @@ def session_key(config: ServerConfig) -> str:
     path = Path(config.web.secret_key_file) if config.web.secret_key_file else None
     if path is None:
         url = make_url(config.database_url)
-        folder = Path(url.database).parent if url.get_backend_name() == "sqlite" and \
-            url.database else Path(".")
+        if url.get_backend_name() == "sqlite" and url.database:
+            folder = Path(url.database).parent
+        else:  # PostgreSQL has no database file: beside server.toml, as the audit anchor,
+            # never the process's working directory (under systemd that is "/")
+            folder = Path(config.config_dir) if config.config_dir else Path(".")
         path = folder / "web-session.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
