@@ -19,6 +19,8 @@ from server.services.web_admin import WebAdmin
 from server.store import Store
 from tests.server_kit import MORNING, database_url, make_clock, seed
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:

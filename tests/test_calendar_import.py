@@ -20,6 +20,8 @@ from server.services import Services
 from server.store import Store
 from tests.server_kit import database_url, make_clock, seed
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 ICS = (Path(__file__).resolve().parents[1] / "launcher" / "demo_data"
        / "term-dates-2026-27.ics").read_bytes()
 LONDON = ZoneInfo("Europe/London")

@@ -24,7 +24,8 @@ TODAY = MORNING.date()  # Monday 23 November 2026
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
+def services(tmp_path: Path, each_database: str) -> Iterator[Services]:
+    """The seeded school on a migrated database: SQLite, then PostgreSQL."""
     url = database_url(tmp_path)
     upgrade(url)
     store = Store(url)

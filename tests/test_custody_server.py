@@ -17,6 +17,8 @@ from server.models import Alarm, Confiscation, CustodyMove, CustodyRecord
 from tests.custody_kit import EPOCH_1, EPOCH_2, CustodyKiosk, server_and_custody_kiosk
 from tests.server_kit import MORNING, wait_until
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, CustodyKiosk]]:

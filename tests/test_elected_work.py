@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from lockers.wire import messages as m
 from server.models import AuditEntry, Command
 from server.models.operations import CommandStatus
 from tests.server_kit import make_clock, running_server, wait_until
+
+pytestmark = pytest.mark.usefixtures("each_database")
 
 
 def test_a_command_nobody_waits_for_times_out_at_its_expiry(
@@ -20,7 +23,9 @@ def test_a_command_nobody_waits_for_times_out_at_its_expiry(
     with running_server(tmp_path, broker.host, broker.port, clock,
                         username=broker.server_username,
                         password=broker.server_password) as rt:
-        assert rt.health()["leader"]  # one process on SQLite: it leads
+        # The only process leads: at once on SQLite, on PostgreSQL once its election thread
+        # holds the advisory lock.
+        wait_until(lambda: rt.health()["leader"], timeout=30, what="the process to lead")
         command = rt.commands.send("north", "k1", m.CommandKind.RESYNC, "office1",
                                    "check the kiosk", ttl_s=60)
 

@@ -17,6 +17,8 @@ from server import audit
 from server.models import AuditEntry, AuditHead
 from tests.server_kit import database_url
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def school(tmp_path: Path) -> Iterator[tuple[Any, Path]]:

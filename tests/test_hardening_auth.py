@@ -23,8 +23,9 @@ from tests.server_kit import database_url, make_clock, seed
 
 
 @pytest.fixture
-def school(tmp_path: Path) -> Iterator[tuple[Any, str]]:
-    """The seeded school's services on a migrated database, and its URL."""
+def school(tmp_path: Path, each_database: str) -> Iterator[tuple[Any, str]]:
+    """The seeded school's services on a migrated database (SQLite, then PostgreSQL), and
+    its URL."""
     from server.migrate import upgrade
     from server.services import Services
     from server.store import Store

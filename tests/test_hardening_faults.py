@@ -18,8 +18,8 @@ from tests.test_server_records import ICS
 
 
 @pytest.fixture
-def admin_web(tmp_path: Path) -> Iterator[TestClient]:
-    """The web console signed in as the school's admin."""
+def admin_web(tmp_path: Path, each_database: str) -> Iterator[TestClient]:
+    """The web console signed in as the school's admin (on SQLite, then PostgreSQL)."""
     from server.migrate import upgrade
     from server.services import Services
     from server.store import Store

@@ -34,6 +34,7 @@ def test_the_decoder_accepts_exactly_what_the_published_schema_accepts(
     assert verdicts[True] and verdicts[False]  # the pass saw both kinds
 
 
+@pytest.mark.usefixtures("each_database")
 def test_fuzzed_events_reach_the_records_exactly_when_the_schema_accepts_them(
         tmp_path: Path, broker_factory: Any) -> None:
     schema = oracle(t.EVENTS)

@@ -33,6 +33,8 @@ from tests.server_kit import (
     wait_until,
 )
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def school(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, Any, FakeKiosk, FakeKiosk]]:

@@ -24,6 +24,8 @@ from tests.notify_child import PARENT
 from tests.notify_kit import SmtpServer, Webhook, notify_config, put_contact, school
 from tests.server_kit import wait_until
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -20,6 +20,8 @@ from server.services import Services
 from tests.notify_kit import MAILBOXES, school
 from tests.server_kit import MORNING, deposit, server_and_kiosk, wait_until
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:

@@ -66,6 +66,10 @@ def _csv(page: Page, url: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(response.body().decode("utf-8-sig"), newline="")))
 
 
+# The one browser scenario also run on PostgreSQL (the name search, where each phone is,
+# local times): every browser test twice would cost minutes; the pages' queries are the
+# same ones tests/test_tenancy_isolation.py runs on both databases through every route.
+@pytest.mark.usefixtures("each_database")
 def test_the_search_list_says_where_each_pupils_phone_is(
         office: tuple[str, Any, CustodyKiosk], browser: Browser) -> None:  # noqa: F811
     base, rt, kiosk = office

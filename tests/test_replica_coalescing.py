@@ -19,6 +19,8 @@ from server.services import Services
 from server.store import Store
 from tests.server_kit import database_url, make_clock, seed, wait_until
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 class Rig:
     """A seeded school, a replica publisher on a hand-moved monotonic clock, and what it sent."""

@@ -20,6 +20,8 @@ from server.services import Services
 from server.store import Store
 from tests.server_kit import database_url, make_clock, seed
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 DATA = Path(__file__).resolve().parent / "data"
 
 

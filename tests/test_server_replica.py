@@ -17,6 +17,8 @@ from server.errors import NotAllowed
 from server.models import Confiscation
 from tests.server_kit import MORNING, FakeKiosk, deposit, server_and_kiosk, tap
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:

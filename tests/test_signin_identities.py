@@ -29,7 +29,8 @@ def identity(subject: str, email: str, groups: tuple[str, ...] = ("office",),
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Services]:
+def services(tmp_path: Path, each_database: str) -> Iterator[Services]:
+    """The test school on a migrated database: SQLite, then PostgreSQL."""
     services = school_services(tmp_path)
     yield services
     services.store.dispose()

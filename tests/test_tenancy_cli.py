@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
@@ -13,6 +14,8 @@ from server.migrate import upgrade
 from server.models import Pupil, Site, Staff
 from server.store import Store
 from tests.server_kit import database_url
+
+pytestmark = pytest.mark.usefixtures("each_database")
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -31,6 +31,8 @@ from tests.tenancy_kit import (
     two_schools,
 )
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 # Routes not requested, and why (each is still listed, so the choice is deliberate).
 NOT_REQUESTED = {("POST", "/signout"): "ends the session the rest of the test uses"}
 # What a form field gets when North's staff post at South's records: plausible values, so a

@@ -40,7 +40,7 @@ class Absence(Base):
     pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id"))
     day: Mapped[date] = mapped_column(index=True)
     code: Mapped[str] = mapped_column(String(8), default="")  # the MIS's attendance code
-    source: Mapped[str] = mapped_column(String(16))  # attendance_import | office
+    source: Mapped[str] = mapped_column(String(32))  # attendance_import | office
     recorded_by: Mapped[str] = mapped_column(String(100))
 
 
