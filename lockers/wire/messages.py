@@ -338,7 +338,7 @@ class EventAck(WireModel):
     """
 
     model_config = ConfigDict(json_schema_extra={"anyOf": [
-        {"properties": {"seqs": {"minItems": 1}}},
+        {"properties": {"seqs": {"minItems": 1}}, "required": ["seqs"]},
         {"properties": {"resend": {"const": True}}, "required": ["resend"]}]})
 
     kiosk: Id
