@@ -30,6 +30,10 @@ def shot(page: Page, name: str) -> Path:
 
 def assert_no_sideways_scrolling(page: Page) -> None:
     """The page fits its width (a phone must never scroll sideways)."""
+    # Measured once the page has loaded: on a busy machine a page just navigated to may
+    # have no document element yet.
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.documentElement !== null && document.body !== null")
     wide = page.evaluate("document.documentElement.scrollWidth")
     # Name the elements that stick out, so a failure says what to fix.
     over = page.evaluate("""w => [...document.querySelectorAll('body *')]
