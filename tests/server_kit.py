@@ -229,3 +229,11 @@ def server_and_kiosk(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any,
             yield rt, kiosk
         finally:
             kiosk.close()
+
+
+def count_rows(rt: Any, model: Any, *where: Any) -> int:
+    """How many rows of ``model`` match ``where`` in the runtime's database."""
+    from sqlalchemy import func, select
+
+    with rt.store.read() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where)) or 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from lockers.wire import messages as m
 from lockers.wire.codec import encode
@@ -20,7 +20,15 @@ from server.ingest.events import GAP_WAIT_S, apply_events
 from server.ingest.kiosks import lock_kiosks
 from server.ingest.overdue import OverdueParked
 from server.models import Alarm, AuditEntry, Event, Kiosk, PendingEvent
-from tests.server_kit import MORNING, FakeKiosk, deposit, server_and_kiosk, tap, wait_until
+from tests.server_kit import (
+    MORNING,
+    FakeKiosk,
+    count_rows,
+    deposit,
+    server_and_kiosk,
+    tap,
+    wait_until,
+)
 
 # Each test runs on SQLite and on a real PostgreSQL (tests/fixtures/postgres.py).
 pytestmark = pytest.mark.usefixtures("each_database")
@@ -34,9 +42,7 @@ def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:
         yield rt, kiosk
 
 
-def _count(rt: Any, model: Any, *where: Any) -> int:
-    with rt.store.read() as s:
-        return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
+_count = count_rows
 
 
 def _amira_collects_with_event_5_missing(rt: Any, kiosk: FakeKiosk) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lockers.wire import messages as m
 from lockers.wire import topics as t
@@ -17,6 +17,7 @@ from server.models import Alarm, AuditEntry, Deposit, Event, Kiosk, PendingEvent
 from tests.server_kit import (
     MORNING,
     FakeKiosk,
+    count_rows,
     deposit,
     server_and_kiosk,
     tap,
@@ -33,9 +34,7 @@ def env(tmp_path: Path, broker_factory: Any) -> Iterator[tuple[Any, FakeKiosk]]:
         yield rt, kiosk
 
 
-def _count(rt: Any, model: Any, *where: Any) -> int:
-    with rt.store.read() as s:
-        return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
+_count = count_rows
 
 
 def test_duplicate_event_is_acked_again_but_applied_once(env: tuple[Any, FakeKiosk]) -> None:
