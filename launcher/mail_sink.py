@@ -50,34 +50,40 @@ class DemoInbox:
         mail = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(mail, EmailMessage)
         with self.lock:
-            self.messages.append(mail)
-            name = f"{len(self.messages):03d}-{mail['X-Lockers-Kind'] or 'mail'}"
+            mails = [*self.messages, mail]
+        name = f"{len(mails):03d}-{mail['X-Lockers-Kind'] or 'mail'}"
         (self.folder / f"{name}.eml").write_bytes(envelope.content)
         html = mail.get_body(("html",))
         if html is not None:
             (self.folder / f"{name}.html").write_text(html.get_content())  # type: ignore[union-attr]
-        self.write_index()
+        self.write_index(mails)
         for line in in_words(mail):
             self.say(line)
+        with self.lock:  # counted as received once its files, the Inbox page and the terminal
+            self.messages.append(mail)  # show it (the only writer: aiosmtpd's one loop)
         return "250 Message accepted for delivery"
 
-    def write_index(self) -> None:
-        """Write the Inbox page: newest first, each with its HTML body and .eml."""
-        with self.lock:
-            mails = list(enumerate(self.messages, start=1))
+    def write_index(self, messages: list[EmailMessage] | None = None) -> None:
+        """Write the Inbox page: newest first, each with its HTML body and .eml. Written
+        aside and renamed, so a browser never reads a half-written page."""
+        if messages is None:
+            with self.lock:
+                messages = list(self.messages)
         rows = []
-        for n, mail in reversed(mails):
+        for n, mail in reversed(list(enumerate(messages, start=1))):
             name = f"{n:03d}-{mail['X-Lockers-Kind'] or 'mail'}"
             when = parsedate_to_datetime(mail["Date"]).strftime("%H:%M:%S") \
                 if mail["Date"] else ""
             rows.append(f"<tr><td>{when}</td><td>{html.escape(str(mail['To']))}</td>"
                         f"<td><a href='{name}.html'>{html.escape(str(mail['Subject']))}</a>"
                         f"</td><td><a href='{name}.eml'>.eml</a></td></tr>")
-        (self.folder / "index.html").write_text(
+        aside = self.folder / "index.html.new"
+        aside.write_text(
             "<!doctype html><meta charset='utf-8'><title>Demo inbox</title>"
             "<h1>Demo inbox</h1><p>Every e-mail the demo school sent, newest first.</p>"
             "<table cellpadding='6'><tr><th>Queued (UTC)</th><th>To</th><th>Subject</th><th></th>"
             "</tr>" + "".join(rows) + "</table>")
+        aside.replace(self.folder / "index.html")
 
 
 class _Quiet(SimpleHTTPRequestHandler):

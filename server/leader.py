@@ -97,7 +97,8 @@ class Leadership:
         assert self._conn is not None
         live = int(self._conn.execute(text(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = CAST(:a AS oid)"), {"a": PROCESS_SPACE}).scalar() or 0)
+            "AND classid = CAST(:a AS oid) AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database())"), {"a": PROCESS_SPACE}).scalar() or 0)
         lost = self.members is not None and live < self.members
         self.members = live
         if lost:

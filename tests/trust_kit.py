@@ -122,7 +122,7 @@ class ResendingKiosk(FakeKiosk):
     def __init__(self, *args: Any, **kw: Any) -> None:
         self.outbox: list[m.EventBase] = []
         self.resends = 0  # resends on the kiosk's own timers
-        self.asked = 0  # resends the server asked for
+        self.asked = 0  # resend requests heard from the server
         self._offered = 0  # events of the outbox offered so far
         self._oldest: tuple[int | None, float] = (None, 0.0)
         self._resend_after = RESEND_AFTER_S
@@ -159,7 +159,9 @@ class ResendingKiosk(FakeKiosk):
                 if oldest is not None and oldest not in message.seqs and \
                         any(seq > oldest for seq in message.seqs):
                     self._passed_over = True
-                self._resend_asked = self._resend_asked or bool(message.resend)
+                if message.resend:  # counted as heard: the kiosk may have nothing left
+                    self.asked += 1
+                    self._resend_asked = True
         super()._on_message(c, u, msg)
 
     def _offer(self) -> None:
@@ -173,9 +175,7 @@ class ResendingKiosk(FakeKiosk):
                 self._oldest, self._resend_after = (oldest, now), RESEND_AFTER_S
                 self._passed_over = False
             if oldest is not None and (asked or self._overdue(now)):
-                if asked:
-                    self.asked += 1
-                else:
+                if not asked:
                     self.resends += 1
                     self._resend_after = min(self._resend_after * 2, RESEND_MAX_S)
                 self._offered, self._oldest, self._passed_over = 0, (oldest, now), False
