@@ -202,19 +202,23 @@ class Mcp23017:
     def _poll(self) -> None:
         while not self._stop.wait(self.spec.poll_ms / 1000):
             try:
-                with self._lock:
-                    new = [self.bus.read_byte_data(self.spec.address, GPIOA + p) for p in (0, 1)]
-                    old, self._levels = self._levels, new
-                    changed = [(key, cbs) for key, cbs in self._inputs.items()
-                               if ((old[key[0]] ^ new[key[0]]) >> key[1]) & 1]
+                self.poll_now()
             except OSError as exc:  # a loose I2C wire: keep polling, say so once a second
                 log.warning("event=expander_read_failed expander=%s error=%s", self.spec.name, exc)
                 self._stop.wait(1)
-                continue
-            for (port, bit), callbacks in changed:
-                closed = not (new[port] >> bit) & 1
-                for cb in callbacks:
-                    cb(closed)
+
+    def poll_now(self) -> None:
+        """Read the inputs now and report what changed since the last read (the poller's
+        step; also for a caller that must not act on a read up to ``poll_ms`` old)."""
+        with self._lock:
+            new = [self.bus.read_byte_data(self.spec.address, GPIOA + p) for p in (0, 1)]
+            old, self._levels = self._levels, new
+            changed = [(key, cbs) for key, cbs in self._inputs.items()
+                       if ((old[key[0]] ^ new[key[0]]) >> key[1]) & 1]
+        for (port, bit), callbacks in changed:
+            closed = not (new[port] >> bit) & 1
+            for cb in callbacks:
+                cb(closed)
 
     def close(self) -> None:
         """Stop polling; every output back to off, then to input."""

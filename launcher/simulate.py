@@ -401,7 +401,10 @@ class Simulation:
         out = []
         for code, k in self.controllers.items():
             v = k.controller.view()
+            bank = k.controller.hardware.bank
+            odd = " (its switch reads otherwise)"
             busy = [f"{s.number}:{s.state.value}{'/door open' if s.door_open else ''}"
+                    f"{'' if bank.door_open(s.number) == s.door_open else odd}"
                     for s in v.slots if s.door_open or s.state.value.startswith("open")]
             out.append(f"{code}: outbox {v.outbox_pending}, online {v.online}, slots {busy}")
         return "; ".join(out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,11 @@ class _Call:
     error: BaseException | None = None
 
 
+@dataclass
+class _CheckDoors:
+    """Compare every door switch with what the kiosk believes (once, at start)."""
+
+
 class Controller:
     """One kiosk. ``start()`` it, feed it taps through its hardware, ``stop()`` it.
 
@@ -95,8 +101,9 @@ class Controller:
         self.uplink = Uplink(self.state, self.link)
         self._handlers: dict[type, Callable[[Any], None]] = {
             CardTapped: self._on_tap, DoorChanged: self._on_door, Incoming: self._on_message,
-            _Call: self._on_call, LinkUp: lambda _: self._on_link_up(),
-            LinkDown: self._on_link_down, ReaderFault: self._on_reader_fault,
+            _Call: self._on_call, _CheckDoors: self._check_doors,
+            LinkUp: lambda _: self._on_link_up(), LinkDown: self._on_link_down,
+            ReaderFault: self._on_reader_fault,
             RelayWatchdogTripped: self._on_watchdog, BoardFault: self._on_board_fault,
             FireAlarmChanged: lambda item: self.desk.fire_alarm(item.active)}
 
@@ -112,6 +119,9 @@ class Controller:
             change.emit(m.KioskRestartedEvent, clean_shutdown=clean, slots_recovered=recovered,
                         outbox_pending=self.store.pending_count())
         self.hardware.bank.start(self.inbox)
+        # A door that moved between recovery's read and the bank's listeners starting was
+        # heard by nobody: the dispatcher's first item compares every door once more.
+        self.inbox.put(_CheckDoors())
         self.hardware.readers.start(self.inbox)
         if self.hardware.fire_alarm is not None:
             self.hardware.fire_alarm.start(self.inbox)
@@ -285,6 +295,14 @@ class Controller:
             if change.open:
                 self.desk.door_changed(change.slot)
             self.notify(self._view())
+
+    def _check_doors(self, _: _CheckDoors) -> None:
+        bank = self.hardware.bank
+        for number in sorted(self.state.slots):
+            now_open = bank.door_open(number)
+            if now_open != self.state.slots[number].door_open:
+                log.warning("event=door_moved_during_boot slot=%s open=%s", number, now_open)
+                self._on_door(DoorChanged(number, open=now_open, monotonic=time.monotonic()))
 
     @staticmethod
     def _on_call(call: _Call) -> None:

@@ -199,9 +199,11 @@ class Rig:
 def make_rig(tmp_path: Path, pin_factory: Any, broker: Broker | None, *,
              readers: list[ReaderSpec], pinmap: str = "sim8.toml",
              start: datetime = MONDAY_0820, clock: FakeClock | None = None,
-             state_dir: Path | None = None, ntp_synced: bool = True) -> Rig:
+             state_dir: Path | None = None, ntp_synced: bool = True,
+             before_start: Callable[[Any, SimWorld], None] | None = None) -> Rig:
     """Build and start a controller rig. ``ntp_synced``: the operating system has set the
-    clock since boot, as on a kiosk with network (tests of clock doubt turn it off)."""
+    clock since boot, as on a kiosk with network (tests of clock doubt turn it off).
+    ``before_start(hardware, world)`` plays what happens before the controller starts."""
     synced_flag = tmp_path / "ntp-synchronized"
     if ntp_synced:
         synced_flag.touch()
@@ -239,5 +241,7 @@ def make_rig(tmp_path: Path, pin_factory: Any, broker: Broker | None, *,
             rig.views.append(update)
 
     controller.subscribe(on_update)
+    if before_start is not None:
+        before_start(hardware, world)
     controller.start()
     return rig

@@ -20,11 +20,19 @@ class SimWorld:
             raise FirmwareError("SimWorld needs a bank built by firmware_py.board")
         self.hardware = hardware
         self.bank: SlotBank = hardware.bank
+        chips = {}
         for slot in self.bank.slots:
-            self._drive(self.bank.door_line(slot), closed=True)
-            presence = self.bank.presence_line(slot)
-            if presence is not None:
-                self._drive(presence, closed=False)
+            lines = [(self.bank.door_line(slot), True), (self.bank.presence_line(slot), False)]
+            for line, closed in lines:
+                if line is not None:
+                    self._drive(line, closed=closed)
+                    if isinstance(line, ExpanderInput):
+                        chips[id(line.chip)] = line.chip
+        # The expanders read their inputs when built (a sim bus starts with every contact
+        # open); read them again so the kiosk's boot sees the doors shut, not a read from
+        # before the world was set up.
+        for chip in chips.values():
+            chip.poll_now()
 
     def open_door(self, slot: int) -> None:
         """A pupil pulls the door open (reed switch opens)."""
