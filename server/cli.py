@@ -33,6 +33,9 @@ def _services(path: Path) -> Any:
     config = _config(path)
     store = Store(config.database_url)
     store.anchor = anchor_for(config)  # what a command writes to the audit log is anchored
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:  # the command's last write anchored, its connections closed, at its end
+        ctx.call_on_close(lambda: (store.anchor.stop(), store.dispose()))
     return Services(store, SystemClock())
 
 

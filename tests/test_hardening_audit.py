@@ -43,6 +43,7 @@ def school(tmp_path: Path) -> Iterator[tuple[Any, Path]]:
     for code in ("k1", "k2", "k3", "k4"):
         services.admin.add_kiosk("admin", code, slots=2, site="main")
     yield store, cfg
+    store.anchor.stop()
     store.dispose()
 
 
