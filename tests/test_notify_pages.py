@@ -4,7 +4,6 @@ and the printable collection letter for a parent without e-mail."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -26,7 +25,6 @@ from tests.test_web_dashboard import browser  # noqa: F401 - the shared Chromium
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "notify"
-SCREENS = REPO / "docs" / "screens"
 
 
 # The week's staff notes and reasons: none of them may leave the server in a message.
@@ -145,7 +143,6 @@ def test_every_kind_of_email_is_saved_and_photographed(
         assert "{{" not in page.content() and "{%" not in page.content()
         shot = ARTIFACTS / f"mail-{kind}.png"
         page.screenshot(path=str(shot), full_page=True)
-        shutil.copy(shot, SCREENS / f"mail-{kind}.png")
     page.close()
 
 
@@ -169,7 +166,6 @@ def test_office_sees_what_was_sent_and_what_was_not_and_resends(
         assert "dsl@north.example" in sent.inner_text()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "messages.png"), full_page=True)
-        shutil.copy(ARTIFACTS / "messages.png", SCREENS / "web-messages.png")
         sent.locator("button:has-text('Resend')").click()
         page.wait_for_selector("text=Queued again as message")
         Sender(services.store, services.clock, notify_config(smtp.port)).run_once()
@@ -195,7 +191,6 @@ def test_office_prints_a_collection_letter_for_a_parent_without_email(
         assert "Ben's mobile phone is waiting for you at North School" in text
         assert "the school office" in text and "Šimek" not in text
         page.screenshot(path=str(ARTIFACTS / "letter.png"), full_page=True)
-        shutil.copy(ARTIFACTS / "letter.png", SCREENS / "web-collection-letter.png")
         page.set_viewport_size({"width": 390, "height": 844})  # read on the office's phone
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(ARTIFACTS / "letter-phone.png"), full_page=True)

@@ -73,8 +73,7 @@ def test_teacher_signs_in_through_the_trusts_page_and_lands_on_the_console_as_of
     with lockers_web(services, port, provider.settings()) as base:
         page = browser.new_page(viewport={"width": 1000, "height": 700})
         page.goto(f"{base}/signin")
-        (REPO / "docs" / "screens").mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(REPO / "docs" / "screens" / "web-signin-oidc.png"))
+        page.screenshot(path=str(ARTIFACTS / "web-signin-oidc.png"))
         sign_in_with_trust(page, base, "tess", "Tess at North 1", "oidc-provider-page.png")
         page.wait_for_url(f"{base}/console")
         assert "Tess Teacher (office)" in page.inner_text("header")
