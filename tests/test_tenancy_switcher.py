@@ -68,6 +68,10 @@ def test_trust_lead_switches_school_and_the_pages_follow(base: str, browser: Bro
     assert "Zebedee" in main and "Amira" not in main
     page.goto(f"{base}/console/pupil/A001")  # the choice is remembered in the session
     assert "Quartermain" in page.locator("main").inner_text()
+    page.goto(f"{base}/dashboard")  # the heading says whose lockers these are
+    assert page.inner_text("h1").startswith("Today at South School")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "trust-dashboard-south.png"))
     page.click("a:has-text('All schools')")
     rows = page.locator("table.trust tbody tr")
     assert rows.count() == 2
