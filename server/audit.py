@@ -212,7 +212,9 @@ def _row_problems(r: AuditEntry, expected_id: int, prev: str,
     problems: list[Problem] = []
     # Ids skipped are another chain's unless the link to the row before is broken too.
     if r.id != expected_id and r.prev_hash != prev:
-        problems.append(Problem(expected_id, f"rows {expected_id}..{r.id - 1} deleted"))
+        # Named by this chain's own rows: the ids between may be other chains' rows.
+        after = f" after row {expected_id - 1} and" if expected_id > 1 else ""
+        problems.append(Problem(r.id, f"rows{_of(r.chain)} deleted{after} before row {r.id}"))
         prev = r.prev_hash  # resynchronise so later problems are reported separately
     if r.prev_hash != prev:
         problems.append(Problem(r.id, "prev_hash does not match the row before "
