@@ -315,14 +315,23 @@ class Simulation:
         """Tap the pupil's card until the kiosk answers; returns (its result, when tapped)."""
         from firmware_py.interfaces import CardTapped
 
+        tapped: list[float] = []
         for _attempt in range(5):  # nothing on screen (a crashed kiosk): tap again
             k = self.controllers[kiosk]  # a killed kiosk is replaced: look it up each time
             seen = time.monotonic()
+            tapped.append(seen)
             k.controller.deliver(CardTapped("arrival", pupil.card_uid, seen))
-            try:
-                return k.results.get(timeout=5), seen
-            except queue.Empty:
-                continue
+            deadline = seen + 5
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    result = k.results.get(timeout=left)
+                except queue.Empty:
+                    break
+                # The screen answers each tap; an answer to this pupil's earlier tap (late on
+                # a busy machine) is hers. One to an earlier pupil's repeated tap is not: that
+                # pupil has gone, and taking it for hers would mix two pupils' outcomes.
+                if result.read_monotonic in tapped:
+                    return result, result.read_monotonic
         raise TimeoutError(f"kiosk {kiosk} stopped answering taps")
 
     def _count_tap(self, kiosk: str, pupil: Any, result: Any, progress: _PhaseProgress) -> int:

@@ -89,8 +89,15 @@ class Leadership:
         if self.is_leader.is_set():
             self._count_members()  # a query on our connection: still connected, still leader
             return True
-        return bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                       {"k": self.key}).scalar())
+        won = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                      {"k": self.key}).scalar())
+        if won:
+            # Count at once, before the listeners hear of the election: a process lost
+            # after this count is seen lost at the next; one lost before it is covered by
+            # what a new leader does on election (the kiosks are asked then).
+            self.members = None
+            self._count_members()
+        return won
 
     def _count_members(self) -> None:
         """Count the live processes; tell ``on_member_lost`` when there are fewer."""
@@ -100,6 +107,8 @@ class Leadership:
             "AND classid = CAST(:a AS oid) AND database = (SELECT oid FROM pg_database "
             "WHERE datname = current_database())"), {"a": PROCESS_SPACE}).scalar() or 0)
         lost = self.members is not None and live < self.members
+        if live != self.members:
+            log.info("event=server_processes_counted live=%s before=%s", live, self.members)
         self.members = live
         if lost:
             log.warning("event=server_process_lost live=%s", live)
@@ -121,7 +130,8 @@ class Leadership:
     def _set(self, leading: bool) -> None:
         if leading == self.is_leader.is_set():
             return
-        self.members = None  # a new leader counts afresh
+        if not leading:
+            self.members = None  # counted afresh when elected again
         (self.is_leader.set if leading else self.is_leader.clear)()
         log.info("event=leader_%s", "elected" if leading else "stepped_down")
         for listener in list(self.on_change):

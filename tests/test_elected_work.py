@@ -41,3 +41,40 @@ def test_a_command_nobody_waits_for_times_out_at_its_expiry(
             assert s.scalar(select(func.count()).select_from(AuditEntry).where(
                 AuditEntry.action == "command.timeout",
                 AuditEntry.entity_id == command.id)) == 1
+
+
+@pytest.mark.parametrize("each_database", ["postgresql"], indirect=True)
+def test_a_process_lost_just_as_another_is_elected_is_still_counted_lost(
+        tmp_path: Path) -> None:
+    """Another server process dies the moment this one is elected, before its first count
+    of the live processes: the loss must still be heard (the kiosks are then asked for what
+    the dead process held). Found under two CPU hogs: the new leader's first count came
+    after the kill, so it took one live process for the normal state and never asked."""
+    from sqlalchemy import text
+
+    from server.leader import MAX_PROCESSES, PROCESS_SPACE, Leadership
+    from server.migrate import upgrade
+    from server.store import Store, make_engine
+    from tests.server_kit import database_url
+
+    url = database_url(tmp_path)
+    upgrade(url)
+    store = Store(url)
+    other = make_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:  # the other process: a member (any free slot), not the leader
+        assert any(other.execute(text(
+            "SELECT pg_try_advisory_lock(CAST(:a AS integer), CAST(:b AS integer))"),
+            {"a": PROCESS_SPACE, "b": slot}).scalar() for slot in range(MAX_PROCESSES))
+        leader = Leadership(store, retry_s=0.2)
+        lost: list[int | None] = []
+        leader.on_change.append(lambda leading: other.invalidate() if leading else None)
+        leader.on_member_lost.append(lambda: lost.append(leader.members))
+        leader.start()
+        try:
+            wait_until(lambda: lost, timeout=15, what="the lost process to be counted")
+            assert lost == [1]
+        finally:
+            leader.stop()
+    finally:
+        other.close()
+        store.dispose()

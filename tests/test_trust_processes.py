@@ -88,8 +88,12 @@ def test_a_process_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
         for k in kiosks:
             # What the dead process held comes again because the kiosks are asked for it (the
             # elected process counts a process lost), not on their 20 s silence timer.
-            k.wait_for(lambda kk: kk.asked > asked_before[kk.kiosk], timeout=30,
-                       what="the server to ask for the unacknowledged events")
+            try:
+                k.wait_for(lambda kk: kk.asked > asked_before[kk.kiosk], timeout=30,
+                           what="the server to ask for the unacknowledged events")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; the survivor logged:\n{second.log()[-4000:]}"
+                                     ) from None
         # Its receiver died with it, before anyone asked: one left behind would go on taking
         # a share of what the kiosks resend, and lose it again.
         assert not any(_running(pid) for pid in helpers)
