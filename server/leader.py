@@ -54,6 +54,11 @@ class Leadership:
             self._set(True)
             return
         self._engine = make_engine(self.store.url)
+        try:  # a member before the caller starts receiving: a process is counted as it works
+            self._join()
+        except (SQLAlchemyError, OSError) as exc:  # the thread tries again
+            log.warning("event=leader_check_failed error=%r", str(exc)[:200])
+            self._drop_connection()
         self._thread = threading.Thread(target=self._run, name="leader", daemon=True)
         self._thread.start()
 
@@ -80,12 +85,8 @@ class Leadership:
     def _hold_or_try(self) -> bool:
         """True while this process holds the lock (checked on its own connection)."""
         if self._conn is None:
-            self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            for slot in range(MAX_PROCESSES):  # a membership slot: counts this process live
-                if self._conn.execute(text(
-                        "SELECT pg_try_advisory_lock(CAST(:a AS integer), CAST(:b AS integer))"),
-                        {"a": PROCESS_SPACE, "b": slot}).scalar():
-                    break
+            self._join()
+        assert self._conn is not None
         if self.is_leader.is_set():
             self._count_members()  # a query on our connection: still connected, still leader
             return True
@@ -98,6 +99,16 @@ class Leadership:
             self.members = None
             self._count_members()
         return won
+
+    def _join(self) -> None:
+        """Connect, and take a membership slot: the leader counts this process live."""
+        self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        for slot in range(MAX_PROCESSES):
+            if self._conn.execute(text(
+                    "SELECT pg_try_advisory_lock(CAST(:a AS integer), CAST(:b AS integer))"),
+                    {"a": PROCESS_SPACE, "b": slot}).scalar():
+                return
+        log.warning("event=server_process_slots_full max=%s", MAX_PROCESSES)
 
     def _count_members(self) -> None:
         """Count the live processes; tell ``on_member_lost`` when there are fewer."""

@@ -121,11 +121,13 @@ class ServerRuntime:
         self.anchor.start()
         self.bus.start()
         self.ingest.start()
+        # A member of the installation's processes before it receives anything: if it dies
+        # holding kiosks' events, the elected process counts it lost and asks for them.
+        self.leader.start()
         self.link.start()
         if self.ownership is not None:
             self.ownership.start()
         self.replica.start()
-        self.leader.start()
         self.elected.start()
         if self.sender is not None:
             self.sender.start()
