@@ -85,9 +85,11 @@ def start_sim_kiosk(plan: KioskPlan, clock: Any) -> SimKiosk:
         broker=BrokerConfig(host="127.0.0.1", port=plan.broker_port, username=plan.username,
                             password=plan.password, reconnect_max_s=2),
         readers=[], tap_hold_off_s=0.0,
-        # Timers run on the scaled clock: give a pupil (a thread on a busy machine) a few
-        # real seconds to pull a released door, as a real pupil has eight.
-        door_open_timeout_s=max(8.0, 5.0 * speed),
+        # Timers run on the scaled clock: give a pupil (a thread on a busy machine) real
+        # seconds to pull a released door, as a real pupil has eight. Five were too few: with
+        # two CPU hogs beside the test suite, the whole machine stalled that long once, and
+        # doors that popped open after it counted as "did not open" then "forced open".
+        door_open_timeout_s=max(8.0, 15.0 * speed),
         clock_checks=False,  # simulated time runs ahead of the server's real clock
         command_ack_timeout_s=max(8.0, 5.0 * speed))
     network = CuttableLink()
