@@ -225,6 +225,9 @@ class BoardBank(LockBank):
                 except BoardSilent as exc:
                     self.board_failed(board, str(exc))
                     continue
+                except Exception:  # the poller is the kiosk's only ear on its doors
+                    log.exception("event=board_poll_failed board=%s", board.name)
+                    continue
                 with self._lock:
                     self._fails[board.name] = 0
                 self._apply(board, inputs)

@@ -3,11 +3,17 @@ relays (writes) and the door poller (reads), one request on the wire at a time."
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ModbusException
+from pymodbus.pdu.bit_message import (
+    ReadDiscreteInputsResponse,
+    WriteMultipleCoilsResponse,
+    WriteSingleCoilResponse,
+)
 
 from firmware_py.boardmap import Board, BusSettings
 from firmware_py.errors import BoardBusError
@@ -47,6 +53,9 @@ class ModbusBus:
         if reply.isError():
             raise BoardSilent(f"board {board.name} (address {board.address}) refused coil "
                               f"{coil}: {reply}")
+        if not (isinstance(reply, WriteSingleCoilResponse) and reply.dev_id == board.address
+                and reply.address == coil and list(reply.bits[:1]) == [on]):
+            self._stray(board, reply)
 
     def write_all(self, board: Board, on: bool) -> None:
         """Set every coil of ``board`` in one frame."""
@@ -59,6 +68,9 @@ class ModbusBus:
         if reply.isError():
             raise BoardSilent(f"board {board.name} (address {board.address}) refused to set "
                               f"its coils: {reply}")
+        if not (isinstance(reply, WriteMultipleCoilsResponse) and reply.dev_id == board.address
+                and reply.count == board.channels):
+            self._stray(board, reply)
 
     def read_inputs(self, board: Board) -> list[bool]:
         """Every discrete input of ``board`` (index 0 = channel 1)."""
@@ -71,7 +83,25 @@ class ModbusBus:
         if reply.isError():
             raise BoardSilent(f"board {board.name} (address {board.address}) refused to read "
                               f"its inputs: {reply}")
+        if not (isinstance(reply, ReadDiscreteInputsResponse) and reply.dev_id == board.address
+                and len(reply.bits) >= board.channels):
+            self._stray(board, reply)
         return list(reply.bits[: board.channels])
+
+    def _stray(self, board: Board, reply: object) -> None:
+        """An answer that is not to the question asked: a late reply to an earlier request
+        (one that timed out on a busy or noisy line) read as this one's. Counted as no
+        answer, and whatever else is waiting on the line is dropped so the next request
+        reads its own reply. Taken for an answer it once gave a door picture of the wrong
+        length, and the kiosk stopped hearing its doors."""
+        with self._lock:
+            flush = getattr(self._client.socket, "reset_input_buffer", None)
+            if flush is not None:
+                with contextlib.suppress(OSError):  # a port gone: the next request says so
+                    flush()
+        raise BoardSilent(f"board {board.name} (address {board.address}) gave an answer "
+                          f"that does not fit the request ({reply}): a late reply on a busy "
+                          "or noisy line")
 
     def close(self) -> None:
         """Close the serial port (idempotent)."""

@@ -132,6 +132,23 @@ def test_a_release_whose_frame_is_lost_to_noise_still_opens_the_locker(bus: Bus)
     assert bus.bank.faults == {}  # one lost frame is not a silent board
 
 
+def test_late_answers_are_not_taken_for_the_next_requests_and_the_doors_stay_heard(
+        bus: Bus) -> None:
+    """A board answers three requests after the kiosk has given up on them (timeout_s is
+    0.5 s here). Each late reply lands while the kiosk waits for its next request's; taken
+    for that one it once gave a door picture of the wrong length and the kiosk's door
+    poller died: no door was heard again."""
+    bus.boards.answer_late("b1", 0.7, frames=3)
+    wait_until(lambda: bus.boards._late["b1"][0] == 0,  # noqa: SLF001
+               what="the late answers to be sent")
+    bus.boards.open_door(5)  # board b1
+    assert bus.next_of(DoorChanged, slot=5).open is True  # type: ignore[attr-defined]
+    bus.boards.open_door(20)  # board b2 shares the line
+    assert bus.next_of(DoorChanged, slot=20).open is True  # type: ignore[attr-defined]
+    bus.bank.pulse(3)  # and a release still reaches its lock
+    bus.boards.wait_coil_on(3, timeout=10)
+
+
 def test_a_board_unplugged_at_start_up_is_reported_and_the_others_serve() -> None:
     boardmap = load_boardmap(BOARDMAPS / "bus3x16.toml")
     for bus in start_bus(boardmap, silent_at_start=("b3",)):

@@ -88,6 +88,7 @@ class SimBoards:
         self._door_shut = {name: [True] * b.channels for name, b in boardmap.boards.items()}
         self._silent: set[str] = set()
         self._lose_writes: dict[str, int] = {}  # board -> write frames still to lose to noise
+        self._late: dict[str, tuple[int, float]] = {}  # board -> (answers still late, by s)
         self._by_address = {b.address: b for b in boardmap.boards.values()}
         self._slot = {s.number: s for s in boardmap.slots}
         self._slot_at = {(s.board, s.coil): s.number for s in boardmap.slots}
@@ -144,6 +145,12 @@ class SimBoards:
         with self._lock:
             self._lose_writes[board] = frames
 
+    def answer_late(self, board: str, seconds: float, frames: int = 1) -> None:
+        """``board``'s next ``frames`` answers come ``seconds`` late (a busy board, or a
+        line slowed by noise): after the kiosk has given up on them."""
+        with self._lock:
+            self._late[board] = (frames, seconds)
+
     def restore(self, board: str) -> None:
         """``board`` answers again; like a board powering up, its relays are off."""
         with self._lock:
@@ -173,6 +180,12 @@ class SimBoards:
                       address: int, count: int, registers: list[int],
                       values: list[int] | list[bool] | None) -> None:
         # Called by pymodbus for every request to this board, before it answers.
+        with self._lock:
+            frames, late_s = self._late.get(board.name, (0, 0.0))
+            if frames:
+                self._late[board.name] = (frames - 1, late_s)
+        if frames:
+            await asyncio.sleep(late_s)
         with self._lock:
             if board.name in self._silent:
                 # With ignore_missing_devices the server sends nothing: the kiosk times out,
