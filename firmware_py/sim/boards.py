@@ -180,12 +180,7 @@ class SimBoards:
                       address: int, count: int, registers: list[int],
                       values: list[int] | list[bool] | None) -> None:
         # Called by pymodbus for every request to this board, before it answers.
-        with self._lock:
-            frames, late_s = self._late.get(board.name, (0, 0.0))
-            if frames:
-                self._late[board.name] = (frames - 1, late_s)
-        if frames:
-            await asyncio.sleep(late_s)
+        await asyncio.sleep(self._lateness(board))
         with self._lock:
             if board.name in self._silent:
                 # With ignore_missing_devices the server sends nothing: the kiosk times out,
@@ -218,6 +213,15 @@ class SimBoards:
                     registers[r] = sum(1 << i for i, on in enumerate(bits[r * 16:r * 16 + 16])
                                        if on)
         return None
+
+    def _lateness(self, board: Board) -> float:
+        """How late this answer of ``board`` comes (see :meth:`answer_late`)."""
+        with self._lock:
+            frames, late_s = self._late.get(board.name, (0, 0.0))
+            if not frames:
+                return 0.0
+            self._late[board.name] = (frames - 1, late_s)
+            return late_s
 
     def _run(self, port: str) -> None:
         asyncio.set_event_loop(self._loop)
