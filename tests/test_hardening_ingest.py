@@ -146,7 +146,7 @@ def test_healthz_answers_503_while_ingest_is_stuck_and_ok_once_it_moves(
     stuck = wait_until(lambda: (r := web.get("/healthz")).status_code == 503 and r,
                        what="healthz to say unhealthy")
     assert stuck.json()["status"] == "unhealthy"
-    assert stuck.json()["ingest_oldest_unapplied_s"] > 0.3
+    assert stuck.json()["ingest_oldest_unapplied_s"] >= 0.3  # reported rounded to 0.1 s
     release.set()
     wait_until(lambda: web.get("/healthz").status_code == 200, what="healthy again")
 
