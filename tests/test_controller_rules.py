@@ -432,6 +432,14 @@ def _crash_with_a_door_open(tmp_path: Path, mock_pins: MockFactory, broker: Brok
 
 
 def _deposit_counted(r: Rig, server: FakeServer, slot: int) -> None:
+    """The rebooted kiosk counts her deposit and tells the server; then it is stopped."""
+    try:
+        _wait_deposit(r, server, slot)
+    finally:
+        r.controller.stop()
+
+
+def _wait_deposit(r: Rig, server: FakeServer, slot: int) -> None:
     wait_until(lambda: r.state(slot) is S.OCCUPIED and not r.slot(slot).door_open,
                what=f"slot {slot} occupied and shut, not {r.slot(slot)}")
     server.wait_event(lambda e: isinstance(e, m.DepositEvent) and e.slot == slot
@@ -452,10 +460,7 @@ def test_a_door_shut_while_the_kiosk_was_down_counts_the_deposit_when_it_boots(
 
     r = make_rig(tmp_path, mock_pins, broker, readers=readers, pinmap=pinmap,
                  clock=crashed.clock, before_start=as_she_left_it)
-    try:
-        _deposit_counted(r, server, slot)
-    finally:
-        r.controller.stop()
+    _deposit_counted(r, server, slot)
 
 
 @pytest.mark.parametrize("pinmap", ["sim8.toml", "sim60.toml"])
@@ -481,10 +486,7 @@ def test_a_door_shut_while_the_kiosk_boots_is_heard(
 
     r = make_rig(tmp_path, mock_pins, broker, readers=readers, pinmap=pinmap,
                  clock=crashed.clock, before_start=shut_as_it_boots)
-    try:
-        _deposit_counted(r, server, slot)
-    finally:
-        r.controller.stop()
+    _deposit_counted(r, server, slot)
 
 
 def _read_now(hardware: Any, slot: int) -> None:
